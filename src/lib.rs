@@ -1,0 +1,6 @@
+//! tagdrift: declares which tags cloud KMS keys and secrets must carry, reads what they carry, and reports drift.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod cloud;
+pub mod config;
