@@ -7,6 +7,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod alibaba;
+pub mod huawei;
+
 /// Tags as the clouds hold them: one value per key. A `BTreeMap` keeps every output ordered by key.
 pub type Tags = BTreeMap<String, String>;
 
