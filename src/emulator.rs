@@ -241,7 +241,11 @@ impl Admission {
                 outcome = Cow::Borrowed(Fault::Malformed.outcome());
                 match payload {
                     Payload::Json(v) => faults::malform_json(&v, &mut rng),
-                    Payload::Bytes(b) => faults::truncate(b, &mut rng),
+                    // Pre-serialized JSON gets the same treatment as a value; anything else is cut short.
+                    Payload::Bytes(b) => match serde_json::from_slice::<serde_json::Value>(&b) {
+                        Ok(v) => faults::malform_json(&v, &mut rng),
+                        Err(_) => faults::truncate(b, &mut rng),
+                    },
                     Payload::Empty => b"{".to_vec(),
                 }
             }
@@ -352,7 +356,7 @@ impl State {
     }
 
     /// Builds the state for `tagdrift emulate` arguments from an already loaded or generated inventory.
-    pub fn from_args(args: &EmulateArgs, inventory: &Inventory) -> Result<Arc<State>, EmulatorError> {
+    pub fn from_args(args: &EmulateArgs, inventory: Inventory) -> Result<Arc<State>, EmulatorError> {
         let store = Store::from_inventory(inventory)?;
         Ok(State::new(store, args.options(), args.faults()?, Clock::system()))
     }
@@ -780,14 +784,24 @@ pub async fn start(state: Arc<State>, addr: SocketAddr) -> Result<Running, Emula
     })
 }
 
-/// The inventory `args` asks for (read from `--inventory` or generated), with the desired-state view of it
-/// (the generated correct tags, or the inventory itself).
-pub fn load_inventory(args: &EmulateArgs) -> Result<(Inventory, Inventory), EmulatorError> {
+/// What `tagdrift emulate` serves, read or generated.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub inventory: Inventory,
+    /// The desired-state view to write: the correct tags of a generated inventory (built only when
+    /// `--write-desired-state` asks for it), `None` for a file inventory (which is its own desired state).
+    pub desired: Option<Inventory>,
+    pub generated: bool,
+}
+
+/// The inventory `args` asks for (read from `--inventory` or generated).
+pub fn load_inventory(args: &EmulateArgs) -> Result<Loaded, EmulatorError> {
     match (&args.inventory, args.generate) {
-        (Some(path), _) => {
-            let inventory = Inventory::load(path)?;
-            Ok((inventory.clone(), inventory))
-        }
+        (Some(path), _) => Ok(Loaded {
+            inventory: Inventory::load(path)?,
+            desired: None,
+            generated: false,
+        }),
         (None, Some(total)) => {
             let generated = inventory::generate(&inventory::GenerateOptions {
                 total,
@@ -800,7 +814,12 @@ pub fn load_inventory(args: &EmulateArgs) -> Result<(Inventory, Inventory), Emul
                 drifted = generated.drifted,
                 "generated synthetic inventory"
             );
-            Ok((generated.inventory, generated.desired))
+            let desired = args.write_desired_state.is_some().then(|| generated.desired());
+            Ok(Loaded {
+                inventory: generated.inventory,
+                desired,
+                generated: true,
+            })
         }
         (None, None) => Err(EmulatorError::NoInventory),
     }
@@ -812,8 +831,16 @@ pub async fn run(
     args: &EmulateArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmulatorError> {
-    let (inventory, desired) = load_inventory(args)?;
-    let state = State::from_args(args, &inventory)?;
+    let Loaded {
+        inventory,
+        desired,
+        generated,
+    } = load_inventory(args)?;
+    let writes = args.write_inventory.is_some() || args.write_desired_state.is_some();
+    if writes && !generated {
+        // Refuse an invalid file before writing anything derived from it.
+        Store::from_inventory(inventory.clone())?;
+    }
     let listener = if args.no_serve {
         None
     } else {
@@ -838,7 +865,8 @@ pub async fn run(
         tracing::info!(path = %path.display(), "wrote inventory");
     }
     if let Some(path) = &args.write_desired_state {
-        let yaml = inventory::desired_state_yaml(&desired, &format!("http://{addr}"))?;
+        let declared = desired.as_ref().unwrap_or(&inventory);
+        let yaml = inventory::desired_state_yaml(declared, &format!("http://{addr}"))?;
         inventory::write_file(path, &yaml)?;
         tracing::info!(path = %path.display(), "wrote desired state");
     }
@@ -846,6 +874,8 @@ pub async fn run(
     let Some(listener) = listener else {
         return Ok(());
     };
+    // The store takes the inventory over (tags are moved), so the file model is not held twice.
+    let state = State::from_args(args, inventory)?;
     {
         let store = state.store();
         tracing::info!(
@@ -856,7 +886,6 @@ pub async fn run(
             "emulator listening"
         );
     }
-    drop(inventory);
     serve(state, listener, shutdown).await
 }
 

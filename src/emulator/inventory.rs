@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cloud::Tags;
+pub use super::store::TagList;
 
 pub use generate::{
     DesiredCredentialEnv, GenerateOptions, Generated, credential_env_vars, desired_state_yaml, generate,
@@ -125,7 +125,7 @@ pub struct KeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
     #[serde(default)]
-    pub tags: Tags,
+    pub tags: TagList,
 }
 
 /// A secret: its name, optional native id (Huawei UUID, generated when absent) and tags.
@@ -136,7 +136,7 @@ pub struct SecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default)]
-    pub tags: Tags,
+    pub tags: TagList,
 }
 
 /// One Huawei Cloud account (IAM domain): AK/SK, optional static temporary credentials and its projects.

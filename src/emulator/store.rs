@@ -9,6 +9,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, TimeZone, Utc};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::inventory::{
     AlibabaAccountSpec, HuaweiAccountSpec, Inventory, InventoryError, KeySpec, Secret, SecretSpec,
@@ -16,9 +19,58 @@ use super::inventory::{
 };
 use crate::cloud::{Cloud, ResourceType, Tags};
 
-/// One resource's tags, sorted by key, one value per key.
+/// One resource's tags, sorted by key, one value per key. Reads and writes as a YAML/JSON map of strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagList(Vec<(Box<str>, Box<str>)>);
+
+impl Serialize for TagList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TagList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TagsVisitor;
+        impl<'de> Visitor<'de> for TagsVisitor {
+            type Value = TagList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of tag keys to string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TagList, A::Error> {
+                let mut pairs: Vec<(Box<str>, Box<str>)> =
+                    Vec::with_capacity(access.size_hint().unwrap_or(4));
+                while let Some((k, v)) = access.next_entry::<String, String>()? {
+                    pairs.push((k.into_boxed_str(), v.into_boxed_str()));
+                }
+                pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return Err(serde::de::Error::custom(format!(
+                        "duplicate tag key '{}'",
+                        w[0].0
+                    )));
+                }
+                pairs.shrink_to_fit();
+                Ok(TagList(pairs))
+            }
+        }
+        deserializer.deserialize_map(TagsVisitor)
+    }
+}
+
+impl From<Tags> for TagList {
+    fn from(tags: Tags) -> TagList {
+        TagList(
+            tags.into_iter()
+                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+                .collect(),
+        )
+    }
+}
 
 impl TagList {
     pub fn from_tags(tags: &Tags) -> TagList {
@@ -342,12 +394,12 @@ fn is_hex32(s: &str) -> bool {
 }
 
 fn key_rows(
-    keys: &[KeySpec],
+    keys: Vec<KeySpec>,
     field: &str,
     scope: &str,
     alias_prefix: Option<&str>,
 ) -> Result<Vec<Resource>, InventoryError> {
-    keys.iter()
+    keys.into_iter()
         .enumerate()
         .map(|(i, k)| {
             let f = format!("{field}.keys[{i}]");
@@ -362,20 +414,20 @@ fn key_rows(
                 alias: alias.map(Into::into),
                 native_id: None,
                 created: created_for(&[scope, &k.id]),
-                tags: TagList::from_tags(&k.tags),
+                tags: k.tags,
             })
         })
         .collect()
 }
 
 fn secret_rows(
-    secrets: &[SecretSpec],
+    secrets: Vec<SecretSpec>,
     field: &str,
     scope: &str,
     with_native_id: bool,
 ) -> Result<Vec<Resource>, InventoryError> {
     secrets
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, s)| {
             let f = format!("{field}.secrets[{i}]");
@@ -393,19 +445,20 @@ fn secret_rows(
                 alias: None,
                 native_id: native_id.map(Into::into),
                 created: created_for(&[scope, &s.name]),
-                tags: TagList::from_tags(&s.tags),
+                tags: s.tags,
             })
         })
         .collect()
 }
 
 impl Store {
-    /// Validates an inventory and builds the store. Errors name the offending field.
-    pub fn from_inventory(inventory: &Inventory) -> Result<Store, InventoryError> {
+    /// Validates an inventory and builds the store from it (tags are moved, not copied, so a large inventory
+    /// is never held twice). Errors name the offending field.
+    pub fn from_inventory(inventory: Inventory) -> Result<Store, InventoryError> {
         let mut store = Store::default();
         let mut names = HashSet::new();
         let mut ecs_role_owner: Option<String> = None;
-        for (i, spec) in inventory.alibaba.iter().enumerate() {
+        for (i, spec) in inventory.alibaba.into_iter().enumerate() {
             let account = build_alibaba(spec, i)?;
             if !names.insert((Cloud::Alibaba, account.name.clone())) {
                 return Err(InventoryError::invalid(
@@ -440,7 +493,7 @@ impl Store {
             }
             store.alibaba.push(account);
         }
-        for (i, spec) in inventory.huawei.iter().enumerate() {
+        for (i, spec) in inventory.huawei.into_iter().enumerate() {
             let account = build_huawei(spec, i)?;
             if !names.insert((Cloud::Huawei, account.name.clone())) {
                 return Err(InventoryError::invalid(
@@ -568,7 +621,7 @@ impl Store {
     }
 }
 
-fn build_alibaba(spec: &AlibabaAccountSpec, i: usize) -> Result<AlibabaAccount, InventoryError> {
+fn build_alibaba(spec: AlibabaAccountSpec, i: usize) -> Result<AlibabaAccount, InventoryError> {
     let field = format!("alibaba[{i}]");
     let name = spec.display_name(i);
     non_empty(&format!("{field}.name"), &name)?;
@@ -640,33 +693,33 @@ fn build_alibaba(spec: &AlibabaAccountSpec, i: usize) -> Result<AlibabaAccount, 
         })
         .collect();
     let mut regions = BTreeMap::new();
-    for (region, r) in &spec.regions {
+    for (region, r) in spec.regions {
         let f = format!("{field}.regions.{region}");
-        non_empty(&f, region)?;
+        non_empty(&f, &region)?;
         let scope = format!("alibaba/{}/{region}", spec.access_key_id);
         let keys = Table::build(
-            key_rows(&r.keys, &f, &scope, Some("alias/"))?,
+            key_rows(r.keys, &f, &scope, Some("alias/"))?,
             &format!("{f}.keys"),
         )?;
         let secrets = Table::build(
-            secret_rows(&r.secrets, &f, &scope, false)?,
+            secret_rows(r.secrets, &f, &scope, false)?,
             &format!("{f}.secrets"),
         )?;
-        regions.insert(region.clone(), Tables { keys, secrets });
+        regions.insert(region, Tables { keys, secrets });
     }
     Ok(AlibabaAccount {
         name,
-        access_key_id: spec.access_key_id.clone(),
-        access_key_secret: spec.access_key_secret.clone(),
+        access_key_id: spec.access_key_id,
+        access_key_secret: spec.access_key_secret,
         account_id,
         sts,
         roles,
-        ecs_role: spec.ecs_role.clone(),
+        ecs_role: spec.ecs_role,
         regions,
     })
 }
 
-fn build_huawei(spec: &HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, InventoryError> {
+fn build_huawei(spec: HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, InventoryError> {
     let field = format!("huawei[{i}]");
     let name = spec.display_name(i);
     non_empty(&format!("{field}.name"), &name)?;
@@ -682,7 +735,7 @@ fn build_huawei(spec: &HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, Inv
         None => derived_hex(&["huawei-domain", &spec.ak], 32),
     };
     let mut projects = Vec::new();
-    for (j, p) in spec.projects.iter().enumerate() {
+    for (j, p) in spec.projects.into_iter().enumerate() {
         let f = format!("{field}.projects[{j}]");
         non_empty(&format!("{f}.region"), &p.region)?;
         if !is_hex32(&p.project_id) {
@@ -692,11 +745,11 @@ fn build_huawei(spec: &HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, Inv
             ));
         }
         let scope = p.project_id.as_str();
-        let keys = Table::build(key_rows(&p.keys, &f, scope, None)?, &format!("{f}.keys"))?;
-        let secrets = Table::build(secret_rows(&p.secrets, &f, scope, true)?, &format!("{f}.secrets"))?;
+        let keys = Table::build(key_rows(p.keys, &f, scope, None)?, &format!("{f}.keys"))?;
+        let secrets = Table::build(secret_rows(p.secrets, &f, scope, true)?, &format!("{f}.secrets"))?;
         projects.push(HuaweiProject {
-            region: p.region.clone(),
-            project_id: p.project_id.clone(),
+            region: p.region,
+            project_id: p.project_id,
             tables: Tables { keys, secrets },
         });
     }
@@ -712,8 +765,8 @@ fn build_huawei(spec: &HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, Inv
         .collect();
     Ok(HuaweiAccount {
         name,
-        ak: spec.ak.clone(),
-        sk: spec.sk.clone(),
+        ak: spec.ak,
+        sk: spec.sk,
         domain_id,
         security_tokens,
         projects,

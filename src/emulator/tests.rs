@@ -32,7 +32,7 @@ fn t0() -> DateTime<Utc> {
 fn state_with(faults: Faults) -> Arc<State> {
     let inv = Inventory::parse(include_str!("../../config/emulator-inventory.yaml"), "sample").unwrap();
     State::new(
-        Store::from_inventory(&inv).unwrap(),
+        Store::from_inventory(inv.clone()).unwrap(),
         Options::default(),
         faults,
         Clock::manual(t0()),
@@ -240,7 +240,7 @@ fn issued_credentials_and_tokens_expire_with_the_clock() {
 fn lifetime_option_overrides_requested_duration() {
     let inv = Inventory::default();
     let state = State::new(
-        Store::from_inventory(&inv).unwrap(),
+        Store::from_inventory(inv.clone()).unwrap(),
         Options {
             temp_credential_lifetime: Some(Duration::from_secs(5)),
             ..Options::default()

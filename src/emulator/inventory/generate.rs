@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::{
     AlibabaAccountSpec, HuaweiAccountSpec, HuaweiProjectSpec, Inventory, InventoryError, KeySpec, RegionSpec,
-    Secret, SecretSpec, derived_hex, derived_uuid,
+    Secret, SecretSpec, TagList, derived_hex, derived_uuid,
 };
-use crate::cloud::{Cloud, Tags};
+use crate::cloud::Cloud;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,15 +41,49 @@ impl Default for GenerateOptions {
     }
 }
 
-/// A generated inventory together with the correct ("desired") tags of every resource.
+/// A generated inventory and what it takes to rebuild the correct ("desired") tags of every resource.
 #[derive(Debug, Clone)]
 pub struct Generated {
-    /// What the emulator serves: the drifted share differs from `desired`.
+    /// What the emulator serves: the drifted share differs from [`Generated::desired`].
     pub inventory: Inventory,
-    /// The same resources with the tags the desired state declares.
-    pub desired: Inventory,
+    /// (position in resource order, correct tags) of every drifted resource. Kept instead of a second full
+    /// inventory so a large generated inventory is held once.
+    originals: Vec<(usize, TagList)>,
     /// How many resources were drifted.
     pub drifted: usize,
+}
+
+impl Generated {
+    /// The same resources with the tags the desired state declares (a full copy; build it only to write the
+    /// desired-state file).
+    pub fn desired(&self) -> Inventory {
+        let mut desired = self.inventory.clone();
+        let mut originals = self.originals.iter().peekable();
+        for (position, tags) in all_tags_mut(&mut desired).into_iter().enumerate() {
+            if let Some((_, original)) = originals.next_if(|(p, _)| *p == position) {
+                *tags = original.clone();
+            }
+        }
+        desired
+    }
+}
+
+/// Every resource's tags, in a fixed order (Alibaba accounts, regions, keys then secrets; then Huawei).
+fn all_tags_mut(inventory: &mut Inventory) -> Vec<&mut TagList> {
+    let mut all = Vec::with_capacity(inventory.resource_count());
+    for account in &mut inventory.alibaba {
+        for region in account.regions.values_mut() {
+            all.extend(region.keys.iter_mut().map(|k| &mut k.tags));
+            all.extend(region.secrets.iter_mut().map(|s| &mut s.tags));
+        }
+    }
+    for account in &mut inventory.huawei {
+        for project in &mut account.projects {
+            all.extend(project.keys.iter_mut().map(|k| &mut k.tags));
+            all.extend(project.secrets.iter_mut().map(|s| &mut s.tags));
+        }
+    }
+    all
 }
 
 const ALIBABA_REGIONS: [(&str, &str); 2] = [("cn-hangzhou", "hzz"), ("cn-shanghai", "shh")];
@@ -76,23 +110,22 @@ const VOCABULARY: [(&str, &[&str]); 10] = [
 ];
 const ALNUM: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
-fn tags_for(rng: &mut StdRng, count: usize) -> Tags {
-    let mut tags = Tags::new();
+fn tags_for(rng: &mut StdRng, count: usize) -> TagList {
+    let mut tags = TagList::default();
     for i in 0..count {
-        let (key, value) = match VOCABULARY.get(i) {
-            Some((key, values)) => (
-                (*key).to_owned(),
-                values[rng.random_range(0..values.len())].to_owned(),
+        match VOCABULARY.get(i) {
+            Some((key, values)) => tags.set(key, values[rng.random_range(0..values.len())]),
+            None => tags.set(
+                &format!("extra-{i}"),
+                &format!("v{}", rng.random_range(0..100u32)),
             ),
-            None => (format!("extra-{i}"), format!("v{}", rng.random_range(0..100u32))),
-        };
-        tags.insert(key, value);
+        }
     }
     tags
 }
 
 /// Alters `tags` so that they differ from the original: change a value, remove a tag, or add one.
-fn drift(rng: &mut StdRng, tags: &mut Tags) {
+fn drift(rng: &mut StdRng, tags: &mut TagList) {
     let choice = if tags.is_empty() {
         2
     } else {
@@ -101,19 +134,20 @@ fn drift(rng: &mut StdRng, tags: &mut Tags) {
     match choice {
         0 => {
             let index = rng.random_range(0..tags.len());
-            if let Some(value) = tags.values_mut().nth(index) {
-                value.push_str("-drifted");
+            let changed = tags
+                .at(index)
+                .map(|(k, v)| (k.to_owned(), format!("{v}-drifted")));
+            if let Some((key, value)) = changed {
+                tags.set(&key, &value);
             }
         }
         1 => {
             let index = rng.random_range(0..tags.len());
-            if let Some(key) = tags.keys().nth(index).cloned() {
+            if let Some(key) = tags.at(index).map(|(k, _)| k.to_owned()) {
                 tags.remove(&key);
             }
         }
-        _ => {
-            tags.insert("unexpected".to_owned(), "yes".to_owned());
-        }
+        _ => tags.set("unexpected", "yes"),
     }
 }
 
@@ -201,7 +235,7 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
         projects[p].secrets.push(SecretSpec { name, id: None, tags });
     }
 
-    let desired = Inventory {
+    let mut inventory = Inventory {
         alibaba: vec![AlibabaAccountSpec {
             name: Some("ali-bench".to_owned()),
             access_key_id: "testid".to_owned(),
@@ -230,30 +264,16 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
     for i in chosen {
         marks[i] = true;
     }
-    let mut inventory = desired.clone();
-    let mut position = 0usize;
-    let mut all_tags: Vec<&mut Tags> = Vec::with_capacity(options.total);
-    for account in &mut inventory.alibaba {
-        for region in account.regions.values_mut() {
-            all_tags.extend(region.keys.iter_mut().map(|k| &mut k.tags));
-            all_tags.extend(region.secrets.iter_mut().map(|s| &mut s.tags));
-        }
-    }
-    for account in &mut inventory.huawei {
-        for project in &mut account.projects {
-            all_tags.extend(project.keys.iter_mut().map(|k| &mut k.tags));
-            all_tags.extend(project.secrets.iter_mut().map(|s| &mut s.tags));
-        }
-    }
-    for tags in all_tags {
+    let mut originals = Vec::with_capacity(drifted);
+    for (position, tags) in all_tags_mut(&mut inventory).into_iter().enumerate() {
         if marks.get(position).copied().unwrap_or(false) {
+            originals.push((position, tags.clone()));
             drift(&mut rng, tags);
         }
-        position += 1;
     }
     Ok(Generated {
         inventory,
-        desired,
+        originals,
         drifted,
     })
 }
@@ -316,10 +336,10 @@ pub fn credential_env_vars(inventory: &Inventory) -> Vec<DesiredCredentialEnv> {
 }
 
 #[derive(Serialize)]
-struct DesiredFile {
+struct DesiredFile<'a> {
     version: u32,
     accounts: Vec<DesiredAccount>,
-    resources: Vec<DesiredResource>,
+    resources: Vec<DesiredResource<'a>>,
 }
 
 #[derive(Serialize)]
@@ -359,33 +379,44 @@ struct DesiredAccount {
 }
 
 #[derive(Serialize)]
-struct DesiredResource {
-    account: String,
-    region: String,
+struct DesiredResource<'a> {
+    account: &'a str,
+    region: &'a str,
     #[serde(rename = "type")]
     resource_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
+    id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    tags: Tags,
+    name: Option<&'a str>,
+    tags: &'a TagList,
 }
 
 /// A tagdrift desired-state file declaring every resource of `desired` with its tags, every account pointing
 /// at `endpoint` (e.g. `http://127.0.0.1:8787`) and reading credentials from the variables of
-/// [`credential_env_vars`]. Pass [`Generated::desired`] to get the "correct" state for a generated inventory,
+/// [`credential_env_vars`]. Pass [`Generated::desired`]`()` to get the "correct" state for a generated inventory,
 /// or any inventory to declare exactly what it holds.
 pub fn desired_state_yaml(desired: &Inventory, endpoint: &str) -> Result<String, InventoryError> {
     let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let ali_names: Vec<String> = desired
+        .alibaba
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.display_name(i))
+        .collect();
+    let hw_names: Vec<String> = desired
+        .huawei
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.display_name(i))
+        .collect();
     let mut file = DesiredFile {
         version: 1,
         accounts: Vec::new(),
-        resources: Vec::new(),
+        resources: Vec::with_capacity(desired.resource_count()),
     };
     let envs = credential_env_vars(desired);
     let mut env_iter = envs.iter();
-    for (i, a) in desired.alibaba.iter().enumerate() {
-        let name = a.display_name(i);
+    for (a, name) in desired.alibaba.iter().zip(&ali_names) {
         let vars = env_iter.next().map(|e| e.vars.clone()).unwrap_or_default();
         let var = |n: usize| vars.get(n).map(|(k, _)| EnvRef { env: k.clone() });
         file.accounts.push(DesiredAccount {
@@ -403,28 +434,27 @@ pub fn desired_state_yaml(desired: &Inventory, endpoint: &str) -> Result<String,
         for (region, r) in &a.regions {
             for k in &r.keys {
                 file.resources.push(DesiredResource {
-                    account: name.clone(),
-                    region: region.clone(),
+                    account: name,
+                    region,
                     resource_type: "key",
-                    id: Some(k.id.clone()),
+                    id: Some(&k.id),
                     name: None,
-                    tags: k.tags.clone(),
+                    tags: &k.tags,
                 });
             }
             for s in &r.secrets {
                 file.resources.push(DesiredResource {
-                    account: name.clone(),
-                    region: region.clone(),
+                    account: name,
+                    region,
                     resource_type: "secret",
                     id: None,
-                    name: Some(s.name.clone()),
-                    tags: s.tags.clone(),
+                    name: Some(&s.name),
+                    tags: &s.tags,
                 });
             }
         }
     }
-    for (i, a) in desired.huawei.iter().enumerate() {
-        let name = a.display_name(i);
+    for (a, name) in desired.huawei.iter().zip(&hw_names) {
         let vars = env_iter.next().map(|e| e.vars.clone()).unwrap_or_default();
         let var = |n: usize| vars.get(n).map(|(k, _)| EnvRef { env: k.clone() });
         file.accounts.push(DesiredAccount {
@@ -449,22 +479,22 @@ pub fn desired_state_yaml(desired: &Inventory, endpoint: &str) -> Result<String,
         for p in &a.projects {
             for k in &p.keys {
                 file.resources.push(DesiredResource {
-                    account: name.clone(),
-                    region: p.region.clone(),
+                    account: name,
+                    region: &p.region,
                     resource_type: "key",
-                    id: Some(k.id.clone()),
+                    id: Some(&k.id),
                     name: None,
-                    tags: k.tags.clone(),
+                    tags: &k.tags,
                 });
             }
             for s in &p.secrets {
                 file.resources.push(DesiredResource {
-                    account: name.clone(),
-                    region: p.region.clone(),
+                    account: name,
+                    region: &p.region,
                     resource_type: "secret",
                     id: None,
-                    name: Some(s.name.clone()),
-                    tags: s.tags.clone(),
+                    name: Some(&s.name),
+                    tags: &s.tags,
                 });
             }
         }

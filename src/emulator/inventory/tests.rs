@@ -6,7 +6,7 @@ const SAMPLE: &str = include_str!("../../../config/emulator-inventory.yaml");
 #[test]
 fn sample_inventory_loads_into_a_store() {
     let inv = Inventory::parse(SAMPLE, "sample").unwrap();
-    let store = Store::from_inventory(&inv).unwrap();
+    let store = Store::from_inventory(inv.clone()).unwrap();
     assert_eq!(store.resource_count(), inv.resource_count());
     assert_eq!(store.resource_count(), 8);
     let ali = &store.alibaba[0];
@@ -79,7 +79,7 @@ fn invalid_inventories_name_the_field() {
     ];
     for (yaml, want) in cases {
         let inv = Inventory::parse(yaml, "t").unwrap();
-        let err = Store::from_inventory(&inv).unwrap_err();
+        let err = Store::from_inventory(inv.clone()).unwrap_err();
         assert_eq!(err.code(), "inventory_invalid");
         assert!(
             err.to_string().contains(want),
@@ -100,6 +100,10 @@ fn parse_errors_carry_the_location() {
             "line 6",
         ),
         ("huawei: [{ak: a}]", "missing field `sk`"),
+        (
+            "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, tags: {a: x, a: y}}]}}}]",
+            "duplicate",
+        ),
     ];
     for (yaml, want) in cases {
         let err = Inventory::parse(yaml, "inv.yaml").unwrap_err();
@@ -111,6 +115,17 @@ fn parse_errors_carry_the_location() {
 }
 
 #[test]
+fn unquoted_scalars_are_read_as_their_text() {
+    let inv = Inventory::parse(
+        "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, tags: {on: true, n: 0012}}]}}}]",
+        "t",
+    )
+    .unwrap();
+    let tags = &inv.alibaba[0].regions["r"].keys[0].tags;
+    assert_eq!((tags.get("on"), tags.get("n")), (Some("true"), Some("0012")));
+}
+
+#[test]
 fn secrets_never_show_in_debug() {
     let inv = Inventory::parse(SAMPLE, "sample").unwrap();
     let dbg = format!("{inv:?}");
@@ -118,7 +133,7 @@ fn secrets_never_show_in_debug() {
         !dbg.contains("testsecret") && !dbg.contains("testsk") && !dbg.contains("CAIS.demo"),
         "{dbg}"
     );
-    let store = Store::from_inventory(&inv).unwrap();
+    let store = Store::from_inventory(inv.clone()).unwrap();
     let dbg = format!("{:?}", store.alibaba[0]);
     assert!(!dbg.contains("testsecret"), "{dbg}");
 }
@@ -142,7 +157,7 @@ fn generator_is_deterministic_and_drifts_the_requested_share() {
     let b = generate(&opts).unwrap();
     assert_eq!(a.inventory.to_yaml().unwrap(), b.inventory.to_yaml().unwrap());
     assert_eq!(a.inventory.resource_count(), 1003);
-    assert_eq!(a.desired.resource_count(), 1003);
+    assert_eq!(a.desired().resource_count(), 1003);
     assert_eq!(a.drifted, 201);
 
     let other = generate(&GenerateOptions {
@@ -153,8 +168,8 @@ fn generator_is_deterministic_and_drifts_the_requested_share() {
     assert_ne!(a.inventory.to_yaml().unwrap(), other.inventory.to_yaml().unwrap());
 
     // Count resources whose tags differ between the served inventory and the desired one.
-    let store = Store::from_inventory(&a.inventory).unwrap();
-    let desired = Store::from_inventory(&a.desired).unwrap();
+    let store = Store::from_inventory(a.inventory.clone()).unwrap();
+    let desired = Store::from_inventory(a.desired()).unwrap();
     let mut differing = 0;
     let mut all_have_five = true;
     for (acc, dacc) in store.alibaba.iter().zip(&desired.alibaba) {
@@ -215,7 +230,7 @@ fn desired_state_declares_every_resource_with_correct_tags() {
         seed: 9,
     })
     .unwrap();
-    let yaml = desired_state_yaml(&g.desired, "http://127.0.0.1:8787/").unwrap();
+    let yaml = desired_state_yaml(&g.desired(), "http://127.0.0.1:8787/").unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
     assert_eq!(doc["version"], serde_yaml::Value::from(1));
     let accounts = doc["accounts"].as_sequence().unwrap();
@@ -247,15 +262,16 @@ fn desired_state_declares_every_resource_with_correct_tags() {
         .unwrap();
     assert!(first_secret.get("id").is_none() && first_secret["name"].is_string());
     // Declared tags are the desired ones, not the drifted inventory's.
-    let ali = &g.desired.alibaba[0].regions["cn-hangzhou"].keys[0];
+    let desired = g.desired();
+    let ali = &desired.alibaba[0].regions["cn-hangzhou"].keys[0];
     let declared = resources
         .iter()
         .find(|r| r["id"].as_str() == Some(ali.id.as_str()))
         .unwrap();
-    let tags: Tags = serde_yaml::from_value(declared["tags"].clone()).unwrap();
+    let tags: TagList = serde_yaml::from_value(declared["tags"].clone()).unwrap();
     assert_eq!(tags, ali.tags);
 
-    let envs = credential_env_vars(&g.desired);
+    let envs = credential_env_vars(&desired);
     assert_eq!(
         envs[1].vars,
         [
