@@ -332,3 +332,49 @@ fn footprint_and_page_latency_at_100k() {
 fn sign_encode(s: &str) -> String {
     crate::cloud::alibaba::sign::percent_encode(s)
 }
+
+/// Memory and time of reading a 100,000-resource inventory back from YAML (the `--inventory` path of a
+/// benchmark that wrote it with `--write-inventory`). Run alone: `cargo test --lib yaml_inventory_at_100k --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; run explicitly with --ignored --nocapture"]
+fn yaml_inventory_at_100k() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inventory.yaml");
+    let started = Instant::now();
+    {
+        let generated = generate(&GenerateOptions {
+            total: 100_000,
+            tags_per_resource: 4,
+            drift_ratio: 0.1,
+            seed: 1,
+        })
+        .unwrap();
+        generated.inventory.write(&path).unwrap();
+    }
+    let write_time = started.elapsed();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let rss_before = rss_kib("VmRSS:");
+    let hwm_before = rss_kib("VmHWM:");
+    let started = Instant::now();
+    let inventory = Inventory::load(&path).unwrap();
+    let parse_time = started.elapsed();
+    let store = Store::from_inventory(inventory).unwrap();
+    let load_time = started.elapsed();
+    println!(
+        "yaml: {:.1} MiB written in {:.2} s; parsed in {:.2} s, store built in {:.2} s",
+        size as f64 / 1048576.0,
+        write_time.as_secs_f64(),
+        parse_time.as_secs_f64(),
+        load_time.as_secs_f64()
+    );
+    println!(
+        "RSS before load {:.1} MiB (peak so far {:.1} MiB), after load {:.1} MiB, peak {:.1} MiB; {} resources",
+        rss_before as f64 / 1024.0,
+        hwm_before as f64 / 1024.0,
+        rss_kib("VmRSS:") as f64 / 1024.0,
+        rss_kib("VmHWM:") as f64 / 1024.0,
+        store.resource_count()
+    );
+    assert_eq!(store.resource_count(), 100_000);
+}
