@@ -4,3 +4,4 @@
 
 pub mod cloud;
 pub mod config;
+pub mod drift;
