@@ -5,3 +5,4 @@
 pub mod cloud;
 pub mod config;
 pub mod drift;
+pub mod report;
