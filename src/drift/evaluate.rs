@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::Action;
 use super::{
-    Cause, ExpiredMatch, Ignored, IgnoredItem, ResourcePlan, Status, TagChange, Violation, ViolationKind,
+    Action, Cause, ExpiredMatch, Ignored, IgnoredItem, ResourcePlan, Status, TagChange, Violation,
+    ViolationKind,
 };
 use crate::cloud::{Observed, Outcome, ReadError, ResourceRef, Tags};
 use crate::config::{DeclaredResource, DesiredState, Glob, Ignore, Rule};

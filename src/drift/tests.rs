@@ -932,3 +932,59 @@ fn serde_names_match_as_str() {
         )
     );
 }
+
+mod properties {
+    use proptest::arbitrary::any as arbitrary;
+    use proptest::prelude::{Strategy, prop_assert_eq, proptest};
+
+    use super::*;
+
+    fn tag_map() -> impl Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::vec(("[a-d]{1,2}", "[xy]{0,2}"), 0..8)
+    }
+
+    proptest! {
+        /// Applying the planned changes to the observed tags gives exactly the desired tags (or a superset
+        /// with the untouched extras, when extra tags are allowed), and the counts add up.
+        #[test]
+        fn applying_the_plan_restores_the_desired_state(
+            want in tag_map(),
+            have in tag_map(),
+            allow_extra in arbitrary::<bool>(),
+        ) {
+            let want_ref: Vec<(&str, &str)> = want.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let have_ref: Vec<(&str, &str)> = have.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let desired = if allow_extra {
+                Desired::new().declare_extra(&db(), &want_ref)
+            } else {
+                Desired::new().declare(&db(), &want_ref)
+            };
+            let plan = plan(&desired.build(), &Obs::new().found(&db(), &have_ref).build(), date(TODAY));
+            let r = &plan.resources[0];
+            let observed = tags(&have_ref);
+            let mut after = observed.clone();
+            for c in &r.changes {
+                match &c.after {
+                    Some(v) => after.insert(c.key.clone(), v.clone()),
+                    None => after.remove(&c.key),
+                };
+            }
+            let desired_tags = tags(&want_ref);
+            if allow_extra {
+                for (k, v) in &desired_tags {
+                    prop_assert_eq!(after.get(k), Some(v));
+                }
+                for (k, v) in &observed {
+                    if !desired_tags.contains_key(k) {
+                        prop_assert_eq!(after.get(k), Some(v));
+                    }
+                }
+            } else {
+                prop_assert_eq!(&after, &desired_tags);
+            }
+            let touched = r.changes.iter().filter(|c| observed.contains_key(&c.key)).count();
+            prop_assert_eq!(r.unchanged + touched, observed.len());
+            prop_assert_eq!(r.status == Status::InSync, r.changes.is_empty());
+        }
+    }
+}

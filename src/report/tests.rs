@@ -415,3 +415,56 @@ fn control_characters_cannot_reach_the_terminal() {
     assert!(!out.contains('\x1b'), "{out}");
     assert!(out.contains(r#""bad\u{1b}[2Jvalue\nnext""#), "{out}");
 }
+
+/// Key paths of a JSON value, array indices dropped: `resources[].changes[].key`.
+fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.insert(path.clone());
+                // Tag maps hold data, not schema.
+                if k != "desired" {
+                    key_paths(v, &path, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                key_paths(v, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn documented_json_example_matches_the_real_document() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-format.md"))
+        .unwrap_or_default();
+    let example = doc
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .unwrap_or_default();
+    let example: serde_json::Value =
+        serde_json::from_str(example).unwrap_or_else(|e| panic!("docs/report-format.md example: {e}"));
+    let actual: serde_json::Value = serde_json::from_str(&json(&mixed(), &meta())).unwrap_or_default();
+    let (mut documented, mut real) = (Default::default(), Default::default());
+    key_paths(&example, "", &mut documented);
+    key_paths(&actual, "", &mut real);
+    let undocumented: Vec<_> = real.difference(&documented).collect();
+    let unreal: Vec<_> = documented.difference(&real).collect();
+    assert!(
+        undocumented.is_empty() && unreal.is_empty(),
+        "missing from the example: {undocumented:?}; not in the real document: {unreal:?}"
+    );
+    assert_eq!(
+        example["summary"], actual["summary"],
+        "the example's summary is the mixed plan's"
+    );
+}
