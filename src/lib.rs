@@ -4,3 +4,5 @@
 
 pub mod cloud;
 pub mod config;
+pub mod drift;
+pub mod report;
