@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use model::*;
+pub use validate::{check_cron, endpoint_url};
 
 /// Why a problem was found: the file could not be read at all, or its content is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use proptest::prelude::*;
 
 use super::*;
@@ -91,8 +92,6 @@ fn example_file_is_valid_and_complete() {
     assert!(state.ignores.system_tags[&Cloud::Huawei].is_empty());
     assert_eq!(state.daemon.log_format, LogFormat::Json);
 }
-
-use chrono::NaiveDate;
 
 #[test]
 fn defaults_apply_when_sections_are_absent() {
@@ -227,7 +226,7 @@ fn table_of_problems() {
             &["t.yaml:10:71: accounts[2].batch_tag_read: batch_tag_read applies only to huawei accounts"],
         ),
     ];
-    run_cases(cases);
+    run_cases(BASE, cases);
 }
 
 /// More sections appended to [`BASE`], one problem per located node, every problem of a section reported.
@@ -364,13 +363,136 @@ fn table_of_section_problems() {
             &["t.yaml:10:1: duplicate key 'version' (first at line 1)"],
         ),
     ];
-    run_cases(cases);
+    run_cases(BASE, cases);
 }
 
-fn run_cases(cases: &[(&str, &str, &[&str])]) {
+#[test]
+fn table_of_document_problems() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "version as a string",
+            "version: '1'\naccounts: []\n",
+            &[
+                "t.yaml:1:10: version: expected the integer 1, found string '1'",
+                "t.yaml:2:11: accounts: at least one account is required",
+            ],
+        ),
+        (
+            "accounts missing, null document parts",
+            "version: 1\nresources:\n",
+            &["t.yaml:1:1: missing required field 'accounts'"],
+        ),
+        (
+            "scalar at the top level",
+            "just text\n",
+            &[
+                "t.yaml:1:1: expected a mapping at the top level (with version, accounts, ...), found string 'just text'",
+            ],
+        ),
+        (
+            "document marker only",
+            "---\n",
+            &[
+                "t.yaml: the file holds no YAML document (it is empty or only comments); expected a mapping with at \
+             least version and accounts",
+            ],
+        ),
+        (
+            "unquoted cron starting with *",
+            "version: 1\naccounts: [{name: a, cloud: alibaba, regions: [cn-hangzhou]}]\nschedule: {cron: */5 * * * * *}\n",
+            &["t.yaml:3:18: invalid YAML: while parsing node, found unknown anchor"],
+        ),
+    ];
+    run_cases("", cases);
+}
+
+#[test]
+fn endpoints() {
+    let cases: &[(&str, Result<&str, &str>)] = &[
+        ("http://127.0.0.1:8080", Ok("http://127.0.0.1:8080")),
+        (
+            "https://kms.cn-hangzhou.aliyuncs.com/",
+            Ok("https://kms.cn-hangzhou.aliyuncs.com"),
+        ),
+        ("http://[::1]:9000/", Ok("http://[::1]:9000")),
+        ("http://[::1]", Ok("http://[::1]")),
+        (
+            "127.0.0.1:8080",
+            Err("expected http:// or https:// followed by a host"),
+        ),
+        ("HTTP://x", Err("the scheme must be http or https, not 'HTTP'")),
+        ("http://", Err("the host must be a name or an IP address")),
+        ("http://:80", Err("the host must be a name or an IP address")),
+        ("http://x:0", Err("invalid port '0' (expected 1 to 65535)")),
+        (
+            "http://x:65536",
+            Err("invalid port '65536' (expected 1 to 65535)"),
+        ),
+        ("http://x:+80", Err("invalid port '+80' (expected 1 to 65535)")),
+        ("http://user:pw@x", Err("credentials in the URL are not allowed")),
+        (
+            "http://x//",
+            Err("no path, query or fragment is allowed after the host"),
+        ),
+        (
+            "http://x#f",
+            Err("no path, query or fragment is allowed after the host"),
+        ),
+        ("http://[zz]:1", Err("'zz' is not an IPv6 address")),
+        ("http://[::1]x", Err("expected ':' and a port after ']'")),
+        ("http://a b", Err("the host must be a name or an IP address")),
+    ];
+    for (input, want) in cases {
+        assert_eq!(
+            endpoint_url(input).as_deref(),
+            want.map_err(str::to_string).as_deref(),
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn cron_is_checked_like_the_scheduler() {
+    for ok in [
+        "0 */10 * * * *",
+        "0 0 3 * * MON-FRI",
+        "*/30 * * * * *",
+        "0 0 0 1 1 * 2030",
+    ] {
+        assert_eq!(check_cron(ok), Ok(()), "{ok}");
+    }
+    for bad in ["*/10 * * * *", "", "61 * * * * *", "0 0 25 * * *", "not cron"] {
+        let err = check_cron(bad).expect_err(bad);
+        assert!(
+            !err.is_empty() && !err.ends_with('.') && !err.contains('\n'),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn selectors_pick_tag_rules_from_configured_accounts() {
+    // A default for every resource must fit every cloud that has an account; Huawei keys are the strictest.
+    let long_key = "k".repeat(40);
+    let text = format!(
+        "{BASE}defaults:\n  - tags: {{{long_key}: v}}\n  - match: {{cloud: alibaba}}\n    tags: {{{long_key}: v}}\n  - match: {{account: 'hw*', type: secret}}\n    tags: {{{long_key}: v}}\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "t.yaml:11:12: defaults[0].tags.{long_key}: tag key is 40 characters long; huawei keys allow at most 36"
+        )]
+    );
+    // Only Alibaba accounts: Huawei limits do not apply.
+    let alibaba_only = "version: 1\naccounts: [{name: a, cloud: alibaba, regions: [cn-hangzhou]}]\n";
+    ok(&format!("{alibaba_only}defaults:\n  - tags: {{{long_key}: v}}\n"));
+}
+
+/// Parses `prefix` + each case's text and compares every problem, collecting all mismatches.
+fn run_cases(prefix: &str, cases: &[(&str, &str, &[&str])]) {
     let mut failures = Vec::new();
     for (name, section, want) in cases {
-        let text = format!("{BASE}{section}");
+        let text = format!("{prefix}{section}");
         let got: Vec<String> = match parse(&text, "t.yaml") {
             Ok(_) => Vec::new(),
             Err(e) => e.iter().map(ToString::to_string).collect(),

@@ -19,7 +19,7 @@ use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 const MAX_DEPTH: usize = 128;
 
 /// Most nodes a document may expand to once aliases are resolved ("billion laughs" guard).
-const MAX_NODES: usize = 1_000_000;
+const MAX_NODES: usize = 250_000;
 
 const CORE_SCHEMA: &str = "tag:yaml.org,2002:";
 
