@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod alibaba;
 pub mod huawei;
+pub mod signing;
 
 /// Tags as the clouds hold them: one value per key. A `BTreeMap` keeps every output ordered by key.
 pub type Tags = BTreeMap<String, String>;

@@ -2,6 +2,10 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod drift;
 pub mod emulator;
+pub mod report;
+pub mod telemetry;

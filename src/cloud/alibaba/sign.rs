@@ -8,12 +8,12 @@
 
 use std::fmt;
 
+use crate::cloud::signing;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
 
 /// Value of the V1 `SignatureMethod` parameter.
 pub const V1_SIGNATURE_METHOD: &str = "HMAC-SHA1";
@@ -54,23 +54,12 @@ pub fn format_timestamp(time: DateTime<Utc>) -> String {
 /// RFC 3986 percent-encoding as Alibaba canonicalises names and values: `A-Z a-z 0-9 - _ . ~` stay, every
 /// other UTF-8 byte becomes `%XY` with upper-case hex (so space is `%20`, never `+`, and `*` is `%2A`).
 pub fn percent_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    signing::percent_encode(s)
 }
 
 /// Lower-case hex SHA-256 of `data` (the V3 payload hash and the hash inside the string to sign).
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    signing::sha256_hex(data)
 }
 
 /// Sorted, encoded `name=value` pairs joined with `&`. Sorting is by raw name then raw value in byte order,
@@ -163,45 +152,11 @@ pub struct V3Request<'a> {
     pub body: &'a [u8],
 }
 
-/// Lower-cased, trimmed, sorted and de-duplicated header names: the form both the `SignedHeaders` list and the
-/// canonical header block use. Every SDK sorts, so a verifier sorting too accepts whatever order arrives.
-fn normalize_signed_headers(signed_headers: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = signed_headers
-        .iter()
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// `name:value\n` for each signed header. A header sent more than once contributes its values joined with
-/// `,` (HTTP list semantics); the SDKs keep headers in a map, so they never produce that case.
-fn canonical_header_block(headers: &[(String, String)], signed: &[String]) -> String {
-    let mut block = String::new();
-    for name in signed {
-        let values: Vec<&str> = headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect();
-        block.push_str(name);
-        block.push(':');
-        block.push_str(&values.join(","));
-        block.push('\n');
-    }
-    block
-}
-
 /// The signed header names (as the canonical request would list them) that `headers` does not carry. A
 /// verifier uses this to reject such a request with a clear reason: [`v3_canonical_request`] itself signs
 /// a missing header as an empty value rather than failing.
 pub fn missing_signed_headers(headers: &[(String, String)], signed_headers: &[&str]) -> Vec<String> {
-    normalize_signed_headers(signed_headers)
-        .into_iter()
-        .filter(|name| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
-        .collect()
+    signing::missing_signed_headers(headers, signed_headers)
 }
 
 /// The V3 canonical request:
@@ -211,14 +166,14 @@ pub fn missing_signed_headers(headers: &[(String, String)], signed_headers: &[&s
 /// header the request lacks is canonicalised with an empty value (so the signature simply will not match);
 /// call [`missing_signed_headers`] first when the reason matters.
 pub fn v3_canonical_request(req: &V3Request<'_>, signed_headers: &[&str]) -> String {
-    let signed = normalize_signed_headers(signed_headers);
+    let signed = signing::normalize_signed_headers(signed_headers);
     let path = if req.path.is_empty() { "/" } else { req.path };
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,
         path,
         v3_canonical_query(req.query),
-        canonical_header_block(req.headers, &signed),
+        signing::canonical_header_block(req.headers, &signed),
         signed.join(";"),
         sha256_hex(req.body)
     )
@@ -231,7 +186,7 @@ pub fn v3_string_to_sign(canonical_request: &str) -> String {
 
 /// The V3 signature: lower-case hex HMAC-SHA256 keyed with the secret itself (no `&`, unlike V1).
 pub fn v3_signature(access_key_secret: &str, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(
+    hex::encode(signing::hmac_sha256(
         access_key_secret.as_bytes(),
         string_to_sign.as_bytes(),
     ))
@@ -272,34 +227,11 @@ impl fmt::Debug for V3Authorization {
 /// `Credential`, `SignedHeaders` and `Signature` once each (any order, `,`-separated, blanks around parts
 /// allowed), all non-empty, with no empty name in `SignedHeaders` and no other part.
 pub fn parse_v3_authorization(value: &str) -> Option<V3Authorization> {
-    let rest = value.trim().strip_prefix(V3_ALGORITHM)?;
-    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.trim_start().split(',') {
-        let (name, value) = part.trim().split_once('=')?;
-        let slot = match name {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            _ => return None,
-        };
-        if slot.is_some() || value.is_empty() {
-            return None;
-        }
-        *slot = Some(value);
-    }
-    let signed_headers: Vec<String> = signed_headers?.split(';').map(str::to_owned).collect();
-    if signed_headers.iter().any(String::is_empty) {
-        return None;
-    }
+    let parts = signing::parse_authorization(value, V3_ALGORITHM, "Credential")?;
     Some(V3Authorization {
-        access_key_id: credential?.to_owned(),
-        signed_headers,
-        signature: signature?.to_owned(),
+        access_key_id: parts.credential.to_owned(),
+        signed_headers: parts.signed_headers,
+        signature: parts.signature.to_owned(),
     })
 }
 
@@ -368,7 +300,7 @@ pub fn sign_v3(call: &V3Call<'_>, credential: &Credential) -> Vec<(String, Strin
     all.push(("host".into(), call.host.into()));
     all.extend(added.iter().cloned());
 
-    let signed: Vec<String> = normalize_signed_headers(
+    let signed: Vec<String> = signing::normalize_signed_headers(
         &all.iter()
             .map(|(name, _)| name.as_str())
             .filter(|name| {
@@ -399,12 +331,6 @@ fn hmac_sha1(key: &[u8], message: &[u8]) -> Vec<u8> {
     // HMAC hashes over-long keys and pads short ones, so no key length is invalid; the crate's own `new` makes
     // the same assertion.
     let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
 }

@@ -9,9 +9,8 @@
 
 use std::fmt;
 
+use crate::cloud::signing;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
 
 /// The algorithm name: first line of the string to sign and first word of the `Authorization` header.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -51,7 +50,7 @@ pub fn format_sdk_date(time: DateTime<Utc>) -> String {
 
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    signing::sha256_hex(data)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - _ . ~`), upper-case hex.
@@ -59,18 +58,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// it is both what a client uses to put an id into a URL path and how the signer encodes path segments and
 /// query names and values.
 pub fn encode_path_segment(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    signing::percent_encode(s)
 }
 
 /// Decodes `%XY` escapes (either hex case) like Python's `unquote`: `+` stays `+`, a `%` not followed by two
@@ -142,35 +130,11 @@ pub struct SdkRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Lower-cased, trimmed, sorted and de-duplicated header names: the form both `SignedHeaders` and the canonical
-/// header block use. The SDK sorts, so a verifier sorting too accepts whatever order arrives.
-fn normalize_signed_headers(signed_headers: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = signed_headers
-        .iter()
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// The first value of a header, by case-insensitive name.
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// The signed header names (as the canonical request would list them) that `headers` does not carry. A
 /// verifier uses this to reject such a request with a clear reason: [`canonical_request`] itself signs a
 /// missing header as an empty value rather than failing.
 pub fn missing_signed_headers(headers: &[(String, String)], signed_headers: &[&str]) -> Vec<String> {
-    normalize_signed_headers(signed_headers)
-        .into_iter()
-        .filter(|name| header(headers, name).is_none())
-        .collect()
+    signing::missing_signed_headers(headers, signed_headers)
 }
 
 /// The canonical request:
@@ -183,21 +147,9 @@ pub fn missing_signed_headers(headers: &[(String, String)], signed_headers: &[&s
 /// hex SHA-256 of the body, or the literal [`UNSIGNED_PAYLOAD`] when the request's `X-Sdk-Content-Sha256`
 /// header says so.
 pub fn canonical_request(req: &SdkRequest<'_>, signed_headers: &[&str]) -> String {
-    let signed = normalize_signed_headers(signed_headers);
-    let mut header_block = String::new();
-    for name in &signed {
-        let values: Vec<&str> = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect();
-        header_block.push_str(name);
-        header_block.push(':');
-        header_block.push_str(&values.join(","));
-        header_block.push('\n');
-    }
-    let payload_hash = match header(req.headers, "x-sdk-content-sha256") {
+    let signed = signing::normalize_signed_headers(signed_headers);
+    let header_block = signing::canonical_header_block(req.headers, &signed);
+    let payload_hash = match signing::header(req.headers, "x-sdk-content-sha256") {
         Some(value) if value.trim() == UNSIGNED_PAYLOAD => UNSIGNED_PAYLOAD.to_owned(),
         _ => sha256_hex(req.body),
     };
@@ -222,11 +174,7 @@ pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
 
 /// The signature: lower-case hex HMAC-SHA256 keyed with the SK's UTF-8 bytes.
 pub fn signature(sk: &str, string_to_sign: &str) -> String {
-    // HMAC hashes over-long keys and pads short ones, so no key length is invalid; the crate's own `new` makes
-    // the same assertion.
-    let mut mac = Hmac::<Sha256>::new_from_slice(sk.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(string_to_sign.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(signing::hmac_sha256(sk.as_bytes(), string_to_sign.as_bytes()))
 }
 
 /// The parts of an `Authorization` header. `Debug` hides the signature.
@@ -264,34 +212,11 @@ impl fmt::Debug for Authorization {
 /// `SignedHeaders` and `Signature` once each (any order, `,`-separated, blanks around parts allowed), all
 /// non-empty, with no empty name in `SignedHeaders` and no other part.
 pub fn parse_authorization(value: &str) -> Option<Authorization> {
-    let rest = value.trim().strip_prefix(ALGORITHM)?;
-    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let mut access = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.trim_start().split(',') {
-        let (name, value) = part.trim().split_once('=')?;
-        let slot = match name {
-            "Access" => &mut access,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            _ => return None,
-        };
-        if slot.is_some() || value.is_empty() {
-            return None;
-        }
-        *slot = Some(value);
-    }
-    let signed_headers: Vec<String> = signed_headers?.split(';').map(str::to_owned).collect();
-    if signed_headers.iter().any(String::is_empty) {
-        return None;
-    }
+    let parts = signing::parse_authorization(value, ALGORITHM, "Access")?;
     Some(Authorization {
-        access_key: access?.to_owned(),
-        signed_headers,
-        signature: signature?.to_owned(),
+        access_key: parts.credential.to_owned(),
+        signed_headers: parts.signed_headers,
+        signature: parts.signature.to_owned(),
     })
 }
 
@@ -353,7 +278,7 @@ pub fn sign(call: &Call<'_>, credential: &Credential) -> Vec<(String, String)> {
 
     let signed: Vec<&str> = SIGNED
         .into_iter()
-        .filter(|name| header(&all, name).is_some())
+        .filter(|name| signing::header(&all, name).is_some())
         .collect();
     let request = SdkRequest {
         method: call.method,

@@ -1,0 +1,66 @@
+//! The command-line surface: clap definitions for every subcommand and their help texts. Parsing only;
+//! `main.rs` wires each command to the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::LogFormat;
+
+/// Keeps the tags on cloud KMS keys and secrets honest.
+///
+/// tagdrift reads a desired-state file that says which tags Alibaba Cloud KMS keys and secrets and Huawei Cloud
+/// DEW keys and secrets must carry, reads the tags they really carry, and reports every difference.
+#[derive(Debug, Parser)]
+#[command(name = "tagdrift", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Log format for diagnostics on stderr (the level comes from RUST_LOG, default "info").
+    #[arg(long, global = true, value_enum, env = "TAGDRIFT_LOG_FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a desired-state file and list every problem in it.
+    ///
+    /// Prints each problem as FILE:LINE:COL: FIELD: MESSAGE and exits 1 when there is any, 0 when the file is
+    /// valid. Nothing is sent to any cloud.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The desired-state YAML file.
+    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(value: LogFormatArg) -> Self {
+        match value {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
