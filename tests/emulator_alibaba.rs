@@ -1844,3 +1844,82 @@ async fn ecs_metadata_role_credentials_flow() {
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("alibaba", "MetadataRoleName", "token_required"), 1);
 }
+
+/// Client-observed time per ListTagResources page over HTTP (V3 signing, loopback, one connection) against a
+/// 100,000-resource generated inventory. `cargo test --test emulator_alibaba http_page_latency -- --ignored
+/// --nocapture`
+#[tokio::test]
+#[ignore = "measurement; run explicitly with --ignored --nocapture"]
+async fn http_page_latency_at_100k() {
+    use tagdrift::emulator::inventory::{GenerateOptions, generate};
+    use tagdrift::emulator::{Clock, State, Store};
+    let generated = generate(&GenerateOptions {
+        total: 100_000,
+        tags_per_resource: 4,
+        drift_ratio: 0.1,
+        seed: 1,
+    })
+    .unwrap();
+    let state = State::new(
+        Store::from_inventory(generated.inventory).unwrap(),
+        Options::default(),
+        Faults {
+            rate_limits_enabled: false,
+            ..Faults::default()
+        },
+        Clock::system(),
+    );
+    let running = tagdrift::emulator::start(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let host = running.addr.to_string();
+    let mut times = Vec::new();
+    let mut token = String::new();
+    let mut rows = 0;
+    for n in 0.. {
+        let mut query = pairs(&[("RegionId", "cn-hangzhou"), ("ResourceType", "key")]);
+        if !token.is_empty() {
+            query.push(("NextToken".into(), token.clone()));
+        }
+        let date = sign::format_timestamp(chrono::Utc::now());
+        let nonce = format!("bench-{n}");
+        let call = V3Call {
+            method: "POST",
+            host: &host,
+            action: "ListTagResources",
+            version: KMS,
+            query: &query,
+            headers: &[],
+            body: b"",
+            date: &date,
+            nonce: &nonce,
+        };
+        let headers = sign::sign_v3(&call, &testid());
+        let started = Instant::now();
+        let mut request = http.post(format!(
+            "{}/?{}",
+            running.endpoint(),
+            sign::v3_canonical_query(&query)
+        ));
+        for (k, v) in &headers {
+            request = request.header(k, v);
+        }
+        let body: Value = request.send().await.unwrap().json().await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        rows += body["TagResources"]["TagResource"].as_array().unwrap().len();
+        token = body["NextToken"].as_str().unwrap().to_owned();
+        if token.is_empty() {
+            break;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "HTTP ListTagResources: {} pages, {rows} rows, mean {mean:.3} ms, p50 {:.3} ms, p99 {:.3} ms",
+        times.len(),
+        times[times.len() / 2],
+        times[(times.len() * 99 / 100).min(times.len() - 1)]
+    );
+    running.stop().await.unwrap();
+}
