@@ -29,6 +29,14 @@ pub enum Command {
     /// Prints each problem as FILE:LINE:COL: FIELD: MESSAGE and exits 1 when there is any, 0 when the file is
     /// valid. Nothing is sent to any cloud.
     Validate(ValidateArgs),
+
+    /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
+    ///
+    /// Both clouds share one address: Alibaba's RPC API (KMS, STS, ECS metadata) at `/`, Huawei's under
+    /// `/v1/...`, `/v1.0/...` and the IAM paths. Signatures, pagination, error shapes and throttling follow the
+    /// real services, so tagdrift, its Helm chart and your alerting can be tried without cloud credentials.
+    /// Faults can be injected, and `/_emulator/stats` counts calls per API. Stops on Ctrl-C or SIGTERM.
+    Emulate(Box<crate::emulator::EmulateArgs>),
 }
 
 #[derive(Debug, Args)]

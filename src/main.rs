@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tagdrift::cli::{Cli, Command, ValidateArgs};
 use tagdrift::config::{self, LogFormat};
+use tagdrift::emulator::{self, EmulateArgs};
 use tagdrift::telemetry;
 
 fn main() -> ExitCode {
@@ -12,6 +13,7 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format.map(LogFormat::from).unwrap_or(LogFormat::Text));
     let result = match cli.command {
         Command::Validate(args) => validate(&args),
+        Command::Emulate(args) => emulate(&args),
     };
     match result {
         Ok(code) => code,
@@ -41,4 +43,36 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn emulate(args: &EmulateArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(emulator::run(args, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or SIGTERM (what Kubernetes sends), whichever comes first.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the process");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }
