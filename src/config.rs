@@ -6,8 +6,8 @@
 mod model;
 pub mod tags;
 mod validate;
-pub mod yaml;
 
+use crate::yaml;
 use std::fmt;
 use std::path::Path;
 

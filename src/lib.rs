@@ -9,3 +9,4 @@ pub mod drift;
 pub mod emulator;
 pub mod report;
 pub mod telemetry;
+pub mod yaml;

@@ -199,7 +199,7 @@ fn bad_char(what: &str, text: &str, bad: &str, rules: TagRules, allowed: &str) -
 }
 
 fn quote(text: &str) -> String {
-    super::yaml::quote(text)
+    crate::yaml::quote(text)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use regex::{Regex, RegexBuilder};
 
 use super::model::*;
 use super::tags::TagRules;
-use super::yaml::{Collector, Fields, Node, Resolved, Value, field, item, quote};
 use crate::cloud::{Cloud, ResourceType, Tags};
+use crate::yaml::{Collector, Fields, Node, Resolved, Value, field, item, quote};
 
 /// Schedule defaults, as documented in docs/configuration.md.
 pub const DEFAULT_CRON: &str = "0 */10 * * * *";

@@ -499,8 +499,8 @@ pub fn desired_state_yaml(desired: &Inventory, endpoint: &str) -> Result<String,
             }
         }
     }
-    serde_yaml::to_string(&file).map_err(|e| InventoryError::Serialize {
+    crate::yaml::to_string(&file).map_err(|message| InventoryError::Serialize {
         what: "desired state",
-        message: e.to_string(),
+        message,
     })
 }

@@ -1,10 +1,15 @@
-//! YAML with positions, and the helpers that turn a YAML tree into typed values while collecting located
-//! problems. This is the only module that knows which YAML libraries tagdrift uses: `yaml-rust2`'s marked event
-//! parser builds the [`Node`] tree (so every node knows its line and column) and `serde_yaml` deserializes
-//! leaves and sub-trees into serde types ([`Collector::typed`]). Swapping either library is a change here only.
+//! Every YAML read and write tagdrift does. This is the only module that knows which YAML libraries are used
+//! (`serde_yaml` is archived upstream, so swapping it must be a change here only): `yaml-rust2`'s marked event
+//! parser, created in one place ([`events`]), feeds both readers, and `serde_yaml` deserializes leaves and writes
+//! files ([`to_string`]).
 //!
-//! It knows nothing about the desired-state schema: `config` and the emulator's inventory both build on it. It
-//! never stops at the first problem; callers walk the tree and everything they report is kept.
+//! - [`parse`] builds a positioned [`Node`] tree (every node knows its line and column) with a [`Collector`]
+//!   that turns it into typed values while keeping every located problem: the desired-state file uses it, so
+//!   validation never stops at the first problem.
+//! - [`stream`] is a serde deserializer fed one event at a time, for files too large to hold as a tree (the
+//!   emulator's 100,000-resource inventories); it stops at the first problem, with its path, line and column.
+//!
+//! It knows nothing about any schema.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +19,18 @@ use regex::Regex;
 use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
+
+pub mod stream;
+
+/// The YAML event parser over `text`: the single place a parser is created, for both readers.
+fn events(text: &str) -> Parser<std::str::Chars<'_>> {
+    Parser::new_from_str(text)
+}
+
+/// Serializes `value` as YAML, for the files tagdrift writes (generated inventories and desired states).
+pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    serde_yaml::to_string(value).map_err(|e| e.to_string())
+}
 
 /// Deepest nesting accepted, so walking the tree can never overflow the stack.
 const MAX_DEPTH: usize = 128;
@@ -236,7 +253,7 @@ pub fn parse(text: &str, file: &str) -> Result<Option<Node>, Problem> {
     // yaml-rust2 would read a byte-order mark as part of the first key.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = TreeBuilder::default();
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = events(text);
     let mut documents = 0;
     loop {
         let (event, marker) = parser.next_token().map_err(|e| syntax(file, &e))?;

@@ -1,7 +1,7 @@
-//! Streaming YAML reading for inventory files: a serde `Deserializer` fed one `yaml-rust2` event at a time, so
-//! a 100,000-resource inventory is never held as an event list or a node tree (serde_yaml's loader buffers
-//! every event first and peaks above 250 MiB on such a file; `config::yaml` builds a positioned tree capped at
-//! 250,000 nodes, made for desired-state files). Errors carry the field path and the line and column.
+//! Streaming YAML reading for large files: a serde `Deserializer` fed one event at a time, so a
+//! 100,000-resource inventory is never held as an event list or a node tree (serde_yaml's loader buffers every
+//! event first and peaks above 250 MiB on such a file; the positioned tree of [`super::parse`] is capped for
+//! the same reason). Errors carry the field path and the line and column.
 //!
 //! Scalars resolve with the YAML 1.2 core schema when a type is open (`deserialize_any`); where a string is
 //! expected any scalar is taken as its text, as serde_yaml does. Aliases are refused; an inventory has no use
@@ -54,7 +54,7 @@ impl de::Error for YamlError {
 /// Reads one YAML document into `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     let mut de = EventDeserializer {
-        parser: Parser::new_from_str(text),
+        parser: super::events(text),
         path: Vec::new(),
         last: (1, 1),
     };
