@@ -35,8 +35,10 @@ pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
 /// Deepest nesting accepted, so walking the tree can never overflow the stack.
 const MAX_DEPTH: usize = 128;
 
-/// Most nodes a document may expand to once aliases are resolved ("billion laughs" guard).
-const MAX_NODES: usize = 250_000;
+/// Most nodes a document may expand to once aliases are resolved ("billion laughs" guard), unless the text is
+/// longer: a node takes at least one byte of text, so `max(MIN_NODE_LIMIT, text length)` bounds expansion
+/// linearly in the input while letting a 100,000-resource desired state (about 1.5 million nodes) load.
+const MIN_NODE_LIMIT: usize = 250_000;
 
 const CORE_SCHEMA: &str = "tag:yaml.org,2002:";
 
@@ -252,7 +254,10 @@ pub fn render(file: &str, line: Option<usize>, column: Option<usize>, path: &str
 pub fn parse(text: &str, file: &str) -> Result<Option<Node>, Problem> {
     // yaml-rust2 would read a byte-order mark as part of the first key.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut builder = TreeBuilder::default();
+    let mut builder = TreeBuilder {
+        max_nodes: MIN_NODE_LIMIT.max(text.len()),
+        ..TreeBuilder::default()
+    };
     let mut parser = events(text);
     let mut documents = 0;
     loop {
@@ -322,6 +327,7 @@ struct TreeBuilder {
     /// Anchored nodes by the parser's anchor id, with their sizes.
     anchors: HashMap<usize, (Node, usize)>,
     nodes: usize,
+    max_nodes: usize,
     root: Option<Node>,
 }
 
@@ -376,9 +382,10 @@ impl TreeBuilder {
 
     fn count(&mut self, nodes: usize) -> Result<(), String> {
         self.nodes = self.nodes.saturating_add(nodes);
-        if self.nodes > MAX_NODES {
+        if self.nodes > self.max_nodes {
             return Err(format!(
-                "the document expands to more than {MAX_NODES} nodes (aliases?)"
+                "the document expands to more than {} nodes (aliases?)",
+                self.max_nodes
             ));
         }
         Ok(())
