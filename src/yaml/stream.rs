@@ -100,39 +100,19 @@ enum Resolved<'s> {
     Str(&'s str),
 }
 
+/// Plain scalars resolve with the same YAML 1.2 core schema as the positioned tree, so both readers agree on
+/// what `yes`, `0x1F` or `1e3` mean.
 fn resolve(text: &str, style: TScalarStyle, tagged_str: bool) -> Resolved<'_> {
     if style != TScalarStyle::Plain || tagged_str {
         return Resolved::Str(text);
     }
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
-        "true" | "True" | "TRUE" => return Resolved::Bool(true),
-        "false" | "False" | "FALSE" => return Resolved::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
-        _ => {}
+    match super::resolve_plain(text) {
+        super::Resolved::Null => Resolved::Null,
+        super::Resolved::Bool(b) => Resolved::Bool(b),
+        super::Resolved::Int(i) => Resolved::Int(i),
+        super::Resolved::Float(f) => Resolved::Float(f),
+        super::Resolved::String => Resolved::Str(text),
     }
-    let int = if let Some(hex) = text.strip_prefix("0x") {
-        i64::from_str_radix(hex, 16).ok()
-    } else if let Some(oct) = text.strip_prefix("0o") {
-        i64::from_str_radix(oct, 8).ok()
-    } else if text.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
-        text.parse::<i64>().ok()
-    } else {
-        None
-    };
-    if let Some(i) = int {
-        return Resolved::Int(i);
-    }
-    let looks_numeric = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
-        && text.bytes().any(|b| b.is_ascii_digit());
-    if looks_numeric && let Ok(f) = text.parse::<f64>() {
-        return Resolved::Float(f);
-    }
-    Resolved::Str(text)
 }
 
 impl<'a> EventDeserializer<'a> {
