@@ -195,3 +195,27 @@ pub struct Observations {
     pub resources: Vec<Observed>,
     pub scope_failures: Vec<ScopeFailure>,
 }
+
+/// Sees every HTTP attempt a cloud client makes, so the daemon can count calls, errors, retries and latency
+/// without the clients knowing about Prometheus. `operation` is the cloud API's name from a closed list per
+/// cloud (documented in docs/metrics.md); implementations must be cheap and must not block.
+pub trait CallObserver: Send + Sync + 'static {
+    /// One attempt finished. `retry` is true when it repeated an earlier failed attempt of the same call;
+    /// `error` is `None` when the cloud answered successfully (a "not found" answer is a success here).
+    fn attempt(
+        &self,
+        cloud: Cloud,
+        operation: &'static str,
+        retry: bool,
+        error: Option<ErrorCode>,
+        elapsed: std::time::Duration,
+    );
+}
+
+/// A [`CallObserver`] that discards everything (one-shot commands that export no metrics).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl CallObserver for NoObserver {
+    fn attempt(&self, _: Cloud, _: &'static str, _: bool, _: Option<ErrorCode>, _: std::time::Duration) {}
+}
