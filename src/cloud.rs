@@ -8,8 +8,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod alibaba;
+pub mod credentials;
 pub mod huawei;
 pub mod signing;
+pub mod transport;
 
 /// Tags as the clouds hold them: one value per key. A `BTreeMap` keeps every output ordered by key.
 pub type Tags = BTreeMap<String, String>;
