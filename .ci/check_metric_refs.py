@@ -1,6 +1,7 @@
 """Checks that the Grafana dashboard and the alert rules use only metrics of the contract in docs/metrics.md.
 
-Usage: python3 check_metric_refs.py docs/metrics.md --dashboard DASHBOARD.json --rules RULES.yaml
+Usage: python3 check_metric_refs.py docs/metrics.md --dashboard DASHBOARD.json --rules RULES.yaml \
+           --runbook docs/runbook.md
 
 The contract is read from docs/metrics.md: every backticked `tagdrift_*` name in the first column of a table,
 with `_bucket`, `_sum` and `_count` added for histograms. Each PromQL expression (dashboard targets and
@@ -8,6 +9,8 @@ template-variable queries, alert `expr`s) is reduced to its bare identifiers (st
 durations, grouping clauses, function calls and keywords removed); every one left is a metric name and must
 be in the contract (alert rules may also use `up`, which Prometheus itself records). Every expression must use at least one
 tagdrift metric (alert rules may use `up` instead). The dashboard is also checked for structure: unique panel ids, a query in every panel.
+With --runbook (after --rules), every alert must carry a severity, summary, description and a runbook_url
+ending in docs/runbook.md#<alert name lowercased>, and the runbook must have a `## <AlertName>` section.
 Exit 1 with one line per problem.
 """
 
@@ -121,6 +124,34 @@ def check_rules(path: Path, allowed: set[str], problems: list[str]) -> int:
     return exprs
 
 
+def check_runbook(rules: Path, runbook: Path, problems: list[str]) -> int:
+    """Every alert has severity, summary, description and a runbook_url whose anchor is a runbook heading."""
+    headings = {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in runbook.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    alerts = 0
+    for group in yaml.safe_load(rules.read_text())["groups"]:
+        for rule in group["rules"]:
+            if "alert" not in rule:
+                continue
+            alerts += 1
+            name = rule["alert"]
+            if rule.get("labels", {}).get("severity") not in ("critical", "warning", "info"):
+                problems.append(f"{rules}: {name}: severity label missing or not critical/warning/info")
+            annotations = rule.get("annotations", {})
+            for key in ("summary", "description", "runbook_url"):
+                if not annotations.get(key):
+                    problems.append(f"{rules}: {name}: annotation {key} missing")
+            url = annotations.get("runbook_url", "")
+            if not url.endswith(f"/docs/runbook.md#{name.lower()}"):
+                problems.append(f"{rules}: {name}: runbook_url {url} does not end in /docs/runbook.md#{name.lower()}")
+            if name.lower() not in headings:
+                problems.append(f"{runbook}: no '## {name}' section")
+    return alerts
+
+
 def main(argv):
     metrics_md = Path(argv[0])
     allowed = contract(metrics_md)
@@ -129,6 +160,7 @@ def main(argv):
         return 1
     problems: list[str] = []
     counts = []
+    rules_file = None
     args = argv[1:]
     while args:
         flag, target = args[0], Path(args[1])
@@ -137,6 +169,9 @@ def main(argv):
             counts.append(f"{check_dashboard(target, allowed, problems)} dashboard queries")
         elif flag == "--rules":
             counts.append(f"{check_rules(target, allowed, problems)} rule expressions")
+            rules_file = target
+        elif flag == "--runbook":
+            counts.append(f"{check_runbook(rules_file, target, problems)} alerts against the runbook")
         else:
             print(f"unknown argument {flag}")
             return 2
