@@ -1,0 +1,265 @@
+"""Renders charts/tagdrift with Helm's own engine for each values file and checks the manifests.
+
+helm-sdkpy has no `helm template`, so the chart is installed (wait off) into fake_kube.FakeKube, an in-memory
+API server on 127.0.0.1: the release's `manifest` is exactly what `helm template` would print, and the objects
+Helm created through the API must be the same set. Then every rendered manifest set is checked for what the
+chart promises: the hardened security context with the Dockerfile's uid, probes, the desired state as a
+directory mount (no subPath anywhere) with its checksum, credentials, RRSA and CCE workload identity wiring,
+and the optional objects present exactly when switched on, with the shipped rules and dashboard embedded
+unchanged.
+
+Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...]
+"""
+
+import asyncio
+import copy
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import helm_sdkpy
+import yaml
+
+from chart_lint import coalesce
+from fake_kube import FakeKube
+
+NAMESPACE = "tagdrift-ci"
+RELEASE = "tagdrift"
+
+
+def dockerfile_uid(dockerfile: Path) -> int:
+    users = re.findall(r"^USER\s+([0-9]+)", dockerfile.read_text(), re.MULTILINE)
+    if not users:
+        raise SystemExit(f"{dockerfile}: no numeric USER line")
+    return int(users[-1])
+
+
+def render(fake: FakeKube, chart: Path, values: dict):
+    """(manifests by (kind, name), created objects) or raises helm_sdkpy.HelmError."""
+    fake.reset()
+    with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as kc:
+        kc.write(fake.kubeconfig(NAMESPACE))
+    config = helm_sdkpy.Configuration(namespace=NAMESPACE, kubeconfig=kc.name)
+    release = asyncio.run(
+        helm_sdkpy.Install(config).run(RELEASE, str(chart), values=values or None, wait=False, timeout=60)
+    )
+    Path(kc.name).unlink()
+    docs = [d for d in yaml.safe_load_all(release["manifest"]) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}, list(fake.created)
+
+
+class Checker:
+    def __init__(self, label):
+        self.label = label
+        self.problems = []
+
+    def expect(self, ok, message):
+        if not ok:
+            self.problems.append(message)
+
+
+def find_subpaths(node, path="$"):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "subPath" or key == "subPathExpr":
+                yield f"{path}.{key}"
+            yield from find_subpaths(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from find_subpaths(value, f"{path}[{i}]")
+
+
+def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list, uid: int):
+    by_kind = {}
+    for (kind, _), doc in manifests.items():
+        by_kind.setdefault(kind, []).append(doc)
+    created_keys = sorted((o["kind"], o["metadata"]["name"]) for o in created)
+    c.expect(created_keys == sorted(manifests), f"created objects {created_keys} differ from the manifest")
+
+    for doc in manifests.values():
+        c.expect(doc["metadata"].get("namespace") in (NAMESPACE, values.get("serviceMonitor", {}).get("namespace"),
+                                                      values.get("prometheusRule", {}).get("namespace"),
+                                                      values.get("grafanaDashboard", {}).get("namespace")),
+                 f"{doc['kind']} {doc['metadata']['name']} has no namespace")
+        labels = doc["metadata"].get("labels", {})
+        c.expect(labels.get("app.kubernetes.io/name") == "tagdrift", f"{doc['kind']} lacks app.kubernetes.io/name")
+    for path in find_subpaths(list(manifests.values())):
+        c.problems.append(f"subPath used at {path}: a subPath mount never sees ConfigMap updates")
+
+    deployments = by_kind.get("Deployment", [])
+    c.expect(len(deployments) == 1, f"{len(deployments)} Deployments")
+    if not deployments:
+        return
+    dep = deployments[0]
+    c.expect("helm.sh/chart" not in dep["spec"]["selector"]["matchLabels"], "helm.sh/chart in the selector")
+    pod = dep["spec"]["template"]
+    spec = pod["spec"]
+    psc = spec.get("securityContext", {})
+    c.expect(psc.get("runAsNonRoot") is True, "pod runAsNonRoot is not true")
+    c.expect(psc.get("runAsUser") == uid, f"pod runAsUser {psc.get('runAsUser')} != Dockerfile USER {uid}")
+    c.expect(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "pod seccompProfile not RuntimeDefault")
+    c.expect(spec.get("automountServiceAccountToken") is False, "automountServiceAccountToken is not false")
+    containers = spec["containers"]
+    c.expect(len(containers) == 1, "not exactly one container")
+    ctr = containers[0]
+    sc = ctr.get("securityContext", {})
+    c.expect(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
+    c.expect(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
+    c.expect(sc.get("runAsUser", uid) == uid, f"container runAsUser {sc.get('runAsUser')} != {uid}")
+    c.expect("ALL" in sc.get("capabilities", {}).get("drop", []), "capabilities do not drop ALL")
+    c.expect(ctr.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz", "liveness probe not /healthz")
+    c.expect(ctr.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", "readiness probe not /readyz")
+    ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
+    c.expect(ports.get("http") == values.get("containerPort", 9898), f"container port {ports}")
+    c.expect(ctr.get("resources") == values.get("resources", {}), "resources differ from values")
+
+    # The desired state: a directory mount of the ConfigMap, the --config path inside it, the checksum.
+    config_dir = values.get("configMountPath", "/etc/tagdrift")
+    config_key = values.get("configKey", "desired-state.yaml")
+    mounts = {m["name"]: m for m in ctr.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    c.expect(mounts.get("desired-state", {}).get("mountPath") == config_dir, "desired state not mounted at configMountPath")
+    cm_name = values.get("existingConfigMap") or "tagdrift"
+    c.expect(volumes.get("desired-state", {}).get("configMap", {}).get("name") == cm_name,
+             f"desired-state volume is not ConfigMap {cm_name}")
+    args = ctr.get("args", [])
+    c.expect(args[:3] == ["run", "--config", f"{config_dir}/{config_key}"], f"args {args}")
+    annotations = pod["metadata"].get("annotations") or {}
+    if values.get("existingConfigMap"):
+        c.expect(("ConfigMap", "tagdrift") not in manifests, "ConfigMap rendered despite existingConfigMap")
+    else:
+        cm = manifests.get(("ConfigMap", "tagdrift"))
+        c.expect(cm is not None, "no desired-state ConfigMap")
+        if cm:
+            c.expect(yaml.safe_load(cm["data"][config_key]) == (values.get("desiredState") or {}),
+                     "ConfigMap content differs from desiredState")
+        c.expect(re.fullmatch(r"[0-9a-f]{64}", annotations.get("checksum/config", "")),
+                 "no checksum/config pod annotation")
+
+    env = {e["name"]: e.get("value") for e in ctr.get("env", [])}
+    env_from = ctr.get("envFrom", [])
+    creds = values.get("credentials", {})
+    if creds.get("existingSecret"):
+        if creds.get("as", "env") == "env":
+            c.expect({"secretRef": {"name": creds["existingSecret"]}} in env_from, "credentials Secret not in envFrom")
+        else:
+            c.expect(volumes.get("credentials", {}).get("secret", {}).get("secretName") == creds["existingSecret"],
+                     "credentials Secret not a volume")
+            c.expect(mounts.get("credentials", {}).get("mountPath") == creds.get("mountPath", "/var/run/secrets/tagdrift"),
+                     "credentials not mounted at credentials.mountPath")
+
+    sa_name = spec.get("serviceAccountName")
+    sa = manifests.get(("ServiceAccount", sa_name))
+    if values.get("serviceAccount", {}).get("create", True):
+        c.expect(sa is not None, f"ServiceAccount {sa_name} not rendered")
+
+    rrsa = values.get("alibabaRrsa", {})
+    if rrsa.get("enabled") and rrsa.get("mode", "webhook") == "webhook":
+        c.expect(sa and sa["metadata"].get("annotations", {}).get("pod-identity.alibabacloud.com/role-name")
+                 == rrsa["roleName"], "RRSA role-name annotation missing on the ServiceAccount")
+        c.expect(pod["metadata"]["labels"].get("pod-identity.alibabacloud.com/injection") == "on",
+                 "RRSA injection label missing on the pod")
+    elif rrsa.get("enabled"):
+        token_dir = rrsa.get("tokenMountPath", "/var/run/secrets/ack.alibabacloud.com/rrsa-tokens")
+        c.expect(env.get("ALIBABA_CLOUD_ROLE_ARN") == rrsa["roleArn"], "ALIBABA_CLOUD_ROLE_ARN not set")
+        c.expect(env.get("ALIBABA_CLOUD_OIDC_PROVIDER_ARN") == rrsa["oidcProviderArn"], "ALIBABA_CLOUD_OIDC_PROVIDER_ARN not set")
+        c.expect(env.get("ALIBABA_CLOUD_OIDC_TOKEN_FILE") == f"{token_dir}/token", "ALIBABA_CLOUD_OIDC_TOKEN_FILE wrong")
+        src = volumes.get("rrsa-oidc-token", {}).get("projected", {}).get("sources", [{}])[0].get("serviceAccountToken", {})
+        c.expect(src.get("audience") == rrsa.get("audience", "sts.aliyuncs.com") and src.get("path") == "token",
+                 f"RRSA projected token {src}")
+        c.expect(mounts.get("rrsa-oidc-token", {}).get("mountPath") == token_dir, "RRSA token not mounted")
+    else:
+        c.expect("pod-identity.alibabacloud.com/injection" not in pod["metadata"]["labels"], "RRSA label while off")
+
+    hw = values.get("huaweiWorkloadIdentity", {})
+    if hw.get("enabled"):
+        token_dir = hw.get("tokenMountPath", "/var/run/secrets/tokens")
+        token_file = hw.get("tokenFileName", "oidc-token")
+        src = volumes.get("huawei-oidc-token", {}).get("projected", {}).get("sources", [{}])[0].get("serviceAccountToken", {})
+        c.expect(src.get("audience") == hw["audience"], f"CCE token audience {src.get('audience')}")
+        c.expect(src.get("expirationSeconds") == hw.get("expirationSeconds", 3600), "CCE token expiry")
+        c.expect(mounts.get("huawei-oidc-token", {}).get("mountPath") == token_dir, "CCE token not mounted")
+        c.expect(env.get("HUAWEICLOUD_SDK_ID_TOKEN_FILE") == f"{token_dir}/{src.get('path')}" == f"{token_dir}/{token_file}",
+                 "HUAWEICLOUD_SDK_ID_TOKEN_FILE does not point at the projected token")
+        c.expect(env.get("HUAWEICLOUD_SDK_IDP_ID") == hw["idpId"], "HUAWEICLOUD_SDK_IDP_ID not set")
+    else:
+        c.expect("HUAWEICLOUD_SDK_ID_TOKEN_FILE" not in env, "CCE env while off")
+
+    # Optional objects: present exactly when switched on.
+    for key, kind in [("serviceMonitor", "ServiceMonitor"), ("prometheusRule", "PrometheusRule"),
+                      ("networkPolicy", "NetworkPolicy")]:
+        on = values.get(key, {}).get("enabled", False)
+        c.expect(bool(by_kind.get(kind)) == on, f"{kind} {'missing' if on else 'rendered while off'}")
+    dash_on = values.get("grafanaDashboard", {}).get("enabled", False)
+    dash = manifests.get(("ConfigMap", "tagdrift-dashboard"))
+    c.expect(bool(dash) == dash_on, f"dashboard ConfigMap {'missing' if dash_on else 'rendered while off'}")
+    if dash:
+        shipped = json.loads((chart / "files/dashboard.json").read_text())
+        c.expect(json.loads(dash["data"]["tagdrift.json"]) == shipped, "dashboard ConfigMap differs from files/dashboard.json")
+        c.expect(dash["metadata"]["labels"].get("grafana_dashboard") == "1", "dashboard lacks grafana_dashboard: \"1\"")
+    for rule in by_kind.get("PrometheusRule", []):
+        shipped = yaml.safe_load((chart / "files/prometheus-rules.yaml").read_text())["groups"]
+        base = values.get("prometheusRule", {}).get("runbookBaseUrl")
+        if base:
+            shipped = json.loads(json.dumps(shipped).replace(
+                "https://github.com/tagdrift/tagdrift/blob/main/docs/runbook.md", base))
+        extra = values.get("prometheusRule", {}).get("extraGroups", [])
+        c.expect(rule["spec"]["groups"] == shipped + extra, "PrometheusRule groups differ from the shipped rules")
+    for sm in by_kind.get("ServiceMonitor", []):
+        ep = sm["spec"]["endpoints"][0]
+        c.expect(ep["port"] == "http" and ep["path"] == "/metrics", "ServiceMonitor endpoint")
+        c.expect(sm["spec"].get("jobLabel") == "app.kubernetes.io/name", "ServiceMonitor jobLabel (job=\"tagdrift\")")
+    svc = manifests.get(("Service", "tagdrift"))
+    c.expect(svc is not None and svc["spec"]["ports"][0]["targetPort"] == "http", "Service missing or wrong port")
+
+
+def main(argv):
+    chart, dockerfile = Path(argv[0]), Path(argv[1])
+    uid = dockerfile_uid(dockerfile)
+    ok_files, fail_files, target = [], [], None
+    target = ok_files
+    for arg in argv[2:]:
+        if arg == "--expect-fail":
+            target = fail_files
+            continue
+        target.append(Path(arg))
+    defaults = yaml.safe_load((chart / "values.yaml").read_text())
+    fake = FakeKube()
+    failures = 0
+    try:
+        for path in ok_files:
+            overlay = yaml.safe_load(path.read_text()) or {}
+            c = Checker(str(path))
+            try:
+                manifests, created = render(fake, chart, overlay)
+            except helm_sdkpy.HelmError as err:
+                c.problems.append(f"render failed: {err}")
+                manifests = None
+            if manifests is not None:
+                merged = coalesce(copy.deepcopy(defaults), overlay)
+                check(c, chart, merged, manifests, created, uid)
+            c.problems.extend(f"unexpected API call {u}" for u in fake.unexpected)
+            kinds = sorted({k for k, _ in manifests}) if manifests else []
+            print(f"helm render [{path}]: {'ok' if not c.problems else 'FAIL'} ({len(manifests or {})} objects: "
+                  f"{', '.join(kinds)})")
+            for problem in c.problems:
+                print(f"    {problem}")
+            failures += bool(c.problems)
+        for path in fail_files:
+            overlay = yaml.safe_load(path.read_text()) or {}
+            try:
+                render(fake, chart, overlay)
+                print(f"helm render [{path}]: FAIL (rendered, but must be refused)")
+                failures += 1
+            except helm_sdkpy.HelmError as err:
+                print(f"helm render [{path}]: ok (refused: {str(err).splitlines()[0][:160]})")
+    finally:
+        fake.close()
+    print(f"helm render: {len(ok_files) + len(fail_files)} values files, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,101 @@
+{{/* The chart name, or nameOverride. */}}
+{{- define "tagdrift.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The full name: fullnameOverride, or release name + chart name (the release name alone when it contains the chart name). */}}
+{{- define "tagdrift.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* chart-version for the helm.sh/chart label. */}}
+{{- define "tagdrift.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The namespace of every resource. */}}
+{{- define "tagdrift.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: name and instance only, so they never change on upgrade. */}}
+{{- define "tagdrift.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tagdrift.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "tagdrift.labels" -}}
+helm.sh/chart: {{ include "tagdrift.chart" . }}
+{{ include "tagdrift.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tagdrift
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount the pod runs as. */}}
+{{- define "tagdrift.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "tagdrift.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding the desired state. */}}
+{{- define "tagdrift.configMapName" -}}
+{{- default (include "tagdrift.fullname" .) .Values.existingConfigMap }}
+{{- end }}
+
+{{/* repository:tag or repository@digest. */}}
+{{- define "tagdrift.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Refuses value combinations that would deploy a pod that cannot work. Called from the Deployment, so
+`helm template` and `helm install` stop with the message.
+*/}}
+{{- define "tagdrift.validate" -}}
+{{- if and .Values.huaweiWorkloadIdentity.enabled (not .Values.huaweiWorkloadIdentity.audience) }}
+{{- fail "huaweiWorkloadIdentity.audience is required when huaweiWorkloadIdentity.enabled is true (the client ID of the IAM identity provider)" }}
+{{- end }}
+{{- if and .Values.huaweiWorkloadIdentity.enabled (not .Values.huaweiWorkloadIdentity.idpId) }}
+{{- fail "huaweiWorkloadIdentity.idpId is required when huaweiWorkloadIdentity.enabled is true" }}
+{{- end }}
+{{- if and .Values.alibabaRrsa.enabled (eq .Values.alibabaRrsa.mode "manual") (or (not .Values.alibabaRrsa.roleArn) (not .Values.alibabaRrsa.oidcProviderArn)) }}
+{{- fail "alibabaRrsa.roleArn and alibabaRrsa.oidcProviderArn are required when alibabaRrsa.mode is manual" }}
+{{- end }}
+{{- if and .Values.alibabaRrsa.enabled (eq .Values.alibabaRrsa.mode "webhook") (not .Values.alibabaRrsa.roleName) }}
+{{- fail "alibabaRrsa.roleName is required when alibabaRrsa.mode is webhook (the ServiceAccount annotation the ack-pod-identity-webhook reads)" }}
+{{- end }}
+{{- if and .Values.alibabaRrsa.enabled (eq .Values.alibabaRrsa.mode "webhook") (not .Values.serviceAccount.create) }}
+{{- fail "alibabaRrsa.mode webhook needs serviceAccount.create: the role-name annotation goes on the chart's ServiceAccount (or annotate your own and use mode manual)" }}
+{{- end }}
+{{- if not .Values.existingConfigMap }}
+{{- with .Values.desiredState.daemon }}
+{{- with .listen_address }}
+{{- $port := regexFind "[0-9]+$" (toString .) }}
+{{- if ne $port (toString $.Values.containerPort) }}
+{{- fail (printf "desiredState.daemon.listen_address %q listens on port %s but containerPort is %v: set them to the same port" (toString .) $port $.Values.containerPort) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
