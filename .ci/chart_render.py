@@ -146,6 +146,8 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
                  "no checksum/config pod annotation")
 
     env = {e["name"]: e.get("value") for e in ctr.get("env", [])}
+    c.expect(env.get("TAGDRIFT_LOG_FORMAT") == (values.get("logFormat") or None), "TAGDRIFT_LOG_FORMAT vs logFormat")
+    c.expect(env.get("RUST_LOG") == values.get("logLevel"), "RUST_LOG vs logLevel")
     env_from = ctr.get("envFrom", [])
     creds = values.get("credentials", {})
     if creds.get("existingSecret"):
