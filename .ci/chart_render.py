@@ -8,7 +8,9 @@ directory mount (no subPath anywhere) with its checksum, credentials, RRSA and C
 and the optional objects present exactly when switched on, with the shipped rules and dashboard embedded
 unchanged.
 
-Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...]
+Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...] [--dump-desired DIR]
+With --dump-desired, the desired state each values file puts in its ConfigMap is written to
+DIR/<values file name>, for `tagdrift validate` (.ci/chart-desired-states).
 """
 
 import asyncio
@@ -133,12 +135,19 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
         cm = manifests.get(("ConfigMap", "tagdrift"))
         c.expect(cm is not None, "no desired-state ConfigMap")
         if cm:
-            c.expect(yaml.safe_load(cm["data"][config_key]) == (values.get("desiredState") or {}),
-                     "ConfigMap content differs from desiredState")
+            desired = values.get("desiredState") or {}
+            if isinstance(desired, str):  # --set-file: the text itself, byte for byte
+                c.expect(cm["data"][config_key].rstrip("\n") == desired.rstrip("\n"),
+                         "ConfigMap text differs from the desiredState string")
+            else:
+                c.expect(yaml.safe_load(cm["data"][config_key]) == desired,
+                         "ConfigMap content differs from desiredState")
         c.expect(re.fullmatch(r"[0-9a-f]{64}", annotations.get("checksum/config", "")),
                  "no checksum/config pod annotation")
 
     env = {e["name"]: e.get("value") for e in ctr.get("env", [])}
+    c.expect(env.get("TAGDRIFT_LOG_FORMAT") == (values.get("logFormat") or None), "TAGDRIFT_LOG_FORMAT vs logFormat")
+    c.expect(env.get("RUST_LOG") == values.get("logLevel"), "RUST_LOG vs logLevel")
     env_from = ctr.get("envFrom", [])
     creds = values.get("credentials", {})
     if creds.get("existingSecret"):
@@ -218,11 +227,16 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
 def main(argv):
     chart, dockerfile = Path(argv[0]), Path(argv[1])
     uid = dockerfile_uid(dockerfile)
-    ok_files, fail_files, target = [], [], None
+    ok_files, fail_files, dump_dir = [], [], None
     target = ok_files
-    for arg in argv[2:]:
+    args = iter(argv[2:])
+    for arg in args:
         if arg == "--expect-fail":
             target = fail_files
+            continue
+        if arg == "--dump-desired":
+            dump_dir = Path(next(args))
+            dump_dir.mkdir(parents=True, exist_ok=True)
             continue
         target.append(Path(arg))
     defaults = yaml.safe_load((chart / "values.yaml").read_text())
@@ -240,6 +254,9 @@ def main(argv):
             if manifests is not None:
                 merged = coalesce(copy.deepcopy(defaults), overlay)
                 check(c, chart, merged, manifests, created, uid)
+                cm = manifests.get(("ConfigMap", "tagdrift"))
+                if dump_dir is not None and cm and merged.get("desiredState"):
+                    (dump_dir / path.name).write_text(cm["data"][merged.get("configKey", "desired-state.yaml")])
             c.problems.extend(f"unexpected API call {u}" for u in fake.unexpected)
             kinds = sorted({k for k, _ in manifests}) if manifests else []
             print(f"helm render [{path}]: {'ok' if not c.problems else 'FAIL'} ({len(manifests or {})} objects: "

@@ -59,6 +59,18 @@ app.kubernetes.io/part-of: tagdrift
 {{- default (include "tagdrift.fullname" .) .Values.existingConfigMap }}
 {{- end }}
 
+{{/*
+The desired state as YAML text. `desiredState` is a mapping in a values file, or a string when passed with
+`--set-file desiredState=FILE`; a string is kept byte for byte (comments included).
+*/}}
+{{- define "tagdrift.desiredStateYaml" -}}
+{{- if kindIs "string" .Values.desiredState }}
+{{- .Values.desiredState }}
+{{- else }}
+{{- toYaml .Values.desiredState }}
+{{- end }}
+{{- end }}
+
 {{/* repository:tag or repository@digest. */}}
 {{- define "tagdrift.image" -}}
 {{- if .Values.image.digest }}
@@ -89,7 +101,11 @@ Refuses value combinations that would deploy a pod that cannot work. Called from
 {{- fail "alibabaRrsa.mode webhook needs serviceAccount.create: the role-name annotation goes on the chart's ServiceAccount (or annotate your own and use mode manual)" }}
 {{- end }}
 {{- if not .Values.existingConfigMap }}
-{{- with .Values.desiredState.daemon }}
+{{- $desired := .Values.desiredState }}
+{{- if kindIs "string" $desired }}
+{{- $desired = fromYaml $desired }}
+{{- end }}
+{{- with $desired.daemon }}
 {{- with .listen_address }}
 {{- $port := regexFind "[0-9]+$" (toString .) }}
 {{- if ne $port (toString $.Values.containerPort) }}
