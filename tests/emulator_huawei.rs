@@ -655,6 +655,46 @@ async fn every_kms_route() {
 }
 
 #[tokio::test]
+async fn list_keys_sees_other_key_specs_only_with_all() {
+    let yaml = format!(
+        "huawei:\n  - ak: testak\n    sk: testsk\n    projects:\n      - region: cn-north-4\n        project_id: {PID}\n        keys:\n          - {{id: {KEY}}}\n          - {{id: 7c9e6679-7425-40de-944b-e07fc1f90ae7, key_spec: RSA_2048}}\n          - {{id: 8c9e6679-7425-40de-944b-e07fc1f90ae7, key_spec: SM4}}\n"
+    );
+    let emu = Emu::start(&yaml).await;
+    let path = format!("/v1.0/{PID}/kms/list-keys");
+    let ids = |r: &Reply| -> Vec<String> {
+        r.json["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = emu.call("POST", &path, &[], r#"{"limit":"100"}"#).await;
+    assert_eq!(
+        (ids(&r), r.json["total"].as_u64()),
+        (vec![KEY.to_owned()], Some(1))
+    );
+    let r = emu.call("POST", &path, &[], "").await;
+    assert_eq!(ids(&r), [KEY]);
+    let r = emu
+        .call("POST", &path, &[], r#"{"key_spec":"ALL","limit":"2"}"#)
+        .await;
+    assert_eq!(
+        (r.json["total"].as_u64(), r.json["truncated"].as_str()),
+        (Some(3), Some("true"))
+    );
+    let specs: Vec<&str> = r.json["key_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key_spec"].as_str().unwrap())
+        .collect();
+    assert_eq!(specs, ["AES_256", "RSA_2048"]);
+    let r = emu.call("POST", &path, &[], r#"{"key_spec":"SM4"}"#).await;
+    assert_eq!(ids(&r), ["8c9e6679-7425-40de-944b-e07fc1f90ae7"]);
+}
+
+#[tokio::test]
 async fn not_found_answers() {
     let emu = Emu::start(SAMPLE).await;
     let missing = "00000000-0000-0000-0000-000000000000";
