@@ -219,6 +219,17 @@ fn reference_vector_verifies_and_every_alteration_fails() {
 }
 
 #[test]
+fn request_debug_never_shows_header_values() {
+    let r = v1(V1_SIG, &[("x-security-token", "testtoken")], V1_SIGNED);
+    let shown = format!("{r:?}");
+    assert!(
+        shown.contains("authorization") && shown.contains("x-security-token"),
+        "{shown}"
+    );
+    assert!(!shown.contains(V1_SIG) && !shown.contains("testtoken"), "{shown}");
+}
+
+#[test]
 fn security_token_vector_needs_its_token_and_expires() {
     // V5: V1 plus X-Security-Token: testtoken, signed by testak/testsk. Served here as the temporary key
     // TMPAK would be: the signature must be made with the temporary SK, so recompute with the signer.
