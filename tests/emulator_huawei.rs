@@ -1454,3 +1454,138 @@ fn the_binary_serves_generated_huawei_resources() {
         std::panic::resume_unwind(panic);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Figures (printed, never asserted): `cargo test --test emulator_huawei huawei_page_latency_at_100k -- --ignored --nocapture`
+
+fn percentiles(mut times: Vec<f64>) -> String {
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    format!(
+        "{} pages, mean {mean:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
+        times.len(),
+        times[times.len() / 2],
+        times[(times.len() * 99 / 100).min(times.len() - 1)]
+    )
+}
+
+#[tokio::test]
+#[ignore = "prints figures; run alone"]
+async fn huawei_page_latency_at_100k() {
+    use tagdrift::emulator::Faults;
+    use tagdrift::emulator::inventory::{GenerateOptions, generate};
+    let generated = generate(&GenerateOptions {
+        total: 100_000,
+        tags_per_resource: 4,
+        drift_ratio: 0.1,
+        seed: 1,
+    })
+    .unwrap();
+    let faults = Faults {
+        rate_limits_enabled: false,
+        ..Faults::default()
+    };
+    let emu = Emu::start_inventory(
+        generated.inventory,
+        tagdrift::emulator::Options::default(),
+        faults,
+    )
+    .await;
+    let projects = emu
+        .call_as(
+            "GET",
+            "/v3/projects",
+            &[("name", "cn-north-4")],
+            "",
+            &testak(),
+            None,
+        )
+        .await;
+    let pid = projects.json["projects"][0]["id"].as_str().unwrap().to_owned();
+    let call = |method: &'static str, path: String, query: Vec<(String, String)>, body: String| {
+        let emu = &emu;
+        let pid = pid.clone();
+        async move {
+            let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let started = Instant::now();
+            let r = emu.call_as(method, &path, &q, &body, &testak(), Some(&pid)).await;
+            (started.elapsed().as_secs_f64() * 1e3, r)
+        }
+    };
+
+    let (mut times, mut rows, mut marker) = (Vec::new(), 0, String::new());
+    loop {
+        let mut q = pairs(&[("limit", "200")]);
+        if !marker.is_empty() {
+            q.push(("marker".into(), marker.clone()));
+        }
+        let (ms, r) = call("GET", format!("/v1/{pid}/secrets"), q, String::new()).await;
+        times.push(ms);
+        rows += r.json["secrets"].as_array().unwrap().len();
+        match r.json["page_info"]["next_marker"].as_str() {
+            Some(m) => marker = m.to_owned(),
+            None => break,
+        }
+    }
+    println!(
+        "HTTP ListSecrets limit 200: {rows} secrets, {}",
+        percentiles(times)
+    );
+
+    let (mut times, mut rows, mut offset) = (Vec::new(), 0, 0);
+    loop {
+        let body = format!(r#"{{"action":"filter","limit":"1000","offset":"{offset}"}}"#);
+        let (ms, r) = call(
+            "POST",
+            format!("/v1/{pid}/csms/resource_instances/action"),
+            Vec::new(),
+            body,
+        )
+        .await;
+        let n = r.json["resources"].as_array().unwrap().len();
+        if n == 0 {
+            break;
+        }
+        times.push(ms);
+        rows += n;
+        offset += n;
+    }
+    println!(
+        "HTTP CSMS resource_instances limit 1000: {rows} secrets with tags, {}",
+        percentiles(times)
+    );
+
+    let (mut times, mut rows, mut marker) = (Vec::new(), 0, String::new());
+    loop {
+        let body = format!(r#"{{"limit":"1000","marker":"{marker}","key_spec":"ALL"}}"#);
+        let (ms, r) = call("POST", format!("/v1.0/{pid}/kms/list-keys"), Vec::new(), body).await;
+        times.push(ms);
+        rows += r.json["keys"].as_array().unwrap().len();
+        if r.json["truncated"] == "false" {
+            break;
+        }
+        marker = r.json["next_marker"].as_str().unwrap().to_owned();
+    }
+    println!("HTTP list-keys limit 1000: {rows} keys, {}", percentiles(times));
+
+    let first = r#"{"limit":"1","key_spec":"ALL"}"#.to_owned();
+    let (_, r) = call("POST", format!("/v1.0/{pid}/kms/list-keys"), Vec::new(), first).await;
+    let key = r.json["keys"][0].as_str().unwrap().to_owned();
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let (ms, r) = call(
+            "GET",
+            format!("/v1.0/{pid}/kms/{key}/tags"),
+            Vec::new(),
+            String::new(),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        times.push(ms);
+    }
+    println!(
+        "HTTP ShowKmsTags (one key): {}",
+        percentiles(times).replace("pages", "calls")
+    );
+    emu.run.stop().await.unwrap();
+}
