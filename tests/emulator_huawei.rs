@@ -396,6 +396,19 @@ async fn every_csms_route() {
     assert_eq!(list.json["page_info"]["current_count"], 1);
     assert!(list.json["page_info"].get("next_marker").is_none());
 
+    // Show one secret by name (the only API that takes the name).
+    let r = emu
+        .call("GET", &format!("/v1/{PID}/secrets/db-password"), &[], "")
+        .await;
+    r.assert_ok();
+    assert_eq!(
+        (r.json["secret"]["id"].as_str(), r.json["secret"]["name"].as_str()),
+        (Some(id.as_str()), Some("db-password"))
+    );
+    emu.call("GET", &format!("/v1/{PID}/secrets/nope"), &[], "")
+        .await
+        .assert_dew_error(400, "CSMS.0106");
+
     let tags_path = format!("/v1/{PID}/csms/{id}/tags");
     let r = emu.call("GET", &tags_path, &[], "").await;
     r.assert_ok();
@@ -499,6 +512,7 @@ async fn every_csms_route() {
     let stats = emu.stats().await;
     for api in [
         "ListSecrets",
+        "ShowSecret",
         "ListSecretTags",
         "BatchCreateOrDeleteTags",
         "CreateSecretTag",
@@ -587,6 +601,10 @@ async fn every_kms_route() {
     .assert_no_content();
     let r = emu.call("GET", &tags, &[], "").await;
     assert_eq!(r.json["existTagsNum"], 3);
+    emu.call("DELETE", &format!("{tags}/team"), &[], "")
+        .await
+        .assert_no_content();
+    // Deleting a tag the key does not have changes nothing and is not an error.
     emu.call("DELETE", &format!("{tags}/team"), &[], "")
         .await
         .assert_no_content();

@@ -1,4 +1,5 @@
-//! CSMS (secrets) APIs: list secrets (`limit`/`marker` pages by secret name, `page_info`), a secret's tags
+//! CSMS (secrets) APIs: list secrets (`limit`/`marker` pages by secret name, `page_info`), show one secret
+//! by name (unknown: 400 `CSMS.0106`), a secret's tags
 //! by secret UUID, the batch and single tag writes, the project tag catalogue and the `resource_instances`
 //! batch query. Unknown secret ids are 400 `CSMS.0005` "The resource does not exist." (the status the
 //! reference's error table gives that code).
@@ -67,6 +68,19 @@ pub fn execute(
             let store = state.store();
             let project = project(&store, principal, route)?;
             list_secrets(req, project)
+        }
+        Api::ShowSecret => {
+            let store = state.store();
+            let project = project(&store, principal, route)?;
+            let secret = project.tables.secrets.get(resource).ok_or_else(|| {
+                HwError::dew(
+                    StatusCode::BAD_REQUEST,
+                    "CSMS.0106",
+                    "The secret name not found int the db.",
+                )
+            })?;
+            let kms_key_id = default_kms_key_id(project);
+            Ok(Success::Json(json!({"secret": secret_json(secret, &kms_key_id)})))
         }
         Api::ListSecretTags => {
             let store = state.store();

@@ -85,6 +85,7 @@ fn routes_follow_the_reference_paths() {
     );
     let cases = [
         ("GET", "v1/p/secrets", Api::ListSecrets),
+        ("GET", "v1/p/secrets/db-password", Api::ShowSecret),
         ("GET", "v1/p/csms/tags", Api::ListProjectSecretsTags),
         (
             "POST",
