@@ -1352,6 +1352,24 @@ async fn ecs_metadata_security_key_flow() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // With --imds-token-required a request without the token header is refused.
+    let strict = Emu::start_with(
+        IAM_INVENTORY,
+        tagdrift::emulator::Options {
+            imds_token_required: true,
+            ..Default::default()
+        },
+        tagdrift::emulator::Faults::default(),
+    )
+    .await;
+    let r = strict
+        .http
+        .get(format!("{}/openstack/latest/securitykey", strict.run.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
     let no_agency = Emu::start(VECTOR_INVENTORY).await;
     let r = no_agency
         .http
