@@ -156,6 +156,8 @@ pub struct Call<'a> {
     pub not_found_codes: &'a [&'a str],
     /// Overrides the transport's per-attempt timeout (instance metadata answers in milliseconds or never).
     pub timeout: Option<Duration>,
+    /// Lowers the transport's attempt limit for this call (never raises it).
+    pub max_attempts: Option<u32>,
 }
 
 impl<'a> Call<'a> {
@@ -166,6 +168,7 @@ impl<'a> Call<'a> {
             region,
             not_found_codes: &[],
             timeout: None,
+            max_attempts: None,
         }
     }
 
@@ -176,6 +179,11 @@ impl<'a> Call<'a> {
 
     pub fn timeout(mut self, timeout: Duration) -> Call<'a> {
         self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn max_attempts(mut self, attempts: u32) -> Call<'a> {
+        self.max_attempts = Some(attempts);
         self
     }
 
@@ -448,34 +456,33 @@ impl Transport {
         auth: Auth<'_>,
     ) -> Result<Response, CallError> {
         let timeout = call.timeout.unwrap_or(self.inner.options.request_timeout);
-        let result = self
-            .run(call, |_| async {
-                let credential = match &auth {
-                    Auth::Anonymous => None,
-                    Auth::Signed(provider, _) => match provider.credential().await {
-                        Ok(credential) => Some(credential),
-                        Err(e) => return Attempt::Fatal(CallError::credentials(call.operation, &e)),
-                    },
-                };
-                let mut prepared = request.clone();
-                if let (Auth::Signed(_, signer), Some(credential)) = (&auth, &credential) {
-                    signer.sign(&mut prepared, credential, Utc::now());
-                }
-                match self.attempt(call, &prepared, timeout, credential.as_ref()).await {
-                    Ok(response) => Attempt::Done(response),
-                    Err(failure) => Attempt::Failed(failure),
-                }
-            })
-            .await;
-        if let (Err(e), Auth::Signed(provider, _)) = (&result, &auth)
-            && e.code == ErrorCode::Auth
-            && e.status.is_some()
-        {
-            // The cloud refused the credential: rotated files and temporary credentials are fetched anew on
-            // the next call (never retried here, see the module docs).
-            provider.invalidate().await;
-        }
-        result
+        self.run(call, |_| async {
+            let credential = match &auth {
+                Auth::Anonymous => None,
+                Auth::Signed(provider, _) => match provider.credential().await {
+                    Ok(credential) => Some(credential),
+                    Err(e) => return Attempt::Fatal(CallError::credentials(call.operation, &e)),
+                },
+            };
+            let mut prepared = request.clone();
+            if let (Auth::Signed(_, signer), Some(credential)) = (&auth, &credential) {
+                signer.sign(&mut prepared, credential, Utc::now());
+            }
+            let outcome = match self.attempt(call, &prepared, timeout, credential.as_ref()).await {
+                Ok(response) => Attempt::Done(response),
+                Err(failure) => Attempt::Failed(failure),
+            };
+            if let (Attempt::Failed(failure), Auth::Signed(provider, _), Some(credential)) =
+                (&outcome, &auth, &credential)
+                && failure.credential_refused
+            {
+                // Never retried (see the module docs), but the next call fetches the credential anew: a
+                // rotated key or revoked temporary credentials.
+                provider.refused(credential).await;
+            }
+            outcome
+        })
+        .await
     }
 
     /// The attempt loop, separate from HTTP so its timing is testable with paused time.
@@ -485,7 +492,10 @@ impl Transport {
         Fut: Future<Output = Attempt>,
     {
         let options = &self.inner.options;
-        let max_attempts = options.max_attempts.max(1);
+        let max_attempts = call
+            .max_attempts
+            .map_or(options.max_attempts, |n| n.min(options.max_attempts))
+            .max(1);
         let cloud = call.cloud();
         let mut number = 1;
         loop {
