@@ -1,13 +1,30 @@
 //! The one HTTP path to the clouds: a shared `reqwest` client (rustls, the system's root certificates), a
 //! token bucket per (cloud, account, region, API group), per-attempt signing with the current credential,
 //! per-request timeouts, bounded retries with full-jitter exponential backoff for throttling, 5xx, timeouts
-//! and dropped connections, and the classification of every failure into a [`cloud::ErrorCode`]. Every
+//! and dropped connections, and the classification of every failure into a [`ErrorCode`](crate::cloud::ErrorCode). Every
 //! attempt is reported to the [`CallObserver`]. Auth failures and other 4xx answers are never retried: Huawei
 //! locks an access key for five minutes after five bad signatures in a row.
 //!
 //! A [`Transport`] outlives one check (the daemon builds one and clones it), so the rate limits hold across
 //! checks. Error messages carry the operation, HTTP status, the cloud's error code and request id, never
 //! credentials, signatures or tokens.
+//!
+//! # Using it from a cloud client
+//!
+//! - Build one [`Transport`] per process ([`TransportOptions::from_schedule`]), call
+//!   [`configure_account`](Transport::configure_account) for every account (its `rate_limits`), and one
+//!   [`Provider`] per account ([`Provider::for_account`]).
+//! - Describe each logical call with a [`Call`]: the [`Operation`] (metric label and rate-limit group), the
+//!   account and region (which token bucket), and the cloud codes that mean "no such resource"
+//!   ([`Call::not_found`]).
+//! - Alibaba KMS: `POST /` on the endpoint, the API parameters (`RegionId` included) in the query, signed by
+//!   [`AlibabaV3::kms`] with the action name ([`AlibabaV1`] also works; it needs `Action`, `Version` and
+//!   `Format` in the query).
+//! - Huawei DEW: the path with ids encoded by `cloud::huawei::sign::encode_path_segment`, headers
+//!   `Content-Type: application/json` and `X-Project-Id`, signed by [`HuaweiSigner`].
+//! - `Ok(Response)` is a 2xx answer ([`Response::json`] turns a body that does not parse into an
+//!   `invalid_response` error); `Err(CallError)` is everything else, with [`CallError::is_not_found`] for the
+//!   call's not-found codes and [`CallError::read_error`] for an `Outcome::Failed`.
 //!
 //! # Example: a signed Alibaba KMS call
 //!
