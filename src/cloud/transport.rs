@@ -1,9 +1,10 @@
 //! The one HTTP path to the clouds: a shared `reqwest` client (rustls, the system's root certificates), a
 //! token bucket per (cloud, account, region, API group), per-attempt signing with the current credential,
 //! per-request timeouts, bounded retries with full-jitter exponential backoff for throttling, 5xx, timeouts
-//! and dropped connections, and the classification of every failure into a [`ErrorCode`](crate::cloud::ErrorCode). Every
-//! attempt is reported to the [`CallObserver`]. Auth failures and other 4xx answers are never retried: Huawei
-//! locks an access key for five minutes after five bad signatures in a row.
+//! and dropped connections, and the classification of every failure into an
+//! [`ErrorCode`](crate::cloud::ErrorCode). Every attempt is reported to the [`CallObserver`]. Auth failures
+//! and other 4xx answers are never retried: Huawei locks an access key for five minutes after five bad
+//! signatures in a row.
 //!
 //! A [`Transport`] outlives one check (the daemon builds one and clones it), so the rate limits hold across
 //! checks. Error messages carry the operation, HTTP status, the cloud's error code and request id, never
