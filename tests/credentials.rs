@@ -1,6 +1,7 @@
 //! Credential sources and the transport against the real `tagdrift emulate` binary: each Alibaba source
 //! (environment, files, RRSA with a rotated token file, ECS RAM role metadata) yields credentials that sign KMS
-//! calls the emulator accepts, auth failures are sent once, and throttling is retried until it passes.
+//! calls the emulator accepts, auth failures are sent once, and throttling, 5xx, resets and hangs are retried
+//! until an answer arrives.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -492,4 +493,60 @@ async fn throttling_is_retried_with_backoff_until_the_quota_allows() {
         attempts.iter().filter(|a| a.1).count() as u64 >= throttled,
         "every throttled attempt was retried"
     );
+}
+
+#[tokio::test]
+async fn resets_5xx_and_hangs_are_retried_until_an_answer_arrives() {
+    let emulator = Emulator::start(&[
+        "--fault-reset",
+        "0.2",
+        "--fault-5xx",
+        "0.2",
+        "--fault-hang",
+        "0.1",
+        "--hang-ms",
+        "5000",
+        "--seed",
+        "3",
+    ]);
+    let recorder = Arc::new(Recorder::default());
+    let mut options = TransportOptions::new(recorder.clone());
+    options.max_attempts = 12;
+    options.request_timeout = Duration::from_millis(300);
+    options.backoff.base = Duration::from_millis(5);
+    let transport = Transport::new(options).unwrap();
+    let provider = Provider::for_account(
+        &account(Credentials::Default),
+        env(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    for _ in 0..15 {
+        assert_eq!(
+            list_keys(&transport, &emulator.endpoint, &provider, false)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+    let attempts = recorder.0.lock().unwrap().clone();
+    let count = |code: ErrorCode| attempts.iter().filter(|a| a.2 == Some(code)).count() as u64;
+    assert_eq!(attempts.iter().filter(|a| a.2.is_none()).count(), 15);
+    assert_eq!(
+        count(ErrorCode::Network),
+        emulator.outcome("ListKeys", "fault_reset").await
+    );
+    assert_eq!(
+        count(ErrorCode::Http5xx),
+        emulator.outcome("ListKeys", "fault_5xx").await
+    );
+    assert_eq!(
+        count(ErrorCode::Timeout),
+        emulator.outcome("ListKeys", "fault_hang").await
+    );
+    assert!(count(ErrorCode::Network) > 0 && count(ErrorCode::Http5xx) > 0 && count(ErrorCode::Timeout) > 0);
 }
