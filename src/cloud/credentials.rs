@@ -304,7 +304,7 @@ impl Provider {
         Ok(Provider::new(Some(account.cloud), sources, clock))
     }
 
-    /// The sources in chain order, e.g. `["env", "rrsa", "ecs_ram_role"]`.
+    /// The sources in chain order, e.g. `["access_key", "rrsa", "ecs_ram_role"]`.
     pub fn describe(&self) -> Vec<&'static str> {
         self.inner.sources.iter().map(Source::name).collect()
     }
