@@ -230,9 +230,7 @@ async fn metrics_after_a_known_check_are_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_accepts_the_metrics() {
     let Some(promtool) = which("promtool") else {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: promtool is not installed (Debian package `prometheus`; .ci/run installs it) !!!!!!!!\n"
-        );
+        harness::missing_tool("promtool (Debian package `prometheus`)");
         return;
     };
     let d = start(FIXTURE, Scripted::fixture()).await;

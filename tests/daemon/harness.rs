@@ -266,3 +266,13 @@ pub fn metric_lines(text: &str, metric: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A test tool is not installed: skip loudly on a developer machine, fail where .ci/run set
+/// TAGDRIFT_REQUIRE_TEST_TOOLS (CI installs every tool, so a skip there would hide a broken install).
+pub fn missing_tool(what: &str) {
+    let message = format!("{what} is not installed (.ci/run installs it)");
+    if std::env::var_os("TAGDRIFT_REQUIRE_TEST_TOOLS").is_some() {
+        panic!("{message}, and TAGDRIFT_REQUIRE_TEST_TOOLS is set");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED: {message} !!!!!!!!\n");
+}

@@ -218,8 +218,8 @@ fn ids(rows: &[String]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_drift_and_its_filters_work_in_chromium() {
     let Some(driver) = Driver::start().await else {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: chromium and chromium-driver are not installed (.ci/run installs them) !!!!!!!!\n"
+        super::harness::missing_tool(
+            "chromium or chromedriver (Debian packages `chromium`, `chromium-driver`)",
         );
         return;
     };
