@@ -8,10 +8,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
@@ -58,6 +59,10 @@ pub struct Snapshot {
     /// The deadline (`schedule.check_timeout_seconds`) passed before the read finished.
     pub timed_out: bool,
 }
+
+/// How long past `schedule.check_timeout_seconds` a source that ignores the deadline is given before its read
+/// is dropped.
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// The state every part of the daemon shares: what is in force, what the last check found, the metrics.
 pub struct Checker {
@@ -179,13 +184,16 @@ impl Checker {
         let deadline = state.schedule.check_timeout;
         let started = Utc::now();
         let clock = Instant::now();
-        let (observations, timed_out) = match tokio::time::timeout(deadline, active.source.read(&state)).await
-        {
+        // The source applies the deadline itself and keeps what it read before it; this outer bound only
+        // catches a source that does not return.
+        let bounded = tokio::time::timeout(deadline + DEADLINE_GRACE, active.source.read(&state));
+        let (observations, cut_off) = match bounded.await {
             Ok(observations) => (observations, false),
             Err(_) => (timed_out(&state, deadline), true),
         };
         let finished = Utc::now();
         let duration = clock.elapsed();
+        let timed_out = cut_off || duration >= deadline;
         let plan = drift::plan(&state, &observations, finished.date_naive());
         let success = !timed_out && plan.summary.unknown == 0 && plan.summary.unknown_scopes == 0;
         Snapshot {
@@ -237,7 +245,7 @@ impl Checker {
     }
 }
 
-/// Observations for a check whose read ran out of time: every scope failed with `timeout`, so every declared
+/// Observations for a check whose source did not return in time: every scope failed with `timeout`, so every declared
 /// resource is unknown (never in sync) and every listing is reported as not done.
 fn timed_out(state: &DesiredState, deadline: Duration) -> Observations {
     let error = ReadError::new(

@@ -170,3 +170,16 @@ fn the_interval_is_the_gap_between_the_next_two_ticks() {
     );
     assert_eq!(interval_from("not cron", now), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_returns_after_the_deadline_is_kept_but_the_check_is_unsuccessful() {
+    let obs = Obs::new()
+        .found(&ali_key("key-a"), &[("owner", "payments")])
+        .build();
+    let source = Slow::new(obs, Duration::from_secs(6));
+    let checker = checker(state(Duration::from_secs(5)), source);
+    let snapshot = checker.check().await;
+    assert!(snapshot.timed_out);
+    assert!(!snapshot.success);
+    assert_eq!(snapshot.plan.summary.in_sync, 1, "what was read is kept");
+}

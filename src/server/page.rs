@@ -246,7 +246,7 @@ fn resource_row(html: &mut String, r: &ResourcePlan) {
     if let Some(error) = &r.error {
         let _ = write!(
             html,
-            "<li class=\"err\"><code>{}</code> {}</li>",
+            "<li class=\"err\">could not be read: <code>{}</code>: {}</li>",
             error.code.as_str(),
             escape(&error.message)
         );
