@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod alibaba;
 pub mod huawei;
+pub mod read;
 pub mod signing;
+pub mod wire;
 
 /// Tags as the clouds hold them: one value per key. A `BTreeMap` keeps every output ordered by key.
 pub type Tags = BTreeMap<String, String>;
