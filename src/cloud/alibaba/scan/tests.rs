@@ -257,7 +257,7 @@ fn a_failed_batch_fails_only_its_resources() {
     );
     let all = ids(60);
     let declared: Vec<&str> = all.iter().map(String::as_str).collect();
-    let obs = run(&kms, &scope(ResourceType::Secret, &declared, false));
+    let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
     assert_eq!(obs.resources.len(), 60);
     assert!(obs
         .resources
@@ -265,4 +265,32 @@ fn a_failed_batch_fails_only_its_resources() {
         .all(|o| matches!(&o.outcome, Outcome::Failed(e) if e.code == ErrorCode::Http5xx)));
     // Failures are not bisected: one call per batch.
     assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
+}
+
+#[test]
+fn declared_secrets_use_the_listing_when_the_file_declares_most_of_the_region() {
+    let all = ids(250);
+    let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 4)));
+    let mut declared: Vec<&str> = all.iter().map(String::as_str).collect();
+    declared.push("missing");
+    let obs = run(&kms, &scope(ResourceType::Secret, &declared, false));
+    // ceil(250 / 100) pages of 100 secrets with tags, instead of ceil(251 / 50) = 6 batches.
+    assert_eq!(kms.calls(), BTreeMap::from([("ListSecrets", 3)]));
+    assert_eq!(obs.resources.len(), 251);
+    assert_eq!(outcome(&obs, "missing"), &Outcome::NotFound);
+    assert!(matches!(outcome(&obs, "key-0249"), Outcome::Found(t) if t.len() == 4));
+}
+
+#[test]
+fn declared_secrets_are_batched_when_the_file_declares_few_of_the_region() {
+    let all = ids(1000);
+    let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 2)));
+    let obs = run(&kms, &scope(ResourceType::Secret, &["key-0001", "key-0500", "key-0999"], false));
+    // Page 1 reads key-0001 and tells that 9 more pages would be needed; one batch reads the other two.
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListSecrets", 1), ("ListTagResources", 1)])
+    );
+    assert_eq!(obs.resources.len(), 3);
+    assert!(obs.resources.iter().all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 2)));
 }
