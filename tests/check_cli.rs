@@ -1,6 +1,7 @@
 //! `tagdrift check` end to end: the real binary reads a real `tagdrift emulate` over HTTP and its exit code,
 //! JSON report and the emulator's call counts are checked.
 
+#[path = "check_cli/support.rs"]
 mod support;
 
 use serde_json::{Value, json};
