@@ -31,6 +31,14 @@ pub enum Command {
     /// valid. Nothing is sent to any cloud.
     Validate(ValidateArgs),
 
+    /// Read the tags of every declared (and discovered) key and secret once and report the drift.
+    ///
+    /// Exit status, like `terraform plan -detailed-exitcode`: 0 when everything is in sync; 2 when there is
+    /// drift (a resource drifted, is missing, or is unmanaged) and everything could be read; 1 on an error
+    /// (invalid file, credentials) or when anything could not be read, even if drift was found too: the
+    /// report is then incomplete, so it must not pass for a complete list of drift.
+    Check(CheckArgs),
+
     /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
     ///
     /// Both clouds share one address: Alibaba's RPC API (KMS, STS, ECS metadata) at `/`, Huawei's under
