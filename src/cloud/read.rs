@@ -249,3 +249,6 @@ pub fn refused_accounts(observations: &Observations) -> Vec<(String, String)> {
     }
     out.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests;
