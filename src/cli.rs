@@ -124,8 +124,10 @@ mod tests {
     #[test]
     fn check_exit_code_precedence() {
         let s = |f: fn(&mut Summary)| {
-            let mut s = Summary::default();
-            s.total = 3;
+            let mut s = Summary {
+                total: 3,
+                ..Summary::default()
+            };
             f(&mut s);
             check_exit_code(&s)
         };

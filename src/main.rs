@@ -14,8 +14,8 @@ use tagdrift::cloud::credentials::ProcessEnv;
 use tagdrift::cloud::read::{self, Reader, ReaderOptions};
 use tagdrift::config::{self, LogFormat};
 use tagdrift::drift;
-use tagdrift::report::{self, ReportMeta};
 use tagdrift::emulator::{self, EmulateArgs};
+use tagdrift::report::{self, ReportMeta};
 use tagdrift::telemetry;
 
 fn main() -> ExitCode {

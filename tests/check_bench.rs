@@ -35,7 +35,14 @@ impl Drop for Served {
 fn serve(dir: &std::path::Path) -> Served {
     let mut child = support::tagdrift()
         .env("RUST_LOG", "info")
-        .args(["--log-format", "json", "emulate", "--listen", "127.0.0.1:0", "--generate"])
+        .args([
+            "--log-format",
+            "json",
+            "emulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--generate",
+        ])
         .arg(TOTAL.to_string())
         .arg("--write-desired-state")
         .arg(dir.join("desired.yaml"))
@@ -61,7 +68,11 @@ fn serve(dir: &std::path::Path) -> Served {
 fn http(addr: &str, method: &str, path: &str) -> Value {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
@@ -76,8 +87,16 @@ fn expected(inventory: &Inventory, huawei_batch: bool) -> (BTreeMap<String, u64>
     let add = |m: &mut BTreeMap<String, u64>, k: &str, n: u64| *m.entry(k.to_owned()).or_default() += n;
     for account in &inventory.alibaba {
         for region in account.regions.values() {
-            let mut keys: Vec<(&str, usize)> = region.keys.iter().map(|k| (k.id.as_str(), k.tags.len())).collect();
-            let mut secrets: Vec<(&str, usize)> = region.secrets.iter().map(|s| (s.name.as_str(), s.tags.len())).collect();
+            let mut keys: Vec<(&str, usize)> = region
+                .keys
+                .iter()
+                .map(|k| (k.id.as_str(), k.tags.len()))
+                .collect();
+            let mut secrets: Vec<(&str, usize)> = region
+                .secrets
+                .iter()
+                .map(|s| (s.name.as_str(), s.tags.len()))
+                .collect();
             for (list, is_secret) in [(&mut keys, false), (&mut secrets, true)] {
                 if list.is_empty() {
                     continue;
@@ -90,7 +109,15 @@ fn expected(inventory: &Inventory, huawei_batch: bool) -> (BTreeMap<String, u64>
                 add(&mut plan, "alibaba ListTagResources", batches);
                 let rows: usize = list.iter().map(|(_, t)| t).sum();
                 let untagged = list.iter().filter(|(_, t)| *t == 0).count() as u64;
-                add(&mut plan, if is_secret { "alibaba DescribeSecret" } else { "alibaba DescribeKey" }, untagged);
+                add(
+                    &mut plan,
+                    if is_secret {
+                        "alibaba DescribeSecret"
+                    } else {
+                        "alibaba DescribeKey"
+                    },
+                    untagged,
+                );
                 let by_rows = rows.div_ceil(200).max(1) as u64;
                 if is_secret {
                     let by_listing = list.len().div_ceil(100).max(1) as u64;
@@ -113,11 +140,19 @@ fn expected(inventory: &Inventory, huawei_batch: bool) -> (BTreeMap<String, u64>
             let tagged_k = project.keys.iter().filter(|x| !x.tags.is_empty()).count();
             if huawei_batch {
                 if s > 0 {
-                    add(&mut plan, "huawei ListResourceInstances", tagged_s.div_ceil(1000).max(1) as u64);
+                    add(
+                        &mut plan,
+                        "huawei ListResourceInstances",
+                        tagged_s.div_ceil(1000).max(1) as u64,
+                    );
                     add(&mut plan, "huawei ListSecretTags", (s - tagged_s) as u64);
                 }
                 if k > 0 {
-                    add(&mut plan, "huawei ListKmsByTags", tagged_k.div_ceil(1000).max(1) as u64);
+                    add(
+                        &mut plan,
+                        "huawei ListKmsByTags",
+                        tagged_k.div_ceil(1000).max(1) as u64,
+                    );
                     add(&mut plan, "huawei ShowKmsTags", (k - tagged_k) as u64);
                 }
             } else {
@@ -129,7 +164,11 @@ fn expected(inventory: &Inventory, huawei_batch: bool) -> (BTreeMap<String, u64>
             }
             // Any plan: the batch read at 1000 resources a call (or one listing page when empty).
             if s > 0 {
-                add(&mut bound, "huawei ListResourceInstances", s.div_ceil(1000) as u64);
+                add(
+                    &mut bound,
+                    "huawei ListResourceInstances",
+                    s.div_ceil(1000) as u64,
+                );
             }
             if k > 0 {
                 add(&mut bound, "huawei ListKmsByTags", k.div_ceil(1000) as u64);
@@ -139,10 +178,20 @@ fn expected(inventory: &Inventory, huawei_batch: bool) -> (BTreeMap<String, u64>
     (plan, bound)
 }
 
-fn measure(dir: &std::path::Path, desired: &std::path::Path, inventory: &Inventory, addr: &str, huawei_batch: bool) {
+fn measure(
+    dir: &std::path::Path,
+    desired: &std::path::Path,
+    inventory: &Inventory,
+    addr: &str,
+    huawei_batch: bool,
+) {
     http(addr, "POST", "/_emulator/reset-stats");
     let mut cmd = support::tagdrift();
-    cmd.arg("check").arg("--config").arg(desired).args(["--format", "json", "--output"]).arg(dir.join("report.json"));
+    cmd.arg("check")
+        .arg("--config")
+        .arg(desired)
+        .args(["--format", "json", "--output"])
+        .arg(dir.join("report.json"));
     for (k, v) in tagdrift::emulator::inventory::credential_env_vars(inventory)
         .into_iter()
         .flat_map(|e| e.vars)
@@ -152,7 +201,8 @@ fn measure(dir: &std::path::Path, desired: &std::path::Path, inventory: &Invento
     let started = Instant::now();
     let out = cmd.output().unwrap();
     let wall = started.elapsed();
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let stats = http(addr, "GET", "/_emulator/stats");
     let (plan, bound) = expected(inventory, huawei_batch);
     println!(
@@ -165,7 +215,10 @@ fn measure(dir: &std::path::Path, desired: &std::path::Path, inventory: &Invento
     if !out.stderr.is_empty() {
         println!("stderr: {}", String::from_utf8_lossy(&out.stderr));
     }
-    println!("{:<34} {:>8} {:>8} {:>10}", "cloud API (outcomes)", "calls", "plan", "any plan");
+    println!(
+        "{:<34} {:>8} {:>8} {:>10}",
+        "cloud API (outcomes)", "calls", "plan", "any plan"
+    );
     let mut total = 0;
     let mut names: Vec<String> = plan.keys().chain(bound.keys()).cloned().collect();
     if let Some(clouds) = stats["clouds"].as_object() {
@@ -220,7 +273,10 @@ fn ten_thousand_resources() {
             batched.push_str(&format!("{indent}batch_tag_read: true\n"));
         }
     }
-    assert!(batched.contains("batch_tag_read: true"), "no huawei account in the generated desired state");
+    assert!(
+        batched.contains("batch_tag_read: true"),
+        "no huawei account in the generated desired state"
+    );
     let desired_batch = dir.path().join("desired-batch.yaml");
     std::fs::write(&desired_batch, batched).unwrap();
     measure(dir.path(), &desired_batch, &inventory, &served.addr, true);

@@ -56,7 +56,12 @@ fn statuses(report: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["status"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     out.extend(
         report["in_sync"]
@@ -90,7 +95,12 @@ fn alibaba_in_sync_exits_zero_with_one_call_per_scope() {
     // The text report (the default format) says so too.
     let text = check(&desired, &["--no-color"]);
     assert_eq!(text.code, 0);
-    assert!(text.stdout.contains("No drift. All 5 resources match the desired state."), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("No drift. All 5 resources match the desired state."),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -105,9 +115,15 @@ fn alibaba_drift_and_missing_exit_two_with_every_change_in_the_json() {
 "#;
     let desired = emu.desired("desired.yaml", &(ali_account("") + resources));
     let out_file = emu.dir.path().join("report.json");
-    let run = check(&desired, &["--format", "json", "--output", out_file.to_str().unwrap()]);
+    let run = check(
+        &desired,
+        &["--format", "json", "--output", out_file.to_str().unwrap()],
+    );
     assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
-    assert!(run.stdout.is_empty(), "--output writes the report to the file only");
+    assert!(
+        run.stdout.is_empty(),
+        "--output writes the report to the file only"
+    );
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(report["verdict"], "drift");
     assert_eq!(
@@ -122,7 +138,10 @@ fn alibaba_drift_and_missing_exit_two_with_every_change_in_the_json() {
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );
     let drifted = entry(&report, "key-drift002");
-    assert_eq!(drifted["address"], r#"alibaba.ali.cn-hangzhou.key["key-drift002"]"#);
+    assert_eq!(
+        drifted["address"],
+        r#"alibaba.ali.cn-hangzhou.key["key-drift002"]"#
+    );
     assert_eq!(drifted["managed"], true);
     assert_eq!(drifted["error"], Value::Null);
     assert_eq!(
@@ -144,7 +163,12 @@ fn alibaba_drift_and_missing_exit_two_with_every_change_in_the_json() {
     assert_eq!(missing["error"], Value::Null);
     let s = &report["summary"];
     assert_eq!(
-        (s["total"].as_u64(), s["drifted"].as_u64(), s["missing"].as_u64(), s["unknown"].as_u64()),
+        (
+            s["total"].as_u64(),
+            s["drifted"].as_u64(),
+            s["missing"].as_u64(),
+            s["unknown"].as_u64()
+        ),
         (Some(5), Some(2), Some(2), Some(0))
     );
 }
@@ -157,7 +181,11 @@ fn alibaba_discovery_reports_unmanaged_resources() {
 "#;
     let desired = emu.desired("desired.yaml", &(ali_account("") + ALI_IN_SYNC + extra));
     let run = check(&desired, &["--format", "json"]);
-    assert_eq!(run.code, 2, "unmanaged resources make exit 2; stderr:\n{}", run.stderr);
+    assert_eq!(
+        run.code, 2,
+        "unmanaged resources make exit 2; stderr:\n{}",
+        run.stderr
+    );
     let report = run.json();
     let unmanaged: Vec<&str> = report["resources"]
         .as_array()
@@ -192,7 +220,11 @@ fn alibaba_throttling_recovers() {
         .sum();
     assert!(throttled > 0, "the emulator throttled nothing: {stats:#}");
     // Every call eventually succeeded once: two key batches, one secret page, one DescribeKey.
-    assert_eq!(emu.count(&stats, "alibaba", "ListTagResources", "ok"), 2, "{stats:#}");
+    assert_eq!(
+        emu.count(&stats, "alibaba", "ListTagResources", "ok"),
+        2,
+        "{stats:#}"
+    );
     assert_eq!(emu.count(&stats, "alibaba", "ListSecrets", "ok"), 1, "{stats:#}");
     assert_eq!(emu.count(&stats, "alibaba", "DescribeKey", "ok"), 1, "{stats:#}");
 }
@@ -237,7 +269,8 @@ schedule:
 
 #[test]
 fn a_server_failing_every_call_is_unknown_not_in_sync() {
-    let emu = Emulator::start(ALI_INVENTORY, &["--fault-5xx", "1"]);
+    let emu = Emulator::start(ALI_INVENTORY, &[]);
+    emu.faults(json!({"server_error": 1.0}));
     let schedule = "schedule:\n  max_attempts: 2\n";
     let desired = emu.desired("desired.yaml", &(ali_account("") + ALI_IN_SYNC + schedule));
     let run = check(&desired, &["--format", "json"]);
@@ -251,8 +284,20 @@ fn a_server_failing_every_call_is_unknown_not_in_sync() {
     // Every call was tried exactly max_attempts times: two key batches, and for the secrets the ListSecrets
     // page, then (the listing having failed) one batch.
     let stats = emu.stats();
-    assert_eq!(emu.total(&stats, "alibaba", "ListTagResources"), 3 * 2, "{stats:#}");
+    assert_eq!(
+        emu.total(&stats, "alibaba", "ListTagResources"),
+        3 * 2,
+        "{stats:#}"
+    );
     assert_eq!(emu.total(&stats, "alibaba", "ListSecrets"), 2, "{stats:#}");
+
+    // The service recovers: the next check reads everything.
+    emu.faults(json!({"server_error": 0.0}));
+    emu.reset_stats();
+    let run = check(&desired, &["--format", "json"]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert_eq!(run.json()["summary"]["in_sync"], 5);
+    assert_eq!(emu.stats()["total"], 4);
 }
 
 #[test]
@@ -261,12 +306,15 @@ fn wrong_credentials_fail_clearly_without_a_retry_storm() {
     let desired = emu.desired("desired.yaml", &(ali_account("") + ALI_IN_SYNC));
     let mut cmd = support::tagdrift();
     cmd.arg("check").arg("--config").arg(&desired);
-    cmd.env("T_ALI_ID", "testid").env("T_ALI_SECRET", "not-the-secret");
+    cmd.env("T_ALI_ID", "testid")
+        .env("T_ALI_SECRET", "not-the-secret");
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(
-        stderr.contains("account ali") && stderr.contains("credentials") && stderr.contains("SignatureDoesNotMatch"),
+        stderr.contains("account ali")
+            && stderr.contains("credentials")
+            && stderr.contains("SignatureDoesNotMatch"),
         "stderr:\n{stderr}"
     );
     let stats = emu.stats();
@@ -285,13 +333,23 @@ fn missing_credentials_and_bad_config_are_clear_errors() {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
-    assert!(stderr.contains("T_ALI_ID"), "the error names the unset variable:\n{stderr}");
+    assert!(
+        stderr.contains("T_ALI_ID"),
+        "the error names the unset variable:\n{stderr}"
+    );
     assert_eq!(emu.stats()["total"], 0, "nothing is sent without credentials");
 
-    let bad = emu.desired("bad.yaml", "version: 1\naccounts:\n  - name: ali\n    cloud: alibab\n");
+    let bad = emu.desired(
+        "bad.yaml",
+        "version: 1\naccounts:\n  - name: ali\n    cloud: alibab\n",
+    );
     let run = check(&bad, &[]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("bad.yaml:4:"), "located message:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("bad.yaml:4:"),
+        "located message:\n{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 }
 
@@ -304,7 +362,10 @@ fn the_check_deadline_leaves_unread_resources_unknown() {
     let run = check(&desired, &["--format", "json"]);
     let took = started.elapsed();
     assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
-    assert!(took < std::time::Duration::from_secs(3), "the deadline did not stop the check: {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "the deadline did not stop the check: {took:?}"
+    );
     let report = run.json();
     assert_eq!(report["summary"]["unknown"], 5);
     for r in report["resources"].as_array().unwrap() {

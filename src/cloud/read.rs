@@ -176,21 +176,30 @@ impl Reader {
             Ok(_) => ReadError::new(ErrorCode::Other, "not read"),
             Err(_) => ReadError::new(
                 ErrorCode::Timeout,
-                format!(
-                    "not read before the check deadline ({}s)",
-                    deadline.as_secs_f64()
-                ),
+                format!("not read before the check deadline ({}s)", deadline.as_secs_f64()),
             ),
         };
         sink.finish(&scopes, &unread)
     }
 
-    async fn read_scope(&self, scope: &Scope, sink: &Sink, breakers: &BTreeMap<&str, Breaker>, concurrency: usize) {
-        let account = self.accounts.get(&scope.account).filter(|a| a.cloud == scope.cloud);
+    async fn read_scope(
+        &self,
+        scope: &Scope,
+        sink: &Sink,
+        breakers: &BTreeMap<&str, Breaker>,
+        concurrency: usize,
+    ) {
+        let account = self
+            .accounts
+            .get(&scope.account)
+            .filter(|a| a.cloud == scope.cloud);
         let (Some(account), Some(breaker)) = (account, breakers.get(scope.account.as_str())) else {
             let e = ReadError::new(
                 ErrorCode::Other,
-                format!("account {} is not configured in this reader (build a new one after a reload)", scope.account),
+                format!(
+                    "account {} is not configured in this reader (build a new one after a reload)",
+                    scope.account
+                ),
             );
             for id in &scope.declared {
                 sink.observe(scope, id, None, None, Outcome::Failed(e.clone()));
@@ -203,7 +212,10 @@ impl Reader {
         let Some(permits) = account.permits.get(&scope.region) else {
             let e = ReadError::new(
                 ErrorCode::Other,
-                format!("region {} of account {} is not configured in this reader", scope.region, scope.account),
+                format!(
+                    "region {} of account {} is not configured in this reader",
+                    scope.region, scope.account
+                ),
             );
             for id in &scope.declared {
                 sink.observe(scope, id, None, None, Outcome::Failed(e.clone()));

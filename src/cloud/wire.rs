@@ -45,10 +45,7 @@ where
             .map(|(i, v)| element(v, Some(i)))
             .collect(),
         Some(one @ Value::Object(_)) => Ok(vec![element(one, None)?]),
-        Some(other) => Err(D::Error::custom(format!(
-            "expected a list, got {}",
-            kind(&other)
-        ))),
+        Some(other) => Err(D::Error::custom(format!("expected a list, got {}", kind(&other)))),
     }
 }
 
@@ -102,9 +99,7 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
         Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => {
             Ok(Some(false))
         }
-        Some(other) => Err(D::Error::custom(format!(
-            "expected true or false, got {other}"
-        ))),
+        Some(other) => Err(D::Error::custom(format!("expected true or false, got {other}"))),
     }
 }
 
@@ -149,7 +144,10 @@ mod tests {
     fn documented_variants_are_accepted() {
         let one = doc(r#"{"L":{"K":"a"},"N":"7","B":"true","S":12}"#).unwrap();
         assert_eq!(one.l, [Item { k: "a".into() }]);
-        assert_eq!((one.n, one.b, one.s.as_deref()), (Some(7), Some(true), Some("12")));
+        assert_eq!(
+            (one.n, one.b, one.s.as_deref()),
+            (Some(7), Some(true), Some("12"))
+        );
         let empty = doc(r#"{"L":null,"B":"false"}"#).unwrap();
         assert!(empty.l.is_empty());
         assert_eq!((empty.n, empty.b, empty.s), (None, Some(false), None));
@@ -160,16 +158,20 @@ mod tests {
     #[test]
     fn corrupted_bodies_are_invalid_responses_with_context() {
         for bad in [
-            r#"{"L":{}}"#,           // an array turned into an empty object
-            r#"{"L":[{"K":123}]}"#,  // an id turned into a number
-            r#"{"L":[{"K":"a"}"#,    // truncated
-            r#"{"N":"many"}"#,       // a count that is not one
-            r#"{"B":"maybe"}"#,      // a flag that is not one
+            r#"{"L":{}}"#,          // an array turned into an empty object
+            r#"{"L":[{"K":123}]}"#, // an id turned into a number
+            r#"{"L":[{"K":"a"}"#,   // truncated
+            r#"{"N":"many"}"#,      // a count that is not one
+            r#"{"B":"maybe"}"#,     // a flag that is not one
             "",
         ] {
             let err = doc(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidResponse, "{bad}");
-            assert!(err.message.starts_with("invalid Test response ("), "{}", err.message);
+            assert!(
+                err.message.starts_with("invalid Test response ("),
+                "{}",
+                err.message
+            );
         }
     }
 }

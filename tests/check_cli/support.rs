@@ -32,7 +32,14 @@ impl Emulator {
         std::fs::write(&path, inventory).expect("write inventory");
         let mut child = tagdrift()
             .env("RUST_LOG", "info")
-            .args(["--log-format", "json", "emulate", "--listen", "127.0.0.1:0", "--inventory"])
+            .args([
+                "--log-format",
+                "json",
+                "emulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--inventory",
+            ])
             .arg(&path)
             .args(flags)
             .stdout(Stdio::null())
@@ -77,7 +84,11 @@ impl Emulator {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("read answer");
         let (head, rest) = answer.split_once("\r\n\r\n").expect("HTTP answer");
-        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
         let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
         let text = if chunked { dechunk(rest) } else { rest.to_owned() };
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -154,8 +165,12 @@ pub struct Check {
 
 impl Check {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("check printed no JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "check printed no JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -166,7 +181,11 @@ pub fn check(config: &std::path::Path, args: &[&str]) -> Check {
     for (k, v) in ENV {
         cmd.env(k, v);
     }
-    let Output { status, stdout, stderr } = cmd.output().expect("run tagdrift check");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run tagdrift check");
     Check {
         code: status.code().expect("exit code"),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

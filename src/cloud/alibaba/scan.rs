@@ -91,7 +91,11 @@ pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
 }
 
 /// Every (resource, tag) row of `ids` (all resources of the type when `ids` is empty), following `NextToken`.
-async fn tag_rows<K: Kms>(kms: &K, scope: &Scope, ids: &[String]) -> Result<BTreeMap<String, Tags>, ApiError> {
+async fn tag_rows<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    ids: &[String],
+) -> Result<BTreeMap<String, Tags>, ApiError> {
     let mut tags: BTreeMap<String, Tags> = BTreeMap::new();
     let mut token: Option<String> = None;
     loop {
@@ -219,12 +223,15 @@ fn failed_or_missing(e: ApiError) -> Outcome {
     }
 }
 
+/// One page of a `PageNumber`/`PageSize` listing: its items and the total count when the answer has one.
+type Page<T> = Result<(Vec<T>, Option<u64>), ApiError>;
+
 /// Pages of a `PageNumber`/`PageSize` listing: page 1 first (it tells the total), then the rest concurrently.
 /// `fetch(n)` returns the page's items and the total count when the answer has one.
 async fn all_pages<T, F, Fut>(fetch: F, concurrency: usize) -> Result<Vec<T>, ApiError>
 where
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<u64>), ApiError>>,
+    Fut: Future<Output = Page<T>>,
 {
     let (mut items, total) = fetch(1).await?;
     let first_len = items.len();
@@ -232,7 +239,7 @@ where
         Some(total) if first_len > 0 => {
             let total = usize::try_from(total).unwrap_or(usize::MAX);
             let pages = total.div_ceil(PAGE_SIZE);
-            let rest: Vec<Result<(Vec<T>, Option<u64>), ApiError>> = stream::iter(2..=pages)
+            let rest: Vec<Page<T>> = stream::iter(2..=pages)
                 .map(&fetch)
                 .buffered(concurrency)
                 .collect()
@@ -307,7 +314,7 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
 }
 
 /// One `ListSecrets` page with tags: the secrets and the total count.
-async fn secret_page<K: Kms>(kms: &K, scope: &Scope, number: usize) -> Result<(Vec<wire::SecretEntry>, Option<u64>), ApiError> {
+async fn secret_page<K: Kms>(kms: &K, scope: &Scope, number: usize) -> Page<wire::SecretEntry> {
     let mut params = paging(scope, number);
     params.push(("FetchTags".to_owned(), "true".to_owned()));
     let body = kms.call(rpc("ListSecrets", scope, params)).await?;
@@ -385,7 +392,7 @@ async fn declared_secrets<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurren
     if pages_left > batch_cost {
         return declared(kms, scope, sink, concurrency, &rest).await;
     }
-    let pages: Vec<Result<(Vec<wire::SecretEntry>, Option<u64>), ApiError>> = stream::iter(2..=pages_left + 1)
+    let pages: Vec<Page<wire::SecretEntry>> = stream::iter(2..=pages_left + 1)
         .map(|n| secret_page(kms, scope, n))
         .buffered(concurrency)
         .collect()

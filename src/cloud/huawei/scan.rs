@@ -141,8 +141,13 @@ impl<D: Dew> Ctx<'_, D> {
     fn listing_failure(&self, error: ReadError) {
         let declared_error = listing_failed(self.scope, &error);
         for id in &self.scope.declared {
-            self.sink
-                .observe(self.scope, id, None, None, Outcome::Failed(declared_error.clone()));
+            self.sink.observe(
+                self.scope,
+                id,
+                None,
+                None,
+                Outcome::Failed(declared_error.clone()),
+            );
         }
         if self.scope.discover {
             self.sink.fail_listing(self.scope, error);
@@ -210,11 +215,17 @@ impl<D: Dew> Ctx<'_, D> {
         let (operation, path) = match rt {
             ResourceType::Secret => (
                 "ListSecretResourceInstances",
-                format!("/v1/{}/csms/resource_instances/action", percent_encode(&self.project)),
+                format!(
+                    "/v1/{}/csms/resource_instances/action",
+                    percent_encode(&self.project)
+                ),
             ),
             ResourceType::Key => (
                 "ListKmsResourceInstances",
-                format!("/v1.0/{}/kms/resource_instances/action", percent_encode(&self.project)),
+                format!(
+                    "/v1.0/{}/kms/resource_instances/action",
+                    percent_encode(&self.project)
+                ),
             ),
         };
         let mut out = BTreeMap::new();

@@ -10,7 +10,9 @@ use super::ApiError;
 use crate::cloud::alibaba::scan::{Kms, RpcCall};
 use crate::cloud::credentials::Provider;
 use crate::cloud::huawei::scan::{Dew, Method, RestCall};
-use crate::cloud::transport::{AlibabaV3, Auth, Call, CallError, HuaweiSigner, Operation, Request, Transport};
+use crate::cloud::transport::{
+    AlibabaV3, Auth, Call, CallError, HuaweiSigner, Operation, Request, Transport,
+};
 use crate::cloud::{ErrorCode, ReadError};
 
 /// Alibaba answers that mean "no such resource" for the read APIs (reference §2–3).
@@ -36,7 +38,10 @@ impl Breaker {
         match self.refused.get() {
             Some(e) => Err(ApiError::from(ReadError::new(
                 e.code,
-                format!("not sent: the account's credentials were refused earlier in this check ({})", e.message),
+                format!(
+                    "not sent: the account's credentials were refused earlier in this check ({})",
+                    e.message
+                ),
             ))),
             None => Ok(()),
         }
@@ -62,13 +67,22 @@ pub struct Client<'a> {
 }
 
 impl Client<'_> {
-    async fn send(&self, call: Call<'_>, request: Request, signer: &dyn crate::cloud::transport::Signer) -> Result<Vec<u8>, ApiError> {
+    async fn send(
+        &self,
+        call: Call<'_>,
+        request: Request,
+        signer: &dyn crate::cloud::transport::Signer,
+    ) -> Result<Vec<u8>, ApiError> {
         self.breaker.check()?;
         // The semaphore is never closed, so acquiring only fails if it were; treat that as "no limit".
         let _permit = self.permits.acquire().await.ok();
         // The refusal may have come in while this call waited for a permit.
         self.breaker.check()?;
-        match self.transport.send(&call, &request, Auth::Signed(self.provider, signer)).await {
+        match self
+            .transport
+            .send(&call, &request, Auth::Signed(self.provider, signer))
+            .await
+        {
             Ok(response) => Ok(response.body),
             Err(e) => {
                 self.breaker.record(&e);

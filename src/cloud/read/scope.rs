@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::cloud::{Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, ScopeFailure};
+use crate::cloud::{
+    Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, ScopeFailure,
+};
 use crate::config::{DesiredState, Selector};
 
 /// One account, region and resource type to read.

@@ -45,11 +45,18 @@ fn only_declared_or_discovered_scopes_are_read() {
     assert_eq!(
         labels(&scopes),
         [
-            ("alibaba/ali/cn-hangzhou/key".into(), false, vec!["key-a".into(), "key-b".into()]),
+            (
+                "alibaba/ali/cn-hangzhou/key".into(),
+                false,
+                vec!["key-a".into(), "key-b".into()]
+            ),
             ("huawei/hw/cn-north-4/secret".into(), false, vec!["db".into()]),
         ]
     );
-    assert_eq!(scopes[1].project_id.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+    assert_eq!(
+        scopes[1].project_id.as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
 }
 
 #[test]
@@ -60,7 +67,11 @@ fn discovery_selectors_cover_scopes_by_cloud_account_region_and_type() {
     assert_eq!(
         labels(&scopes),
         [
-            ("alibaba/ali/cn-hangzhou/key".into(), false, vec!["key-a".into(), "key-b".into()]),
+            (
+                "alibaba/ali/cn-hangzhou/key".into(),
+                false,
+                vec!["key-a".into(), "key-b".into()]
+            ),
             ("alibaba/ali/cn-shanghai/secret".into(), true, vec![]),
             ("huawei/hw/cn-north-4/key".into(), true, vec![]),
             ("huawei/hw/cn-north-4/secret".into(), true, vec!["db".into()]),
@@ -72,7 +83,13 @@ fn discovery_selectors_cover_scopes_by_cloud_account_region_and_type() {
 fn the_deadline_fails_what_was_not_read_and_keeps_what_was() {
     let scopes = plan(&state("discovery:\n  - match: {account: hw, type: key}\n"));
     let sink = Sink::default();
-    sink.observe(&scopes[0], "key-a", None, None, Outcome::Found(Default::default()));
+    sink.observe(
+        &scopes[0],
+        "key-a",
+        None,
+        None,
+        Outcome::Found(Default::default()),
+    );
     let deadline = ReadError::new(ErrorCode::Timeout, "not read before the check deadline (1s)");
     let obs = sink.finish(&scopes, &deadline);
     let outcome = |id: &str| {
@@ -127,14 +144,20 @@ fn the_reader_can_be_shared_and_its_check_spawned() {
 fn refused_credentials_are_named_once_per_account() {
     let scopes = plan(&state(""));
     let sink = Sink::default();
-    let refused = ReadError::new(ErrorCode::Auth, "ListTagResources: HTTP 400 SignatureDoesNotMatch");
+    let refused = ReadError::new(
+        ErrorCode::Auth,
+        "ListTagResources: HTTP 400 SignatureDoesNotMatch",
+    );
     sink.observe(&scopes[0], "key-a", None, None, Outcome::Failed(refused.clone()));
     sink.observe(
         &scopes[0],
         "key-b",
         None,
         None,
-        Outcome::Failed(ReadError::new(ErrorCode::Auth, "not sent: the account's credentials were refused")),
+        Outcome::Failed(ReadError::new(
+            ErrorCode::Auth,
+            "not sent: the account's credentials were refused",
+        )),
     );
     sink.observe(
         &scopes[1],

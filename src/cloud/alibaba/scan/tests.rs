@@ -76,8 +76,14 @@ impl FakeKms {
                     .collect();
                 let start: usize = p("NextToken").map_or(0, |t| t.parse().unwrap());
                 let end = (start + TAG_PAGE_ROWS).min(rows.len());
-                let next = if end < rows.len() { end.to_string() } else { String::new() };
-                Ok(json!({"NextToken": next, "RequestId": "r", "TagResources": {"TagResource": rows[start..end]}}))
+                let next = if end < rows.len() {
+                    end.to_string()
+                } else {
+                    String::new()
+                };
+                Ok(
+                    json!({"NextToken": next, "RequestId": "r", "TagResources": {"TagResource": rows[start..end]}}),
+                )
             }
             "ListKeys" | "ListSecrets" => {
                 let number: usize = p("PageNumber").unwrap().parse().unwrap();
@@ -85,18 +91,27 @@ impl FakeKms {
                 let all: Vec<(&String, &Tags)> = self.resources.iter().collect();
                 let page = all.iter().skip((number - 1) * size).take(size);
                 if call.action == "ListKeys" {
-                    let keys: Vec<_> = page.map(|(id, _)| json!({"KeyId": id, "KeyArn": "arn"})).collect();
-                    Ok(json!({"PageNumber": number, "PageSize": size, "TotalCount": all.len(), "Keys": {"Key": keys}}))
+                    let keys: Vec<_> = page
+                        .map(|(id, _)| json!({"KeyId": id, "KeyArn": "arn"}))
+                        .collect();
+                    Ok(
+                        json!({"PageNumber": number, "PageSize": size, "TotalCount": all.len(), "Keys": {"Key": keys}}),
+                    )
                 } else {
                     assert_eq!(p("FetchTags").as_deref(), Some("true"));
                     let secrets: Vec<_> = page
                         .map(|(id, tags)| {
-                            let t: Vec<_> = tags.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
+                            let t: Vec<_> = tags
+                                .iter()
+                                .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                                .collect();
                             json!({"SecretName": id, "Tags": {"Tag": t}})
                         })
                         .collect();
                     // Counts as strings: tolerated.
-                    Ok(json!({"PageNumber": number.to_string(), "TotalCount": all.len().to_string(), "SecretList": {"Secret": secrets}}))
+                    Ok(
+                        json!({"PageNumber": number.to_string(), "TotalCount": all.len().to_string(), "SecretList": {"Secret": secrets}}),
+                    )
                 }
             }
             "DescribeKey" => match self.resources.get(&p("KeyId").unwrap()) {
@@ -171,7 +186,9 @@ fn declared_keys_are_read_in_batches_of_fifty() {
     assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 3)]));
     assert_eq!(*kms.max_ids.lock().unwrap(), 50);
     assert_eq!(obs.resources.len(), 120);
-    let Outcome::Found(tags) = outcome(&obs, "key-0042") else { panic!() };
+    let Outcome::Found(tags) = outcome(&obs, "key-0042") else {
+        panic!()
+    };
     assert_eq!(tags.len(), 4);
     assert!(obs.scope_failures.is_empty());
 }
@@ -184,7 +201,11 @@ fn batches_over_two_hundred_rows_follow_next_token() {
     let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
     assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
     // The resource split across the page boundary has all its tags.
-    assert!(obs.resources.iter().all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 5)));
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 5))
+    );
 }
 
 #[test]
@@ -236,12 +257,17 @@ fn a_failed_listing_fails_the_scope_and_its_declared_resources() {
     let mut kms = FakeKms::with(ids(10).into_iter().map(|id| (id, 1)));
     kms.failing.insert(
         "ListKeys",
-        ApiError::from(ReadError::new(ErrorCode::Throttled, "still throttled after 5 attempts")),
+        ApiError::from(ReadError::new(
+            ErrorCode::Throttled,
+            "still throttled after 5 attempts",
+        )),
     );
     let obs = run(&kms, &scope(ResourceType::Key, &["key-0001"], true));
     assert_eq!(obs.scope_failures.len(), 1);
     assert_eq!(obs.scope_failures[0].error.code, ErrorCode::Throttled);
-    let Outcome::Failed(e) = outcome(&obs, "key-0001") else { panic!() };
+    let Outcome::Failed(e) = outcome(&obs, "key-0001") else {
+        panic!()
+    };
     assert_eq!(e.code, ErrorCode::ListingFailed);
     assert!(e.message.contains("throttled"), "{}", e.message);
     // Only the declared resource: nothing was discovered.
@@ -253,16 +279,20 @@ fn a_failed_batch_fails_only_its_resources() {
     let mut kms = FakeKms::with(ids(60).into_iter().map(|id| (id, 1)));
     kms.failing.insert(
         "ListTagResources",
-        ApiError::from(ReadError::new(ErrorCode::Http5xx, "503 ServiceUnavailableTemporary")),
+        ApiError::from(ReadError::new(
+            ErrorCode::Http5xx,
+            "503 ServiceUnavailableTemporary",
+        )),
     );
     let all = ids(60);
     let declared: Vec<&str> = all.iter().map(String::as_str).collect();
     let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
     assert_eq!(obs.resources.len(), 60);
-    assert!(obs
-        .resources
-        .iter()
-        .all(|o| matches!(&o.outcome, Outcome::Failed(e) if e.code == ErrorCode::Http5xx)));
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Failed(e) if e.code == ErrorCode::Http5xx))
+    );
     // Failures are not bisected: one call per batch.
     assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
 }
@@ -285,12 +315,19 @@ fn declared_secrets_use_the_listing_when_the_file_declares_most_of_the_region() 
 fn declared_secrets_are_batched_when_the_file_declares_few_of_the_region() {
     let all = ids(1000);
     let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 2)));
-    let obs = run(&kms, &scope(ResourceType::Secret, &["key-0001", "key-0500", "key-0999"], false));
+    let obs = run(
+        &kms,
+        &scope(ResourceType::Secret, &["key-0001", "key-0500", "key-0999"], false),
+    );
     // Page 1 reads key-0001 and tells that 9 more pages would be needed; one batch reads the other two.
     assert_eq!(
         kms.calls(),
         BTreeMap::from([("ListSecrets", 1), ("ListTagResources", 1)])
     );
     assert_eq!(obs.resources.len(), 3);
-    assert!(obs.resources.iter().all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 2)));
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 2))
+    );
 }

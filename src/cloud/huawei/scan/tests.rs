@@ -49,7 +49,11 @@ impl FakeDew {
 
     fn answer(&self, call: &RestCall) -> Result<Value, ApiError> {
         let q = |name: &str| call.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let b = |name: &str| call.body.as_ref().and_then(|b| b[name].as_str().map(str::to_owned));
+        let b = |name: &str| {
+            call.body
+                .as_ref()
+                .and_then(|b| b[name].as_str().map(str::to_owned))
+        };
         match call.operation {
             "ListSecrets" => {
                 let limit: usize = q("limit").unwrap().parse().unwrap();
@@ -60,21 +64,39 @@ impl FakeDew {
                     .filter(|(name, _)| marker.as_ref().is_none_or(|m| *name > m))
                     .take(limit)
                     .collect();
-                let next = if page.len() == limit { page.last().unwrap().0.clone() } else { String::new() };
-                let secrets: Vec<_> = page.iter().map(|(n, (id, _, _))| json!({"id": id, "name": n, "state": "ENABLED"})).collect();
-                Ok(json!({"secrets": secrets, "page_info": {"next_marker": next, "current_count": page.len()}}))
+                let next = if page.len() == limit {
+                    page.last().unwrap().0.clone()
+                } else {
+                    String::new()
+                };
+                let secrets: Vec<_> = page
+                    .iter()
+                    .map(|(n, (id, _, _))| json!({"id": id, "name": n, "state": "ENABLED"}))
+                    .collect();
+                Ok(
+                    json!({"secrets": secrets, "page_info": {"next_marker": next, "current_count": page.len()}}),
+                )
             }
             "ListKeys" => {
                 assert_eq!(b("key_spec").as_deref(), Some("ALL"));
                 let limit: usize = b("limit").unwrap().parse().unwrap();
                 let marker = b("marker").unwrap();
                 let all: Vec<_> = self.resources.values().collect();
-                let start: usize = if marker.is_empty() { 0 } else { marker.parse().unwrap() };
+                let start: usize = if marker.is_empty() {
+                    0
+                } else {
+                    marker.parse().unwrap()
+                };
                 let end = (start + limit).min(all.len());
-                let details: Vec<_> = all[start..end].iter().map(|(id, alias, _)| json!({"key_id": id, "key_alias": alias})).collect();
+                let details: Vec<_> = all[start..end]
+                    .iter()
+                    .map(|(id, alias, _)| json!({"key_id": id, "key_alias": alias}))
+                    .collect();
                 let ids: Vec<_> = all[start..end].iter().map(|(id, _, _)| json!(id)).collect();
                 let truncated = end < all.len();
-                Ok(json!({"keys": ids, "key_details": details, "next_marker": if truncated { end.to_string() } else { String::new() }, "truncated": truncated.to_string(), "total": all.len()}))
+                Ok(
+                    json!({"keys": ids, "key_details": details, "next_marker": if truncated { end.to_string() } else { String::new() }, "truncated": truncated.to_string(), "total": all.len()}),
+                )
             }
             "ListSecretTags" | "ShowKmsTags" => {
                 let uuid = call.path.rsplit('/').nth(1).unwrap();
@@ -90,7 +112,11 @@ impl FakeDew {
             "ListSecretResourceInstances" | "ListKmsResourceInstances" => {
                 let offset: usize = b("offset").unwrap().parse().unwrap();
                 let limit: usize = b("limit").unwrap().parse().unwrap();
-                let tagged: Vec<_> = self.resources.iter().filter(|(_, (_, _, t))| !t.is_empty()).collect();
+                let tagged: Vec<_> = self
+                    .resources
+                    .iter()
+                    .filter(|(_, (_, _, t))| !t.is_empty())
+                    .collect();
                 let page: Vec<_> = tagged
                     .iter()
                     .skip(offset)
@@ -156,11 +182,21 @@ fn get<'a>(obs: &'a Observations, id: &str) -> &'a crate::cloud::Observed {
 #[test]
 fn declared_secrets_are_resolved_by_the_listing_then_read_by_uuid() {
     let dew = FakeDew::with(120, |_| 3);
-    let obs = run(&dew, &scope(ResourceType::Secret, &["res-0007", "res-0119", "gone"], false), false);
+    let obs = run(
+        &dew,
+        &scope(ResourceType::Secret, &["res-0007", "res-0119", "gone"], false),
+        false,
+    );
     // ceil(120 / 50) listing pages, one tag call per declared secret that exists.
-    assert_eq!(dew.calls(), BTreeMap::from([("ListSecrets", 3), ("ListSecretTags", 2)]));
+    assert_eq!(
+        dew.calls(),
+        BTreeMap::from([("ListSecrets", 3), ("ListSecretTags", 2)])
+    );
     let o = get(&obs, "res-0119");
-    assert_eq!(o.native_id.as_deref(), Some("00000000-0000-0000-0000-000000000119"));
+    assert_eq!(
+        o.native_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000119")
+    );
     assert_eq!(o.outcome, Outcome::Found(tags(3)));
     assert_eq!(get(&obs, "gone").outcome, Outcome::NotFound);
     assert_eq!(obs.resources.len(), 3);
@@ -170,21 +206,52 @@ fn declared_secrets_are_resolved_by_the_listing_then_read_by_uuid() {
 fn key_discovery_lists_every_spec_and_reads_each_key() {
     let dew = FakeDew::with(150, |_| 1);
     let keys: Vec<String> = dew.resources.values().map(|(id, _, _)| id.clone()).collect();
-    let obs = run(&dew, &scope(ResourceType::Key, &[&keys[3], "11111111-2222-3333-4444-555555555555"], true), false);
-    assert_eq!(dew.calls(), BTreeMap::from([("ListKeys", 2), ("ShowKmsTags", 150)]));
+    let obs = run(
+        &dew,
+        &scope(
+            ResourceType::Key,
+            &[&keys[3], "11111111-2222-3333-4444-555555555555"],
+            true,
+        ),
+        false,
+    );
+    assert_eq!(
+        dew.calls(),
+        BTreeMap::from([("ListKeys", 2), ("ShowKmsTags", 150)])
+    );
     assert_eq!(obs.resources.len(), 151);
     assert_eq!(get(&obs, &keys[3]).alias.as_deref(), Some("alias-3"));
-    assert_eq!(get(&obs, "11111111-2222-3333-4444-555555555555").outcome, Outcome::NotFound);
+    assert_eq!(
+        get(&obs, "11111111-2222-3333-4444-555555555555").outcome,
+        Outcome::NotFound
+    );
     assert!(obs.scope_failures.is_empty());
 }
 
 #[test]
 fn declared_keys_need_one_call_each_and_a_missing_key_is_not_found() {
     let dew = FakeDew::with(3, |_| 2);
-    let obs = run(&dew, &scope(ResourceType::Key, &["00000000-0000-0000-0000-000000000001", "99999999-0000-0000-0000-000000000000"], false), false);
+    let obs = run(
+        &dew,
+        &scope(
+            ResourceType::Key,
+            &[
+                "00000000-0000-0000-0000-000000000001",
+                "99999999-0000-0000-0000-000000000000",
+            ],
+            false,
+        ),
+        false,
+    );
     assert_eq!(dew.calls(), BTreeMap::from([("ShowKmsTags", 2)]));
-    assert_eq!(get(&obs, "00000000-0000-0000-0000-000000000001").outcome, Outcome::Found(tags(2)));
-    assert_eq!(get(&obs, "99999999-0000-0000-0000-000000000000").outcome, Outcome::NotFound);
+    assert_eq!(
+        get(&obs, "00000000-0000-0000-0000-000000000001").outcome,
+        Outcome::Found(tags(2))
+    );
+    assert_eq!(
+        get(&obs, "99999999-0000-0000-0000-000000000000").outcome,
+        Outcome::NotFound
+    );
 }
 
 #[test]
@@ -196,11 +263,17 @@ fn batch_read_covers_tagged_resources_and_confirms_the_rest() {
     // listing (a full page carries a next_marker); one confirmation per untagged secret.
     assert_eq!(
         dew.calls(),
-        BTreeMap::from([("ListSecretResourceInstances", 2), ("ListSecrets", 31), ("ListSecretTags", 150)])
+        BTreeMap::from([
+            ("ListSecretResourceInstances", 2),
+            ("ListSecrets", 31),
+            ("ListSecretTags", 150)
+        ])
     );
     assert_eq!(obs.resources.len(), 1500);
     let tagged = get(&obs, "res-0001");
-    let Outcome::Found(t) = &tagged.outcome else { panic!() };
+    let Outcome::Found(t) = &tagged.outcome else {
+        panic!()
+    };
     assert_eq!(t.get("_sys_enterprise_project_id").map(String::as_str), Some("0"));
     assert_eq!(get(&obs, "res-0010").outcome, Outcome::Found(Tags::new()));
 }
@@ -208,9 +281,16 @@ fn batch_read_covers_tagged_resources_and_confirms_the_rest() {
 #[test]
 fn batch_read_of_declared_secrets_skips_the_listing_when_all_are_tagged() {
     let dew = FakeDew::with(40, |_| 1);
-    let obs = run(&dew, &scope(ResourceType::Secret, &["res-0001", "res-0039"], false), true);
+    let obs = run(
+        &dew,
+        &scope(ResourceType::Secret, &["res-0001", "res-0039"], false),
+        true,
+    );
     assert_eq!(dew.calls(), BTreeMap::from([("ListSecretResourceInstances", 1)]));
-    assert_eq!(get(&obs, "res-0039").native_id.as_deref(), Some("00000000-0000-0000-0000-000000000039"));
+    assert_eq!(
+        get(&obs, "res-0039").native_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000039")
+    );
 }
 
 #[test]
@@ -218,11 +298,16 @@ fn a_failed_secret_listing_fails_the_scope_and_declared_secrets() {
     let mut dew = FakeDew::with(5, |_| 1);
     dew.fail = Some((
         "ListSecrets",
-        ApiError::from(ReadError::new(ErrorCode::Auth, "APIG.0301 verify aksk signature fail")),
+        ApiError::from(ReadError::new(
+            ErrorCode::Auth,
+            "APIG.0301 verify aksk signature fail",
+        )),
     ));
     let obs = run(&dew, &scope(ResourceType::Secret, &["res-0001"], true), false);
     assert_eq!(obs.scope_failures.len(), 1);
-    let Outcome::Failed(e) = &get(&obs, "res-0001").outcome else { panic!() };
+    let Outcome::Failed(e) = &get(&obs, "res-0001").outcome else {
+        panic!()
+    };
     // Credential failures keep their code so they are not mistaken for a listing problem.
     assert_eq!(e.code, ErrorCode::Auth);
     assert_eq!(dew.calls(), BTreeMap::from([("ListSecrets", 1)]));
