@@ -20,10 +20,12 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cloud::CallObserver;
+use crate::cloud::credentials::EnvLookup;
+use crate::cloud::read::{self, Reader, ReaderOptions};
+use crate::cloud::{CallObserver, Observations};
 use crate::config::{self, ConfigErrors, DesiredState};
 use crate::metrics::Metrics;
-use crate::scheduler::{Active, Checker, Schedule, ScheduleError, Source};
+use crate::scheduler::{Active, BoxFuture, Checker, Schedule, ScheduleError, Source};
 use crate::server::{self, AppState};
 
 /// Why a source could not be built for a desired state (the reader's setup error, boxed).
@@ -33,6 +35,37 @@ pub type SourceError = Box<dyn StdError + Send + Sync>;
 /// endpoints follow the desired state. The observer counts the source's API calls in the metrics.
 pub type SourceFactory =
     Arc<dyn Fn(&DesiredState, Arc<dyn CallObserver>) -> Result<Arc<dyn Source>, SourceError> + Send + Sync>;
+
+/// The clouds, read by [`Reader`], with credential variables looked up in `env`. A new reader is built for every
+/// (re)loaded desired state.
+pub fn cloud_sources(env: Arc<dyn EnvLookup>) -> SourceFactory {
+    Arc::new(move |state, observer| {
+        let reader = Reader::new(
+            state,
+            ReaderOptions {
+                env: env.clone(),
+                observer,
+            },
+        )?;
+        Ok(Arc::new(CloudSource(reader)) as Arc<dyn Source>)
+    })
+}
+
+/// [`Reader`] as a [`Source`], logging the accounts whose credentials a cloud refused (their resources are
+/// `unknown` with code `auth`; the log says which account to fix).
+struct CloudSource(Reader);
+
+impl Source for CloudSource {
+    fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
+        Box::pin(async move {
+            let observations = self.0.read(state).await;
+            for (account, message) in read::refused_accounts(&observations) {
+                tracing::error!(account = %account, reason = %message, "the cloud refused this account's credentials");
+            }
+            observations
+        })
+    }
+}
 
 /// Called once the server listens, with the bound address and the checker (the demo prints URLs from it).
 pub type OnListen = Box<dyn FnOnce(SocketAddr, Arc<Checker>) + Send>;

@@ -1,0 +1,495 @@
+//! Credential sources and the transport against the real `tagdrift emulate` binary: each Alibaba source
+//! (environment, files, RRSA with a rotated token file, ECS RAM role metadata) yields credentials that sign KMS
+//! calls the emulator accepts, auth failures are sent once, and throttling is retried until it passes.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tagdrift::cloud::credentials::{EnvLookup, MapEnv, Provider};
+use tagdrift::cloud::transport::{
+    AlibabaV1, AlibabaV3, Auth, Call, Operation, Request, Signer, Transport, TransportOptions,
+};
+use tagdrift::cloud::{CallObserver, Cloud, ErrorCode};
+use tagdrift::config::{Account, Credentials, SecretSource};
+
+const ROLE: &str = "acs:ram::1234567890123456:role/tagdrift";
+const OIDC_PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-demo";
+
+/// A running `tagdrift emulate` serving the sample inventory, killed on drop.
+struct Emulator {
+    child: Child,
+    endpoint: String,
+}
+
+impl Emulator {
+    fn start(extra: &[&str]) -> Emulator {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tagdrift"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RUST_LOG", "info")
+            .args([
+                "--log-format",
+                "json",
+                "emulate",
+                "--inventory",
+                "config/emulator-inventory.yaml",
+            ])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tagdrift emulate");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("emulator exited before listening")
+                .expect("log line");
+            let event: Value = serde_json::from_str(&line).expect("json log line");
+            if event["message"] == "emulator listening" {
+                break event["addr"].as_str().expect("addr").to_owned();
+            }
+        };
+        // Keep draining the log so the emulator never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Emulator {
+            child,
+            endpoint: format!("http://{addr}"),
+        }
+    }
+
+    /// How many answers of `api` had `outcome` (`ok`, an error code, `throttled`).
+    async fn outcome(&self, api: &str, outcome: &str) -> u64 {
+        let stats: Value = reqwest::get(format!("{}/_emulator/stats", self.endpoint))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats["clouds"]["alibaba"]["apis"][api]["outcomes"][outcome]
+            .as_u64()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(&'static str, bool, Option<ErrorCode>)>>);
+
+impl CallObserver for Recorder {
+    fn attempt(&self, _: Cloud, operation: &'static str, retry: bool, error: Option<ErrorCode>, _: Duration) {
+        self.0.lock().unwrap().push((operation, retry, error));
+    }
+}
+
+fn transport(max_attempts: u32) -> (Transport, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder::default());
+    let mut options = TransportOptions::new(recorder.clone());
+    options.max_attempts = max_attempts;
+    options.request_timeout = Duration::from_secs(5);
+    (Transport::new(options).unwrap(), recorder)
+}
+
+fn account(credentials: Credentials) -> Account {
+    Account {
+        name: "ali-demo".into(),
+        cloud: Cloud::Alibaba,
+        regions: Vec::new(),
+        endpoint: None,
+        credentials,
+        rate_limits: BTreeMap::new(),
+        batch_tag_read: false,
+    }
+}
+
+fn env(vars: &[(&str, &str)]) -> Arc<dyn EnvLookup> {
+    Arc::new(MapEnv::new(vars.iter().copied()))
+}
+
+/// An unsigned JWT-shaped token (the emulator checks shape and `exp`, not issuer keys).
+fn jwt(subject: &str, expires_in_secs: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(
+        json!({"iss": "https://oidc.example", "sub": subject, "aud": ["sts.aliyuncs.com"], "iat": now, "exp": now + expires_in_secs})
+            .to_string(),
+    );
+    format!("{header}.{claims}.c2lnbmF0dXJl")
+}
+
+/// ListKeys in cn-hangzhou through the transport, signed with V3 or (`v1`) V1; the sample inventory has
+/// three keys there.
+async fn list_keys(
+    transport: &Transport,
+    endpoint: &str,
+    provider: &Provider,
+    v1: bool,
+) -> Result<Vec<String>, tagdrift::cloud::transport::CallError> {
+    let mut request = Request::post(endpoint, "/").query([("RegionId", "cn-hangzhou"), ("PageSize", "100")]);
+    let v3 = AlibabaV3::kms("ListKeys");
+    let signer: &dyn Signer = if v1 {
+        request = request.query([
+            ("Action", "ListKeys"),
+            ("Version", "2016-01-20"),
+            ("Format", "JSON"),
+        ]);
+        &AlibabaV1
+    } else {
+        &v3
+    };
+    let call = Call::new(Operation::AlibabaListKeys, "ali-demo", "cn-hangzhou");
+    let response = transport
+        .send(&call, &request, Auth::Signed(provider, signer))
+        .await?;
+    let body: Value = response.json()?;
+    Ok(body["Keys"]["Key"]
+        .as_array()
+        .expect("Keys.Key array")
+        .iter()
+        .map(|k| k["KeyId"].as_str().unwrap().to_owned())
+        .collect())
+}
+
+#[tokio::test]
+async fn environment_access_keys_sign_v3_and_v1_calls() {
+    let emulator = Emulator::start(&[]);
+    let (transport, recorder) = transport(3);
+    let provider = Provider::for_account(
+        &account(Credentials::Default),
+        env(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+            ("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(provider.describe(), ["access_key"]);
+    for v1 in [false, true] {
+        let keys = list_keys(&transport, &emulator.endpoint, &provider, v1)
+            .await
+            .unwrap();
+        assert_eq!(
+            keys,
+            [
+                "key-hzz62f1cb66fa42qo1111",
+                "key-hzz62f1cb66fa42qo2222",
+                "key-hzz62f1cb66fa42qo3333"
+            ]
+        );
+    }
+    assert_eq!(emulator.outcome("ListKeys", "ok").await, 2);
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        [("ListKeys", false, None), ("ListKeys", false, None)]
+    );
+
+    // Static STS credentials from the variables carry their token.
+    let sts = Provider::for_account(
+        &account(Credentials::Default),
+        env(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.demo0123456789"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "demo-sts-secret"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "CAIS.demo-sts-token"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(
+        list_keys(&transport, &emulator.endpoint, &sts, false)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn files_are_reread_after_rotation_and_a_refused_key_is_sent_once() {
+    let emulator = Emulator::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let id = dir.path().join("access_key_id");
+    let secret = dir.path().join("access_key_secret");
+    std::fs::write(&id, "testid\n").unwrap();
+    std::fs::write(&secret, "wrong-secret\n").unwrap();
+    let (transport, recorder) = transport(4);
+    let provider = Provider::for_account(
+        &account(Credentials::AccessKey {
+            id: SecretSource::File(id.display().to_string()),
+            secret: SecretSource::File(secret.display().to_string()),
+            security_token: None,
+        }),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+
+    let error = list_keys(&transport, &emulator.endpoint, &provider, false)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Auth);
+    assert_eq!(error.cloud_code.as_deref(), Some("SignatureDoesNotMatch"));
+    assert_eq!(error.attempts, 1);
+    assert!(
+        !error.message.contains("x-acs-"),
+        "no string to sign in {}",
+        error.message
+    );
+    assert_eq!(
+        emulator.outcome("ListKeys", "SignatureDoesNotMatch").await,
+        1,
+        "sent exactly once"
+    );
+    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+
+    // The mounted Secret is updated the way the kubelet does it: a new file renamed over the old one.
+    let staged = dir.path().join("..staged");
+    std::fs::write(&staged, "testsecret\n").unwrap();
+    std::fs::rename(&staged, &secret).unwrap();
+    assert_eq!(
+        list_keys(&transport, &emulator.endpoint, &provider, false)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(emulator.outcome("ListKeys", "ok").await, 1);
+}
+
+fn rrsa_account(token_file: &Path, endpoint: &str) -> Account {
+    account(Credentials::AlibabaRrsa {
+        role_arn: Some(ROLE.into()),
+        oidc_provider_arn: Some(OIDC_PROVIDER.into()),
+        oidc_token_file: Some(token_file.display().to_string()),
+        role_session_name: None,
+        sts_endpoint: Some(endpoint.into()),
+    })
+}
+
+#[tokio::test]
+async fn rrsa_assumes_the_role_and_refreshes_with_the_rotated_token() {
+    // Issued credentials live 2 s, so they are refreshed after 1 s.
+    let emulator = Emulator::start(&["--sts-duration-secs", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    // The first token expires in 3 s: re-sending it after that would be refused.
+    std::fs::write(&token_file, jwt("system:serviceaccount:ops:tagdrift", 3)).unwrap();
+    let (transport, recorder) = transport(3);
+    let provider = Provider::for_account(
+        &rrsa_account(&token_file, &emulator.endpoint),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+
+    let first = provider.credential().await.unwrap();
+    assert!(first.access_key_id.starts_with("STS."), "{first:?}");
+    assert!(first.security_token.is_some());
+    assert_eq!(
+        list_keys(&transport, &emulator.endpoint, &provider, false)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        emulator.outcome("AssumeRoleWithOIDC", "ok").await,
+        1,
+        "cached between calls"
+    );
+
+    // The kubelet rotates the projected token; the old one and the credentials both expire.
+    std::fs::write(&token_file, jwt("system:serviceaccount:ops:tagdrift", 3600)).unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        list_keys(&transport, &emulator.endpoint, &provider, false)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(emulator.outcome("AssumeRoleWithOIDC", "ok").await, 2);
+    assert_ne!(
+        provider.credential().await.unwrap().access_key_id,
+        first.access_key_id
+    );
+    assert!(
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(op, _, error)| *op == "AssumeRoleWithOIDC" && error.is_none())
+    );
+}
+
+#[tokio::test]
+async fn rrsa_from_the_webhook_variables_in_the_default_chain() {
+    let emulator = Emulator::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, jwt("sa", 3600)).unwrap();
+    let (transport, _) = transport(3);
+    let token_path = token_file.display().to_string();
+    let provider = Provider::for_account(
+        &account(Credentials::Default),
+        env(&[
+            ("ALIBABA_CLOUD_ROLE_ARN", ROLE),
+            ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", OIDC_PROVIDER),
+            ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", &token_path),
+            ("ALIBABA_CLOUD_STS_ENDPOINT", &emulator.endpoint),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(provider.describe(), ["rrsa", "ecs_ram_role"]);
+    assert_eq!(
+        list_keys(&transport, &emulator.endpoint, &provider, false)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_refused_oidc_token_is_an_auth_error_naming_the_source() {
+    let emulator = Emulator::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "not-a-jwt").unwrap();
+    let (transport, _) = transport(3);
+    let provider = Provider::for_account(
+        &rrsa_account(&token_file, &emulator.endpoint),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+    let error = list_keys(&transport, &emulator.endpoint, &provider, false)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Auth);
+    assert!(
+        error
+            .message
+            .starts_with("ListKeys: rrsa: AssumeRoleWithOIDC: HTTP 400 AuthenticationFail.OIDCToken.Invalid"),
+        "{}",
+        error.message
+    );
+    assert!(
+        !error.message.contains("not-a-jwt"),
+        "the token is never echoed: {}",
+        error.message
+    );
+    assert_eq!(
+        emulator.outcome("ListKeys", "ok").await
+            + emulator.outcome("ListKeys", "SignatureDoesNotMatch").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn ecs_ram_role_credentials_from_imdsv2_metadata() {
+    let emulator = Emulator::start(&["--imds-token-required"]);
+    let (transport, recorder) = transport(3);
+    let provider = Provider::for_account(
+        &account(Credentials::AlibabaEcsRamRole {
+            role_name: None,
+            metadata_endpoint: Some(emulator.endpoint.clone()),
+        }),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+    let credential = provider.credential().await.unwrap();
+    assert!(credential.access_key_id.starts_with("STS."));
+    assert!(credential.expiration.is_some());
+    assert_eq!(
+        list_keys(&transport, &emulator.endpoint, &provider, false)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Token, role name, credentials: three metadata requests, all answered.
+    let metadata: Vec<_> = recorder
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(op, _, _)| *op == "EcsMetadata")
+        .cloned()
+        .collect();
+    assert_eq!(metadata, vec![("EcsMetadata", false, None); 3]);
+
+    // A role the instance does not have is refused.
+    let wrong = Provider::for_account(
+        &account(Credentials::AlibabaEcsRamRole {
+            role_name: Some("other-role".into()),
+            metadata_endpoint: Some(emulator.endpoint.clone()),
+        }),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+    let error = wrong.credential().await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("ecs_ram_role: EcsMetadata: HTTP 404"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff_until_the_quota_allows() {
+    // The emulator allows 5 ListKeys a second; tagdrift's bucket is set higher to provoke throttling.
+    let emulator = Emulator::start(&["--rate-limit", "alibaba.kms_read=5"]);
+    let (transport, recorder) = transport(8);
+    let mut rates = BTreeMap::new();
+    rates.insert("kms_read".to_owned(), 50.0);
+    transport.set_rate_limits(Cloud::Alibaba, "ali-demo", &rates);
+    let provider = Provider::for_account(
+        &account(Credentials::Default),
+        env(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (transport, provider, endpoint) =
+            (transport.clone(), provider.clone(), emulator.endpoint.clone());
+        calls.spawn(async move { list_keys(&transport, &endpoint, &provider, false).await });
+    }
+    for result in calls.join_all().await {
+        assert_eq!(result.unwrap().len(), 3);
+    }
+    let attempts = recorder.0.lock().unwrap().clone();
+    let throttled = attempts
+        .iter()
+        .filter(|a| a.2 == Some(ErrorCode::Throttled))
+        .count() as u64;
+    assert!(throttled > 0, "the emulator's quota was hit");
+    assert_eq!(emulator.outcome("ListKeys", "throttled").await, throttled);
+    assert_eq!(emulator.outcome("ListKeys", "ok").await, 12);
+    assert!(
+        attempts.iter().filter(|a| a.1).count() as u64 >= throttled,
+        "every throttled attempt was retried"
+    );
+}
