@@ -193,7 +193,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
             biased;
             () = &mut shutdown => break,
             () = hangup.recv() => {
-                watch.changed();
+                watch.rebase();
                 reloader.reload(&mut schedule, "sighup").await;
             }
             _ = poll.tick() => {
@@ -300,34 +300,71 @@ fn log_rejected(trigger: &str, path: &str, errors: &ConfigErrors) {
     );
 }
 
-/// Notices when the content at a path changes (including a symlink swap that replaces the file).
+/// Notices when the content at a path changes (including a symlink swap that replaces the file). The file's
+/// metadata (size, modification time, inode, seen through symlinks) is compared every poll; the content is
+/// read and hashed only when it moved, so a large desired state costs nothing while it stays put, and a touch
+/// that leaves the content as it was does not reload.
 struct FileWatch {
     path: PathBuf,
-    last: Option<[u8; 32]>,
+    stamp: Option<Stamp>,
+    hash: Option<[u8; 32]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        len: m.len(),
+        modified: m.modified().ok(),
+        #[cfg(unix)]
+        inode: {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        },
+    })
+}
+
+fn hash(path: &Path) -> Option<[u8; 32]> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| Sha256::digest(&bytes).into())
 }
 
 impl FileWatch {
     fn new(path: &Path) -> FileWatch {
         FileWatch {
             path: path.to_owned(),
-            last: fingerprint(path),
+            stamp: stamp(path),
+            hash: hash(path),
         }
     }
 
     /// Whether the content differs from the last call (a file that became unreadable counts as a change, so
     /// its reload fails visibly).
     fn changed(&mut self) -> bool {
-        let now = fingerprint(&self.path);
-        let changed = now != self.last;
-        self.last = now;
+        let now = stamp(&self.path);
+        if now.is_some() && now == self.stamp {
+            return false;
+        }
+        self.stamp = now;
+        let hash = hash(&self.path);
+        let changed = hash != self.hash;
+        self.hash = hash;
         changed
     }
-}
 
-fn fingerprint(path: &Path) -> Option<[u8; 32]> {
-    std::fs::read(path)
-        .ok()
-        .map(|bytes| Sha256::digest(&bytes).into())
+    /// Takes the current content as seen (a reload was just triggered another way).
+    fn rebase(&mut self) {
+        self.stamp = stamp(&self.path);
+        self.hash = hash(&self.path);
+    }
 }
 
 /// SIGHUP, as a stream of reload requests.
@@ -360,5 +397,47 @@ impl Hangup {
             self.signal = None;
         }
         std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_sees_rewrites_and_symlink_swaps_but_not_touches() {
+        let dir = tempfile::tempdir().unwrap();
+        // The Kubernetes layout: desired.yaml -> ..data/desired.yaml, ..data -> ..2026_01 (swapped on update).
+        let v1 = dir.path().join("..v1");
+        let v2 = dir.path().join("..v2");
+        std::fs::create_dir(&v1).unwrap();
+        std::fs::create_dir(&v2).unwrap();
+        std::fs::write(v1.join("desired.yaml"), "version: 1\n").unwrap();
+        std::fs::write(v2.join("desired.yaml"), "version: 1\naccounts: []\n").unwrap();
+        let data = dir.path().join("..data");
+        std::os::unix::fs::symlink("..v1", &data).unwrap();
+        let file = dir.path().join("desired.yaml");
+        std::os::unix::fs::symlink("..data/desired.yaml", &file).unwrap();
+
+        let mut watch = FileWatch::new(&file);
+        assert!(!watch.changed());
+        // Swap ..data atomically, as the kubelet does.
+        let tmp = dir.path().join("..data_tmp");
+        std::os::unix::fs::symlink("..v2", &tmp).unwrap();
+        std::fs::rename(&tmp, &data).unwrap();
+        assert!(watch.changed(), "the symlink swap is a change");
+        assert!(!watch.changed());
+
+        // Same content written again (new inode, new mtime): not a change.
+        let same = std::fs::read(v2.join("desired.yaml")).unwrap();
+        std::fs::remove_file(v2.join("desired.yaml")).unwrap();
+        std::fs::write(v2.join("desired.yaml"), &same).unwrap();
+        assert!(!watch.changed());
+
+        // Gone: a change (the reload fails and says so); back: a change again.
+        std::fs::remove_file(v2.join("desired.yaml")).unwrap();
+        assert!(watch.changed());
+        std::fs::write(v2.join("desired.yaml"), "version: 1\n").unwrap();
+        assert!(watch.changed());
     }
 }
