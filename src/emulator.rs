@@ -308,6 +308,13 @@ impl NonceCache {
     }
 }
 
+/// Consecutive signature failures of one access key and, once too many, until when it is locked.
+#[derive(Debug, Clone, Copy, Default)]
+struct AuthFailures {
+    consecutive: u32,
+    locked_until: Option<DateTime<Utc>>,
+}
+
 /// (kind, token) of an issued opaque token.
 type TokenKey = (&'static str, String);
 
@@ -321,6 +328,8 @@ pub struct State {
     nonces: Mutex<NonceCache>,
     issued: Mutex<HashMap<(Cloud, String), IssuedCredential>>,
     tokens: Mutex<HashMap<TokenKey, (DateTime<Utc>, String)>>,
+    /// (cloud, access key id) -> consecutive signature failures and the end of a lock, if locked.
+    auth_failures: Mutex<HashMap<(Cloud, String), AuthFailures>>,
     clock: Clock,
     rng: Mutex<StdRng>,
     shutdown: watch::Sender<bool>,
@@ -350,6 +359,7 @@ impl State {
             }),
             issued: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            auth_failures: Mutex::new(HashMap::new()),
             clock,
             shutdown,
         })
@@ -484,6 +494,44 @@ impl State {
             .get(&(kind, token.to_owned()))
             .filter(|(exp, _)| *exp > now)
             .map(|(_, subject)| subject.clone())
+    }
+
+    /// Until when `access_key_id` is locked out after repeated signature failures (`None`: not locked).
+    pub fn auth_locked_until(&self, cloud: Cloud, access_key_id: &str) -> Option<DateTime<Utc>> {
+        let now = self.now();
+        lock(&self.auth_failures)
+            .get(&(cloud, access_key_id.to_owned()))
+            .and_then(|f| f.locked_until)
+            .filter(|until| *until > now)
+    }
+
+    /// Counts one signature failure of a known access key; the failure after `max_consecutive` in a row
+    /// locks the key for `lock_for`. Returns true when this failure locked it.
+    pub fn record_auth_failure(
+        &self,
+        cloud: Cloud,
+        access_key_id: &str,
+        max_consecutive: u32,
+        lock_for: Duration,
+    ) -> bool {
+        let now = self.now();
+        let mut failures = lock(&self.auth_failures);
+        let entry = failures.entry((cloud, access_key_id.to_owned())).or_default();
+        entry.consecutive += 1;
+        if entry.consecutive > max_consecutive {
+            entry.consecutive = 0;
+            entry.locked_until = Some(now + TimeDelta::from_std(lock_for).unwrap_or(TimeDelta::minutes(5)));
+            return true;
+        }
+        false
+    }
+
+    /// A correctly signed request ends a run of failures.
+    pub fn clear_auth_failures(&self, cloud: Cloud, access_key_id: &str) {
+        let mut failures = lock(&self.auth_failures);
+        if !failures.is_empty() {
+            failures.remove(&(cloud, access_key_id.to_owned()));
+        }
     }
 
     /// Random characters from `[A-Za-z0-9]`, from the seeded generator.

@@ -154,8 +154,24 @@ pub struct HuaweiAccountSpec {
     /// Temporary AK/SK + security token triples the account accepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_tokens: Vec<HuaweiTemporarySpec>,
+    /// Identity providers whose OIDC id tokens IAM exchanges for tokens of this account (CCE workload
+    /// identity: `POST /v3.0/OS-AUTH/id-token/tokens` with `X-Idp-Id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idps: Vec<HuaweiIdpSpec>,
+    /// The ECS agency name the metadata `securitykey` path hands out credentials for (at most one account in
+    /// the inventory has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_agency: Option<String>,
     #[serde(default)]
     pub projects: Vec<HuaweiProjectSpec>,
+}
+
+/// An IAM identity provider of a Huawei account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuaweiIdpSpec {
+    /// The IdP id clients send in `X-Idp-Id`.
+    pub id: String,
 }
 
 /// Static temporary credentials of a Huawei account.

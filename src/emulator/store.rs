@@ -339,6 +339,10 @@ pub struct HuaweiAccount {
     pub sk: Secret,
     pub domain_id: String,
     pub security_tokens: Vec<StaticTempCredential>,
+    /// Identity provider ids whose id tokens IAM accepts for this account.
+    pub idps: Vec<String>,
+    /// The ECS agency the metadata service hands out credentials for.
+    pub ecs_agency: Option<String>,
     pub projects: Vec<HuaweiProject>,
 }
 
@@ -512,6 +516,29 @@ impl Store {
                 )?;
             }
             store.huawei.push(account);
+        }
+        let mut idps = HashSet::new();
+        let mut agency_owner: Option<String> = None;
+        for (i, account) in store.huawei.iter().enumerate() {
+            for (j, idp) in account.idps.iter().enumerate() {
+                if !idps.insert(idp.clone()) {
+                    return Err(InventoryError::invalid(
+                        format!("huawei[{i}].idps[{j}].id"),
+                        format!("identity provider '{idp}' appears more than once"),
+                    ));
+                }
+            }
+            if account.ecs_agency.is_some() {
+                if let Some(first) = &agency_owner {
+                    return Err(InventoryError::invalid(
+                        format!("huawei[{i}].ecs_agency"),
+                        format!(
+                            "only one account can have an ecs_agency (account '{first}' already has one)"
+                        ),
+                    ));
+                }
+                agency_owner = Some(account.name.clone());
+            }
         }
         let mut project_ids = HashSet::new();
         for (i, account) in store.huawei.iter().enumerate() {
@@ -763,12 +790,20 @@ fn build_huawei(spec: HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, Inve
             expiration: t.expires_at,
         })
         .collect();
+    for (j, idp) in spec.idps.iter().enumerate() {
+        non_empty(&format!("{field}.idps[{j}].id"), &idp.id)?;
+    }
+    if let Some(agency) = &spec.ecs_agency {
+        non_empty(&format!("{field}.ecs_agency"), agency)?;
+    }
     Ok(HuaweiAccount {
         name,
         ak: spec.ak,
         sk: spec.sk,
         domain_id,
         security_tokens,
+        idps: spec.idps.iter().map(|i| i.id.clone()).collect(),
+        ecs_agency: spec.ecs_agency,
         projects,
     })
 }

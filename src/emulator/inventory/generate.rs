@@ -252,6 +252,8 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             sk: Secret::new("testsk"),
             domain_id: None,
             security_tokens: Vec::new(),
+            idps: Vec::new(),
+            ecs_agency: None,
             projects,
         }],
     };

@@ -1,0 +1,200 @@
+//! CSMS (secrets) APIs: list secrets (`limit`/`marker` pages by secret name, `page_info`), a secret's tags
+//! by secret UUID, the batch and single tag writes, the project tag catalogue and the `resource_instances`
+//! batch query. Unknown secret ids are 400 `CSMS.0005` "The resource does not exist." (the status the
+//! reference's error table gives that code).
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::tagging::{self, Service};
+use super::{Api, HwError, HwRequest, Principal, Route, Success};
+use crate::emulator::State;
+use crate::emulator::store::{HuaweiProject, Resource};
+
+const SERVICE: Service = Service::Csms;
+/// Largest `limit` of list secrets (the emulator's bound; the reference gives only the default, 50).
+pub const MAX_LIST_LIMIT: usize = 200;
+const DEFAULT_LIST_LIMIT: usize = 50;
+
+fn not_found(id: &str) -> HwError {
+    HwError::dew(
+        StatusCode::BAD_REQUEST,
+        "CSMS.0005",
+        format!("The resource does not exist. (secret id '{id}')"),
+    )
+}
+
+/// A secret as list secrets and `resource_detail` show it. Times are epoch milliseconds, as the service
+/// sends them.
+pub fn secret_json(project: &HuaweiProject, secret: &Resource) -> Value {
+    let created_ms = secret.created * 1000;
+    json!({
+        "id": secret.native_id.as_deref().unwrap_or_default(),
+        "name": secret.id,
+        "state": "ENABLED",
+        "kms_key_id": crate::emulator::inventory::derived_uuid(&[&project.project_id, "csms-default-key"]),
+        "description": "",
+        "create_time": created_ms,
+        "update_time": created_ms,
+        "scheduled_delete_time": 0,
+        "secret_type": "COMMON",
+        "auto_rotation": false,
+        "rotation_period": "",
+        "rotation_config": "",
+        "rotation_time": 0,
+        "next_rotation_time": 0,
+        "event_subscriptions": [],
+        "enterprise_project_id": "0",
+        "rotation_func_urn": "",
+    })
+}
+
+/// Runs an admitted CSMS call.
+pub fn execute(
+    state: &State,
+    req: &HwRequest,
+    route: &Route,
+    principal: &Principal,
+) -> Result<Success, HwError> {
+    let resource = route.resource.as_deref().unwrap_or_default();
+    match route.api {
+        Api::ListSecrets => {
+            let store = state.store();
+            let project = project(&store, principal, route)?;
+            list_secrets(req, project)
+        }
+        Api::ListSecretTags => {
+            let store = state.store();
+            let project = project(&store, principal, route)?;
+            let secret = find(project, resource)?;
+            Ok(Success::Json(json!({
+                "tags": tagging::tags_json(&secret.tags),
+                "sys_tags": [],
+            })))
+        }
+        Api::ListProjectSecretsTags => {
+            let store = state.store();
+            let project = project(&store, principal, route)?;
+            Ok(Success::Json(tagging::catalogue_json(
+                project.tables.secrets.rows(),
+            )))
+        }
+        Api::ListResourceInstances => {
+            let query = tagging::parse_instance_query(SERVICE, &req.body)?;
+            let store = state.store();
+            let project = project(&store, principal, route)?;
+            let rows = project.tables.secrets.rows();
+            let selected = rows.iter().filter(|r| query.selects(&r.id, &r.tags));
+            if query.count {
+                return Ok(Success::Json(json!({"total_count": selected.count()})));
+            }
+            let mut total = 0usize;
+            let mut resources = Vec::new();
+            for r in selected {
+                if total >= query.offset && resources.len() < query.limit {
+                    resources.push(json!({
+                        "resource_id": r.native_id.as_deref().unwrap_or_default(),
+                        "resource_name": r.id,
+                        "resource_detail": secret_json(project, r),
+                        "tags": tagging::tags_json(&r.tags),
+                        "sys_tags": [],
+                    }));
+                }
+                total += 1;
+            }
+            Ok(Success::Json(
+                json!({"resources": resources, "total_count": total}),
+            ))
+        }
+        Api::BatchCreateOrDeleteTags | Api::CreateSecretTag | Api::DeleteSecretTag => {
+            let change = match route.api {
+                Api::BatchCreateOrDeleteTags => tagging::parse_batch(SERVICE, &req.body)?,
+                Api::CreateSecretTag => tagging::parse_single(SERVICE, &req.body)?,
+                _ => tagging::TagChange {
+                    action: tagging::Action::Delete,
+                    tags: vec![(route.tag_key.clone().unwrap_or_default(), String::new())],
+                },
+            };
+            let mut store = state.store_mut();
+            let project = store
+                .huawei
+                .get_mut(principal.account)
+                .and_then(|a| a.project_mut(&route.project_id))
+                .ok_or_else(|| not_found(resource))?;
+            let table = &mut project.tables.secrets;
+            let index = table
+                .index_by_native_id(resource)
+                .ok_or_else(|| not_found(resource))?;
+            let secret = table.at_mut(index).ok_or_else(|| not_found(resource))?;
+            tagging::apply(SERVICE, secret, &change)?;
+            Ok(Success::NoContent)
+        }
+        _ => Err(SERVICE.invalid("Not a CSMS API.")),
+    }
+}
+
+fn project<'s>(
+    store: &'s crate::emulator::Store,
+    principal: &Principal,
+    route: &Route,
+) -> Result<&'s HuaweiProject, HwError> {
+    store
+        .huawei
+        .get(principal.account)
+        .and_then(|a| a.project(&route.project_id))
+        .ok_or_else(|| SERVICE.invalid(format!("Unknown project '{}'.", route.project_id)))
+}
+
+fn find<'p>(project: &'p HuaweiProject, secret_id: &str) -> Result<&'p Resource, HwError> {
+    let table = &project.tables.secrets;
+    table
+        .index_by_native_id(secret_id)
+        .and_then(|i| table.rows().get(i))
+        .ok_or_else(|| not_found(secret_id))
+}
+
+/// `GET /v1/{project_id}/secrets?limit=&marker=&event_name=`: secrets in name order after `marker`
+/// (exclusive: the SDK and terraform send the last name of the previous page). `page_info.next_marker` is
+/// the last name on the page when more follow and absent on the last page.
+fn list_secrets(req: &HwRequest, project: &HuaweiProject) -> Result<Success, HwError> {
+    let limit = match req.param("limit").filter(|l| !l.is_empty()) {
+        None => DEFAULT_LIST_LIMIT,
+        Some(l) => l
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_LIST_LIMIT).contains(l))
+            .ok_or_else(|| {
+                SERVICE.invalid(format!("Invalid limit '{l}' (expected 1 to {MAX_LIST_LIMIT})."))
+            })?,
+    };
+    let marker = req.param("marker").filter(|m| !m.is_empty());
+    let rows = project.tables.secrets.rows();
+    // No emulated secret subscribes to events, so an event filter selects nothing.
+    let rows = if req.param("event_name").is_some_and(|e| !e.is_empty()) {
+        &rows[..0]
+    } else {
+        rows
+    };
+    let start = match marker {
+        Some(m) => rows.partition_point(|r| &*r.id <= m),
+        None => 0,
+    };
+    let end = (start + limit).min(rows.len());
+    let page = &rows[start..end];
+    let secrets: Vec<Value> = page.iter().map(|r| secret_json(project, r)).collect();
+    let mut page_info = serde_json::Map::new();
+    if end < rows.len()
+        && let Some(last) = page.last()
+    {
+        page_info.insert("next_marker".into(), Value::String(last.id.to_string()));
+    }
+    if let Some(m) = marker {
+        page_info.insert("previous_marker".into(), Value::String(m.to_owned()));
+    }
+    page_info.insert("current_count".into(), Value::from(page.len()));
+    Ok(Success::Json(json!({
+        "secrets": secrets,
+        "page_info": page_info,
+    })))
+}
