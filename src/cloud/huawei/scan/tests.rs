@@ -157,6 +157,7 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
         resource_type: rt,
         declared,
         discover,
+        expected_tags: BTreeMap::new(),
     }
 }
 
