@@ -396,6 +396,19 @@ async fn every_csms_route() {
     assert_eq!(list.json["page_info"]["current_count"], 1);
     assert!(list.json["page_info"].get("next_marker").is_none());
 
+    // Show one secret by name (the only API that takes the name).
+    let r = emu
+        .call("GET", &format!("/v1/{PID}/secrets/db-password"), &[], "")
+        .await;
+    r.assert_ok();
+    assert_eq!(
+        (r.json["secret"]["id"].as_str(), r.json["secret"]["name"].as_str()),
+        (Some(id.as_str()), Some("db-password"))
+    );
+    emu.call("GET", &format!("/v1/{PID}/secrets/nope"), &[], "")
+        .await
+        .assert_dew_error(400, "CSMS.0106");
+
     let tags_path = format!("/v1/{PID}/csms/{id}/tags");
     let r = emu.call("GET", &tags_path, &[], "").await;
     r.assert_ok();
@@ -499,6 +512,7 @@ async fn every_csms_route() {
     let stats = emu.stats().await;
     for api in [
         "ListSecrets",
+        "ShowSecret",
         "ListSecretTags",
         "BatchCreateOrDeleteTags",
         "CreateSecretTag",
@@ -590,6 +604,10 @@ async fn every_kms_route() {
     emu.call("DELETE", &format!("{tags}/team"), &[], "")
         .await
         .assert_no_content();
+    // Deleting a tag the key does not have changes nothing and is not an error.
+    emu.call("DELETE", &format!("{tags}/team"), &[], "")
+        .await
+        .assert_no_content();
     emu.call(
         "POST",
         &format!("{tags}/action"),
@@ -652,6 +670,46 @@ async fn every_kms_route() {
     ] {
         assert!(stats.outcome("huawei", api, "ok") >= 1, "{api}");
     }
+}
+
+#[tokio::test]
+async fn list_keys_sees_other_key_specs_only_with_all() {
+    let yaml = format!(
+        "huawei:\n  - ak: testak\n    sk: testsk\n    projects:\n      - region: cn-north-4\n        project_id: {PID}\n        keys:\n          - {{id: {KEY}}}\n          - {{id: 7c9e6679-7425-40de-944b-e07fc1f90ae7, key_spec: RSA_2048}}\n          - {{id: 8c9e6679-7425-40de-944b-e07fc1f90ae7, key_spec: SM4}}\n"
+    );
+    let emu = Emu::start(&yaml).await;
+    let path = format!("/v1.0/{PID}/kms/list-keys");
+    let ids = |r: &Reply| -> Vec<String> {
+        r.json["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = emu.call("POST", &path, &[], r#"{"limit":"100"}"#).await;
+    assert_eq!(
+        (ids(&r), r.json["total"].as_u64()),
+        (vec![KEY.to_owned()], Some(1))
+    );
+    let r = emu.call("POST", &path, &[], "").await;
+    assert_eq!(ids(&r), [KEY]);
+    let r = emu
+        .call("POST", &path, &[], r#"{"key_spec":"ALL","limit":"2"}"#)
+        .await;
+    assert_eq!(
+        (r.json["total"].as_u64(), r.json["truncated"].as_str()),
+        (Some(3), Some("true"))
+    );
+    let specs: Vec<&str> = r.json["key_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key_spec"].as_str().unwrap())
+        .collect();
+    assert_eq!(specs, ["AES_256", "RSA_2048"]);
+    let r = emu.call("POST", &path, &[], r#"{"key_spec":"SM4"}"#).await;
+    assert_eq!(ids(&r), ["8c9e6679-7425-40de-944b-e07fc1f90ae7"]);
 }
 
 #[tokio::test]
@@ -1294,6 +1352,24 @@ async fn ecs_metadata_security_key_flow() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // With --imds-token-required a request without the token header is refused.
+    let strict = Emu::start_with(
+        IAM_INVENTORY,
+        tagdrift::emulator::Options {
+            imds_token_required: true,
+            ..Default::default()
+        },
+        tagdrift::emulator::Faults::default(),
+    )
+    .await;
+    let r = strict
+        .http
+        .get(format!("{}/openstack/latest/securitykey", strict.run.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
     let no_agency = Emu::start(VECTOR_INVENTORY).await;
     let r = no_agency
         .http
@@ -1413,4 +1489,139 @@ fn the_binary_serves_generated_huawei_resources() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Figures (printed, never asserted): `cargo test --test emulator_huawei huawei_page_latency_at_100k -- --ignored --nocapture`
+
+fn percentiles(mut times: Vec<f64>) -> String {
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    format!(
+        "{} pages, mean {mean:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
+        times.len(),
+        times[times.len() / 2],
+        times[(times.len() * 99 / 100).min(times.len() - 1)]
+    )
+}
+
+#[tokio::test]
+#[ignore = "prints figures; run alone"]
+async fn huawei_page_latency_at_100k() {
+    use tagdrift::emulator::Faults;
+    use tagdrift::emulator::inventory::{GenerateOptions, generate};
+    let generated = generate(&GenerateOptions {
+        total: 100_000,
+        tags_per_resource: 4,
+        drift_ratio: 0.1,
+        seed: 1,
+    })
+    .unwrap();
+    let faults = Faults {
+        rate_limits_enabled: false,
+        ..Faults::default()
+    };
+    let emu = Emu::start_inventory(
+        generated.inventory,
+        tagdrift::emulator::Options::default(),
+        faults,
+    )
+    .await;
+    let projects = emu
+        .call_as(
+            "GET",
+            "/v3/projects",
+            &[("name", "cn-north-4")],
+            "",
+            &testak(),
+            None,
+        )
+        .await;
+    let pid = projects.json["projects"][0]["id"].as_str().unwrap().to_owned();
+    let call = |method: &'static str, path: String, query: Vec<(String, String)>, body: String| {
+        let emu = &emu;
+        let pid = pid.clone();
+        async move {
+            let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let started = Instant::now();
+            let r = emu.call_as(method, &path, &q, &body, &testak(), Some(&pid)).await;
+            (started.elapsed().as_secs_f64() * 1e3, r)
+        }
+    };
+
+    let (mut times, mut rows, mut marker) = (Vec::new(), 0, String::new());
+    loop {
+        let mut q = pairs(&[("limit", "200")]);
+        if !marker.is_empty() {
+            q.push(("marker".into(), marker.clone()));
+        }
+        let (ms, r) = call("GET", format!("/v1/{pid}/secrets"), q, String::new()).await;
+        times.push(ms);
+        rows += r.json["secrets"].as_array().unwrap().len();
+        match r.json["page_info"]["next_marker"].as_str() {
+            Some(m) => marker = m.to_owned(),
+            None => break,
+        }
+    }
+    println!(
+        "HTTP ListSecrets limit 200: {rows} secrets, {}",
+        percentiles(times)
+    );
+
+    let (mut times, mut rows, mut offset) = (Vec::new(), 0, 0);
+    loop {
+        let body = format!(r#"{{"action":"filter","limit":"1000","offset":"{offset}"}}"#);
+        let (ms, r) = call(
+            "POST",
+            format!("/v1/{pid}/csms/resource_instances/action"),
+            Vec::new(),
+            body,
+        )
+        .await;
+        let n = r.json["resources"].as_array().unwrap().len();
+        if n == 0 {
+            break;
+        }
+        times.push(ms);
+        rows += n;
+        offset += n;
+    }
+    println!(
+        "HTTP CSMS resource_instances limit 1000: {rows} secrets with tags, {}",
+        percentiles(times)
+    );
+
+    let (mut times, mut rows, mut marker) = (Vec::new(), 0, String::new());
+    loop {
+        let body = format!(r#"{{"limit":"1000","marker":"{marker}","key_spec":"ALL"}}"#);
+        let (ms, r) = call("POST", format!("/v1.0/{pid}/kms/list-keys"), Vec::new(), body).await;
+        times.push(ms);
+        rows += r.json["keys"].as_array().unwrap().len();
+        if r.json["truncated"] == "false" {
+            break;
+        }
+        marker = r.json["next_marker"].as_str().unwrap().to_owned();
+    }
+    println!("HTTP list-keys limit 1000: {rows} keys, {}", percentiles(times));
+
+    let first = r#"{"limit":"1","key_spec":"ALL"}"#.to_owned();
+    let (_, r) = call("POST", format!("/v1.0/{pid}/kms/list-keys"), Vec::new(), first).await;
+    let key = r.json["keys"][0].as_str().unwrap().to_owned();
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let (ms, r) = call(
+            "GET",
+            format!("/v1.0/{pid}/kms/{key}/tags"),
+            Vec::new(),
+            String::new(),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        times.push(ms);
+    }
+    println!(
+        "HTTP ShowKmsTags (one key): {}",
+        percentiles(times).replace("pages", "calls")
+    );
+    emu.run.stop().await.unwrap();
 }

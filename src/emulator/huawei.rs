@@ -61,6 +61,7 @@ pub fn routes() -> Router<Arc<State>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
     ListSecrets,
+    ShowSecret,
     ListSecretTags,
     BatchCreateOrDeleteTags,
     CreateSecretTag,
@@ -81,6 +82,7 @@ impl Api {
     pub fn name(self) -> &'static str {
         match self {
             Api::ListSecrets => "ListSecrets",
+            Api::ShowSecret => "ShowSecret",
             Api::ListSecretTags => "ListSecretTags",
             Api::BatchCreateOrDeleteTags => "BatchCreateOrDeleteTags",
             Api::CreateSecretTag => "CreateSecretTag",
@@ -101,7 +103,7 @@ impl Api {
     /// The rate-limit group (`config::API_GROUPS`).
     pub fn group(self) -> &'static str {
         match self {
-            Api::ListSecrets => "list_secrets",
+            Api::ListSecrets | Api::ShowSecret => "list_secrets",
             Api::ListKeys | Api::ListKeyDetail => "list_keys",
             Api::ListSecretTags | Api::ListProjectSecretsTags => "secret_tags",
             Api::ShowKmsTags | Api::ListKmsTags => "key_tags",
@@ -120,6 +122,7 @@ impl Api {
         matches!(
             self,
             Api::ListSecrets
+                | Api::ShowSecret
                 | Api::ListSecretTags
                 | Api::BatchCreateOrDeleteTags
                 | Api::CreateSecretTag
@@ -153,6 +156,7 @@ impl Route {
         };
         let r = match (method, s.as_slice()) {
             ("GET", ["v1", p, "secrets"]) => route(Api::ListSecrets, p, None, None),
+            ("GET", ["v1", p, "secrets", name]) => route(Api::ShowSecret, p, Some(*name), None),
             ("GET", ["v1", p, "csms", "tags"]) => route(Api::ListProjectSecretsTags, p, None, None),
             ("POST", ["v1", p, "csms", "resource_instances", "action"]) => {
                 route(Api::ListResourceInstances, p, None, None)

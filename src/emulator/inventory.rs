@@ -124,6 +124,10 @@ pub struct KeySpec {
     /// Alibaba: `alias/<name>` (the prefix is added when missing); Huawei: the key alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// Huawei only: the key's `key_spec` (default `AES_256`; list keys without `key_spec: ALL` sees only
+    /// `AES_256` keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
     #[serde(default)]
     pub tags: TagList,
 }

@@ -154,6 +154,8 @@ pub struct Resource {
     pub alias: Option<Box<str>>,
     /// Huawei secret UUID (the tag APIs address secrets by it).
     pub native_id: Option<Box<str>>,
+    /// Huawei key `key_spec` when not the default `AES_256`.
+    pub key_spec: Option<Box<str>>,
     /// Creation time, seconds since the epoch (deterministic, derived from the id).
     pub created: i64,
     pub tags: TagList,
@@ -170,6 +172,7 @@ impl Resource {
         self.id.len()
             + self.alias.as_ref().map_or(0, |a| a.len())
             + self.native_id.as_ref().map_or(0, |a| a.len())
+            + self.key_spec.as_ref().map_or(0, |a| a.len())
             + self.tags.heap_bytes()
     }
 }
@@ -397,17 +400,56 @@ fn is_hex32(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The Huawei KMS key specs an inventory key may have.
+pub const HUAWEI_KEY_SPECS: [&str; 13] = [
+    "AES_256",
+    "SM4",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_P256",
+    "EC_P384",
+    "SECP256K1",
+    "SM2",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "HMAC_SM3",
+];
+
 fn key_rows(
     keys: Vec<KeySpec>,
     field: &str,
     scope: &str,
     alias_prefix: Option<&str>,
+    huawei: bool,
 ) -> Result<Vec<Resource>, InventoryError> {
     keys.into_iter()
         .enumerate()
         .map(|(i, k)| {
             let f = format!("{field}.keys[{i}]");
             non_empty(&format!("{f}.id"), &k.id)?;
+            let key_spec = match (&k.key_spec, huawei) {
+                (None, _) => None,
+                (Some(spec), true) if HUAWEI_KEY_SPECS.contains(&spec.as_str()) => {
+                    (spec != "AES_256").then(|| spec.as_str().into())
+                }
+                (Some(spec), true) => {
+                    return Err(InventoryError::invalid(
+                        format!("{f}.key_spec"),
+                        format!(
+                            "unknown key spec '{spec}' (expected one of {})",
+                            HUAWEI_KEY_SPECS.join(", ")
+                        ),
+                    ));
+                }
+                (Some(_), false) => {
+                    return Err(InventoryError::invalid(
+                        format!("{f}.key_spec"),
+                        "key_spec is only used for Huawei keys",
+                    ));
+                }
+            };
             let alias = match (&k.alias, alias_prefix) {
                 (Some(a), Some(prefix)) if !a.starts_with(prefix) => Some(format!("{prefix}{a}")),
                 (Some(a), _) => Some(a.clone()),
@@ -417,6 +459,7 @@ fn key_rows(
                 id: k.id.as_str().into(),
                 alias: alias.map(Into::into),
                 native_id: None,
+                key_spec,
                 created: created_for(&[scope, &k.id]),
                 tags: k.tags,
             })
@@ -448,6 +491,7 @@ fn secret_rows(
                 id: s.name.as_str().into(),
                 alias: None,
                 native_id: native_id.map(Into::into),
+                key_spec: None,
                 created: created_for(&[scope, &s.name]),
                 tags: s.tags,
             })
@@ -725,7 +769,7 @@ fn build_alibaba(spec: AlibabaAccountSpec, i: usize) -> Result<AlibabaAccount, I
         non_empty(&f, &region)?;
         let scope = format!("alibaba/{}/{region}", spec.access_key_id);
         let keys = Table::build(
-            key_rows(r.keys, &f, &scope, Some("alias/"))?,
+            key_rows(r.keys, &f, &scope, Some("alias/"), false)?,
             &format!("{f}.keys"),
         )?;
         let secrets = Table::build(
@@ -772,7 +816,7 @@ fn build_huawei(spec: HuaweiAccountSpec, i: usize) -> Result<HuaweiAccount, Inve
             ));
         }
         let scope = p.project_id.as_str();
-        let keys = Table::build(key_rows(p.keys, &f, scope, None)?, &format!("{f}.keys"))?;
+        let keys = Table::build(key_rows(p.keys, &f, scope, None, true)?, &format!("{f}.keys"))?;
         let secrets = Table::build(secret_rows(p.secrets, &f, scope, true)?, &format!("{f}.secrets"))?;
         projects.push(HuaweiProject {
             region: p.region,

@@ -131,7 +131,10 @@ impl Emu {
     }
 
     pub async fn start_with(yaml: &str, options: Options, faults: Faults) -> Emu {
-        let inventory = Inventory::parse(yaml, "test").unwrap();
+        Emu::start_inventory(Inventory::parse(yaml, "test").unwrap(), options, faults).await
+    }
+
+    pub async fn start_inventory(inventory: Inventory, options: Options, faults: Faults) -> Emu {
         let store = Store::from_inventory(inventory).unwrap();
         let state = State::new(store, options, faults, Clock::manual(t0()));
         let run = emulator::start(state, SocketAddr::from(([127, 0, 0, 1], 0)))

@@ -1,4 +1,5 @@
-//! CSMS (secrets) APIs: list secrets (`limit`/`marker` pages by secret name, `page_info`), a secret's tags
+//! CSMS (secrets) APIs: list secrets (`limit`/`marker` pages by secret name, `page_info`), show one secret
+//! by name (unknown: 400 `CSMS.0106`), a secret's tags
 //! by secret UUID, the batch and single tag writes, the project tag catalogue and the `resource_instances`
 //! batch query. Unknown secret ids are 400 `CSMS.0005` "The resource does not exist." (the status the
 //! reference's error table gives that code).
@@ -24,15 +25,20 @@ fn not_found(id: &str) -> HwError {
     )
 }
 
+/// The id of the project's default CSMS encryption key, which every emulated secret uses.
+pub fn default_kms_key_id(project: &HuaweiProject) -> String {
+    crate::emulator::inventory::derived_uuid(&[&project.project_id, "csms-default-key"])
+}
+
 /// A secret as list secrets and `resource_detail` show it. Times are epoch milliseconds, as the service
 /// sends them.
-pub fn secret_json(project: &HuaweiProject, secret: &Resource) -> Value {
+pub fn secret_json(secret: &Resource, kms_key_id: &str) -> Value {
     let created_ms = secret.created * 1000;
     json!({
         "id": secret.native_id.as_deref().unwrap_or_default(),
         "name": secret.id,
         "state": "ENABLED",
-        "kms_key_id": crate::emulator::inventory::derived_uuid(&[&project.project_id, "csms-default-key"]),
+        "kms_key_id": kms_key_id,
         "description": "",
         "create_time": created_ms,
         "update_time": created_ms,
@@ -63,6 +69,19 @@ pub fn execute(
             let project = project(&store, principal, route)?;
             list_secrets(req, project)
         }
+        Api::ShowSecret => {
+            let store = state.store();
+            let project = project(&store, principal, route)?;
+            let secret = project.tables.secrets.get(resource).ok_or_else(|| {
+                HwError::dew(
+                    StatusCode::BAD_REQUEST,
+                    "CSMS.0106",
+                    "The secret name not found int the db.",
+                )
+            })?;
+            let kms_key_id = default_kms_key_id(project);
+            Ok(Success::Json(json!({"secret": secret_json(secret, &kms_key_id)})))
+        }
         Api::ListSecretTags => {
             let store = state.store();
             let project = project(&store, principal, route)?;
@@ -88,6 +107,7 @@ pub fn execute(
             if query.count {
                 return Ok(Success::Json(json!({"total_count": selected.count()})));
             }
+            let kms_key_id = default_kms_key_id(project);
             let mut total = 0usize;
             let mut resources = Vec::new();
             for r in selected {
@@ -95,7 +115,7 @@ pub fn execute(
                     resources.push(json!({
                         "resource_id": r.native_id.as_deref().unwrap_or_default(),
                         "resource_name": r.id,
-                        "resource_detail": secret_json(project, r),
+                        "resource_detail": secret_json(r, &kms_key_id),
                         "tags": tagging::tags_json(&r.tags),
                         "sys_tags": [],
                     }));
@@ -182,7 +202,8 @@ fn list_secrets(req: &HwRequest, project: &HuaweiProject) -> Result<Success, HwE
     };
     let end = (start + limit).min(rows.len());
     let page = &rows[start..end];
-    let secrets: Vec<Value> = page.iter().map(|r| secret_json(project, r)).collect();
+    let kms_key_id = default_kms_key_id(project);
+    let secrets: Vec<Value> = page.iter().map(|r| secret_json(r, &kms_key_id)).collect();
     let mut page_info = serde_json::Map::new();
     if end < rows.len()
         && let Some(last) = page.last()

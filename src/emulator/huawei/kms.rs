@@ -14,7 +14,7 @@ use crate::emulator::store::{HuaweiAccount, HuaweiProject, Resource};
 const SERVICE: Service = Service::Kms;
 /// Largest and default `limit` of list keys (the emulator's choice; the reference gives neither).
 pub const MAX_LIST_LIMIT: usize = 1000;
-/// Every emulated key is a symmetric AES-256 key.
+/// The spec of a key without one in the inventory, and what list keys selects without `key_spec`.
 pub const KEY_SPEC: &str = "AES_256";
 
 fn not_found(id: &str) -> HwError {
@@ -34,7 +34,7 @@ pub fn key_json(account: &HuaweiAccount, project: &HuaweiProject, key: &Resource
         "domain_id": account.domain_id,
         "key_alias": key.alias.as_deref().unwrap_or_default(),
         "realm": project.region,
-        "key_spec": KEY_SPEC,
+        "key_spec": key.key_spec.as_deref().unwrap_or(KEY_SPEC),
         "key_usage": "ENCRYPT_DECRYPT",
         "key_description": "",
         "creation_date": (key.created * 1000).to_string(),
@@ -187,7 +187,8 @@ fn find<'p>(project: &'p HuaweiProject, key_id: &str) -> Result<&'p Resource, Hw
 }
 
 /// `POST /v1.0/{project_id}/kms/list-keys`. `marker` is an opaque position (the decimal index of the next
-/// key, as `next_marker` hands it out); `total` counts every key matching `key_state` and `key_spec`.
+/// matching key, as `next_marker` hands it out); `total` counts every key matching `key_state` and
+/// `key_spec` (default `AES_256`, `ALL` for every spec).
 fn list_keys(
     body: &serde_json::Map<String, Value>,
     account: &HuaweiAccount,
@@ -217,11 +218,16 @@ fn list_keys(
         Some(s) => return Err(SERVICE.invalid(format!("Invalid key_state '{s}'."))),
     };
     let spec = string_field(body, "key_spec")?.unwrap_or_else(|| KEY_SPEC.to_owned());
-    let spec_matches = spec == "ALL" || spec == KEY_SPEC;
-    let rows = if state_matches && spec_matches {
-        project.tables.keys.rows()
+    let rows: Vec<&Resource> = if state_matches {
+        project
+            .tables
+            .keys
+            .rows()
+            .iter()
+            .filter(|k| spec == "ALL" || k.key_spec.as_deref().unwrap_or(KEY_SPEC) == spec)
+            .collect()
     } else {
-        &project.tables.keys.rows()[..0]
+        Vec::new()
     };
     let start = start.min(rows.len());
     let end = (start + limit).min(rows.len());

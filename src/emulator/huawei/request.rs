@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, Method, Uri};
 
 use crate::cloud::huawei::sign;
 
-/// A request to a Huawei path.
-#[derive(Debug, Clone)]
+/// A request to a Huawei path. `Debug` shows header names only (values carry signatures and tokens).
+#[derive(Clone)]
 pub struct HwRequest {
     pub method: String,
     /// The path exactly as sent (percent-encoded).
@@ -21,6 +21,21 @@ pub struct HwRequest {
     /// Headers with lower-case names.
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for HwRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HwRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// Decoded (name, value) pairs of a query string.

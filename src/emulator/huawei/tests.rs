@@ -85,6 +85,7 @@ fn routes_follow_the_reference_paths() {
     );
     let cases = [
         ("GET", "v1/p/secrets", Api::ListSecrets),
+        ("GET", "v1/p/secrets/db-password", Api::ShowSecret),
         ("GET", "v1/p/csms/tags", Api::ListProjectSecretsTags),
         (
             "POST",
@@ -216,6 +217,17 @@ fn reference_vector_verifies_and_every_alteration_fails() {
         e.message,
         "Incorrect IAM authentication information: x-auth-token not found"
     );
+}
+
+#[test]
+fn request_debug_never_shows_header_values() {
+    let r = v1(V1_SIG, &[("x-security-token", "testtoken")], V1_SIGNED);
+    let shown = format!("{r:?}");
+    assert!(
+        shown.contains("authorization") && shown.contains("x-security-token"),
+        "{shown}"
+    );
+    assert!(!shown.contains(V1_SIG) && !shown.contains("testtoken"), "{shown}");
 }
 
 #[test]

@@ -188,6 +188,7 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             r.keys.push(KeySpec {
                 id,
                 alias: None,
+                key_spec: None,
                 tags,
             });
         }
@@ -221,6 +222,8 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
         projects[p].keys.push(KeySpec {
             id,
             alias: Some(format!("{}-key-{i:06}", APPS[i % APPS.len()])),
+            // Some asymmetric keys, which list keys shows only with `key_spec: ALL`.
+            key_spec: (i % 8 == 7).then(|| "RSA_2048".to_owned()),
             tags,
         });
     }

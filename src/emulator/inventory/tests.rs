@@ -53,6 +53,22 @@ fn invalid_inventories_name_the_field() {
             "alibaba[0].regions.r.keys: duplicate id 'k'",
         ),
         (
+            "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, key_spec: SM4}]}}}]",
+            "alibaba[0].regions.r.keys[0].key_spec: key_spec is only used for Huawei keys",
+        ),
+        (
+            "huawei: [{ak: a, sk: s, projects: [{region: r, project_id: 0123456789abcdef0123456789abcdef, keys: [{id: k, key_spec: AES_512}]}]}]",
+            "huawei[0].projects[0].keys[0].key_spec: unknown key spec 'AES_512'",
+        ),
+        (
+            "huawei: [{ak: a, sk: s, idps: [{id: x}]}, {ak: b, sk: s, idps: [{id: x}]}]",
+            "huawei[1].idps[0].id: identity provider 'x' appears more than once",
+        ),
+        (
+            "huawei: [{ak: a, sk: s, ecs_agency: x}, {ak: b, sk: s, ecs_agency: y}]",
+            "huawei[1].ecs_agency: only one account can have an ecs_agency (account 'huawei-0' already has one)",
+        ),
+        (
             "alibaba: [{access_key_id: a, access_key_secret: s}, {access_key_id: a, access_key_secret: t}]",
             "access key id 'a' appears more than once",
         ),
