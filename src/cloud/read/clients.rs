@@ -3,6 +3,7 @@
 //! account and region, and stop sending for an account once its credentials were refused in this check.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -26,11 +27,15 @@ const ALIBABA_NOT_FOUND: &[&str] = &[
 /// Huawei answers that mean "no such resource" (reference §4: usually 400 with these codes).
 const HUAWEI_NOT_FOUND: &[&str] = &["CSMS.0005", "KMS.0205"];
 
-/// Per-check state of one account: the first refusal of its credentials, after which nothing more is sent
-/// (a retry storm of bad signatures locks a Huawei AK for five minutes and helps no one).
+/// Per-check credential state of one account. Until the cloud has accepted the account's credentials once,
+/// its calls go one at a time; after the first refusal nothing more is sent. So a wrong key costs one refused
+/// call per check, not one per call in flight (Huawei locks an access key for five minutes after five bad
+/// signatures in a row, and a storm of refusals helps no one).
 #[derive(Default)]
 pub struct Breaker {
     refused: OnceLock<ReadError>,
+    verified: AtomicBool,
+    probe: tokio::sync::Mutex<()>,
 }
 
 impl Breaker {
@@ -47,9 +52,29 @@ impl Breaker {
         }
     }
 
-    fn record(&self, e: &CallError) {
-        if e.code == ErrorCode::Auth {
-            let _ = self.refused.set(e.read_error());
+    /// Waits until a call may be sent; the guard, when there is one, must be held until its answer.
+    async fn admit(&self) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, ApiError> {
+        self.check()?;
+        if self.verified.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let guard = self.probe.lock().await;
+        self.check()?;
+        if self.verified.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        Ok(Some(guard))
+    }
+
+    fn record(&self, result: Result<(), &CallError>) {
+        match result {
+            Ok(()) => self.verified.store(true, Ordering::Release),
+            Err(e) if e.code == ErrorCode::Auth => {
+                let _ = self.refused.set(e.read_error());
+            }
+            // Any other answer means the cloud took the signature; an unreachable endpoint tells nothing about
+            // the credentials but must not serialize the account's calls for the rest of the check either.
+            Err(_) => self.verified.store(true, Ordering::Release),
         }
     }
 }
@@ -73,7 +98,7 @@ impl Client<'_> {
         request: Request,
         signer: &dyn crate::cloud::transport::Signer,
     ) -> Result<Vec<u8>, ApiError> {
-        self.breaker.check()?;
+        let _probe = self.breaker.admit().await?;
         // The semaphore is never closed, so acquiring only fails if it were; treat that as "no limit".
         let _permit = self.permits.acquire().await.ok();
         // The refusal may have come in while this call waited for a permit.
@@ -83,9 +108,12 @@ impl Client<'_> {
             .send(&call, &request, Auth::Signed(self.provider, signer))
             .await
         {
-            Ok(response) => Ok(response.body),
+            Ok(response) => {
+                self.breaker.record(Ok(()));
+                Ok(response.body)
+            }
             Err(e) => {
-                self.breaker.record(&e);
+                self.breaker.record(Err(&e));
                 Err(ApiError {
                     status: e.status,
                     cloud_code: e.cloud_code.clone(),
