@@ -1406,7 +1406,8 @@ async fn injected_faults_per_kind() {
     }
     assert_eq!(codes.len(), 2, "both 5xx kinds occur: {codes:?}");
 
-    emu.set_faults(json!({"server_error": 0.0, "throttle": 1.0})).await;
+    emu.set_faults(json!({"server_error": 0.0, "throttle": 1.0}))
+        .await;
     let r = emu
         .call(Sig::V1Post, "ListKeys", &[("RegionId", "cn-hangzhou")], &testid())
         .await;
@@ -1473,7 +1474,8 @@ async fn injected_faults_per_kind() {
         Err(std::io::ErrorKind::ConnectionReset)
     );
 
-    emu.set_faults(json!({"reset": 0.0, "hang": 1.0, "hang_ms": 300})).await;
+    emu.set_faults(json!({"reset": 0.0, "hang": 1.0, "hang_ms": 300}))
+        .await;
     let started = Instant::now();
     let hung = tokio::time::timeout(
         Duration::from_millis(100),

@@ -41,10 +41,17 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
         max_clock_skew, defaults.max_clock_skew,
         "tagdrift emulate has no flag for max_clock_skew"
     );
-    assert_eq!(max_nonces, defaults.max_nonces, "tagdrift emulate has no flag for max_nonces");
+    assert_eq!(
+        max_nonces, defaults.max_nonces,
+        "tagdrift emulate has no flag for max_nonces"
+    );
     let mut flags = vec!["--seed".to_owned(), seed.to_string()];
     if let Some(lifetime) = temp_credential_lifetime {
-        assert_eq!(lifetime.subsec_nanos(), 0, "--sts-duration-secs takes whole seconds");
+        assert_eq!(
+            lifetime.subsec_nanos(),
+            0,
+            "--sts-duration-secs takes whole seconds"
+        );
         flags.extend(["--sts-duration-secs".to_owned(), lifetime.as_secs().to_string()]);
     }
     if imds_token_required {
@@ -144,7 +151,10 @@ impl EmulatorProcess {
         emu.addr = match tokio::time::timeout(START_TIMEOUT, addr).await {
             Ok(Ok(addr)) => addr,
             Ok(Err(_)) => panic!("tagdrift emulate exited before listening:\n{}", emu.log_text()),
-            Err(_) => panic!("tagdrift emulate did not listen within {START_TIMEOUT:?}:\n{}", emu.log_text()),
+            Err(_) => panic!(
+                "tagdrift emulate did not listen within {START_TIMEOUT:?}:\n{}",
+                emu.log_text()
+            ),
         };
 
         // The flags took: the emulator reports the same faults and the manual clock at t0.
@@ -203,7 +213,9 @@ impl EmulatorProcess {
     /// Moves the emulator clock by `by` (back when negative; millisecond steps).
     pub async fn advance(&self, by: TimeDelta) {
         let before = self.clock_now();
-        let now = self.move_clock(json!({"advance_ms": by.num_milliseconds()})).await;
+        let now = self
+            .move_clock(json!({"advance_ms": by.num_milliseconds()}))
+            .await;
         assert_eq!(now - before, by);
     }
 
@@ -237,10 +249,7 @@ impl EmulatorProcess {
     }
 
     fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .join("\n")
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
     }
 }
 
