@@ -46,7 +46,7 @@ use tokio::sync::watch;
 use crate::cloud::Cloud;
 
 pub use args::EmulateArgs;
-pub use clock::Clock;
+pub use clock::{Clock, ClockError};
 pub use faults::{Fault, Faults, FaultsError, FaultsPatch};
 pub use inventory::{Inventory, InventoryError, Secret};
 pub use net::{ConnControl, ConnInfo};
@@ -368,7 +368,7 @@ impl State {
     /// Builds the state for `tagdrift emulate` arguments from an already loaded or generated inventory.
     pub fn from_args(args: &EmulateArgs, inventory: Inventory) -> Result<Arc<State>, EmulatorError> {
         let store = Store::from_inventory(inventory)?;
-        Ok(State::new(store, args.options(), args.faults()?, Clock::system()))
+        Ok(State::new(store, args.options(), args.faults()?, args.clock()))
     }
 
     pub fn options(&self) -> &Options {
@@ -646,6 +646,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/_emulator/stats", get(get_stats))
         .route("/_emulator/reset-stats", post(post_reset_stats))
         .route("/_emulator/faults", get(get_faults).post(post_faults))
+        .route("/_emulator/clock", get(get_clock).post(post_clock))
         .merge(alibaba::routes())
         .merge(huawei::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -668,24 +669,74 @@ async fn get_faults(AxumState(state): AxumState<Arc<State>>) -> Response {
 async fn post_faults(AxumState(state): AxumState<Arc<State>>, body: axum::body::Bytes) -> Response {
     let patch: FaultsPatch = match serde_json::from_slice(&body) {
         Ok(p) => p,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(serde_json::json!({"code": "invalid_json", "error": e.to_string()})),
-            )
-                .into_response();
-        }
+        Err(e) => return control_error(StatusCode::BAD_REQUEST, "invalid_json", e),
     };
     match state.update_faults(patch) {
         Ok(faults) => {
             tracing::info!(?faults, "emulator faults changed");
             axum::Json(faults).into_response()
         }
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({"code": e.code(), "error": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => control_error(StatusCode::BAD_REQUEST, e.code(), e),
+    }
+}
+
+/// `POST /_emulator/clock`: exactly one of the fields.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockMove {
+    /// Move to this RFC 3339 instant.
+    set: Option<DateTime<Utc>>,
+    /// Move by this many milliseconds (back when negative).
+    advance_ms: Option<i64>,
+}
+
+/// The control endpoints' error answer.
+fn control_error(status: StatusCode, code: &str, error: impl std::fmt::Display) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({"code": code, "error": error.to_string()})),
+    )
+        .into_response()
+}
+
+fn clock_json(state: &State, now: DateTime<Utc>) -> Response {
+    axum::Json(serde_json::json!({
+        "now": now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "manual": state.clock().is_manual(),
+    }))
+    .into_response()
+}
+
+async fn get_clock(AxumState(state): AxumState<Arc<State>>) -> Response {
+    clock_json(&state, state.now())
+}
+
+async fn post_clock(AxumState(state): AxumState<Arc<State>>, body: axum::body::Bytes) -> Response {
+    let request: ClockMove = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return control_error(StatusCode::BAD_REQUEST, "invalid_json", e),
+    };
+    let moved = match (request.set, request.advance_ms) {
+        (Some(at), None) => state.clock().try_set(at),
+        (None, Some(ms)) => state.clock().try_advance_ms(ms),
+        _ => {
+            return control_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_clock_move",
+                format!(
+                    "expected exactly one of \"set\" and \"advance_ms\", got {}",
+                    String::from_utf8_lossy(&body)
+                ),
+            );
+        }
+    };
+    match moved {
+        Ok(now) => {
+            tracing::debug!(%now, "emulator clock moved");
+            clock_json(&state, now)
+        }
+        Err(e @ ClockError::SystemClock) => control_error(StatusCode::CONFLICT, e.code(), &e),
+        Err(e) => control_error(StatusCode::BAD_REQUEST, e.code(), &e),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `tagdrift emulate` through the real binary: it serves the sample inventory on a port it picks, answers
-//! both control and cloud paths over HTTP, stops cleanly on SIGTERM, and writes a generated desired state that
-//! `tagdrift validate` accepts.
+//! both control and cloud paths over HTTP (its clock is the system clock unless `--manual-clock`), stops
+//! cleanly on SIGTERM, and writes a generated desired state that `tagdrift validate` accepts.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -76,6 +76,27 @@ fn serves_the_sample_inventory_and_stops_on_sigterm() {
             .await
             .unwrap();
         assert!(stats.is_object(), "stats {stats}");
+
+        // Without --manual-clock the emulator runs on the system clock, which the control endpoint refuses
+        // to move.
+        let clock: serde_json::Value = http
+            .get(format!("http://{addr}/_emulator/clock"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(clock["manual"], false, "clock {clock}");
+        let refused = http
+            .post(format!("http://{addr}/_emulator/clock"))
+            .body(r#"{"advance_ms": 60000}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 409);
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["code"], "system_clock", "body {body}");
     });
 
     let status = Command::new("kill")

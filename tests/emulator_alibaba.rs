@@ -187,15 +187,15 @@ async fn accepts_the_captured_v1_request_and_rejects_every_alteration() {
     // Stale date: the same signed request 16 minutes later.
     let fresh = with("SignatureNonce", "a6", "a6");
     let fresh = sign::sign_v1("POST", &fresh[..fresh.len() - 1], &testid(), T0, "a6");
-    emu.state().clock().advance(TimeDelta::minutes(16));
+    emu.advance(TimeDelta::minutes(16)).await;
     emu.send_v1("POST", &fresh, false)
         .await
         .assert_error(400, "IllegalTimestamp");
-    emu.state().clock().advance(TimeDelta::minutes(-32));
+    emu.advance(TimeDelta::minutes(-32)).await;
     emu.send_v1("POST", &fresh, false)
         .await
         .assert_error(400, "IllegalTimestamp");
-    emu.state().clock().advance(TimeDelta::minutes(16));
+    emu.advance(TimeDelta::minutes(16)).await;
     assert_two_sample_keys(&emu.send_v1("POST", &fresh, false).await);
 
     let stats = emu.stats().await;
@@ -240,7 +240,7 @@ async fn accepts_v1_l1_get_and_post_signatures() {
 #[tokio::test]
 async fn accepts_v1_l2_with_form_encoded_wire() {
     let emu = Emu::start(SAMPLE).await;
-    emu.state().clock().set(t0() + TimeDelta::seconds(1));
+    emu.set_clock(t0() + TimeDelta::seconds(1)).await;
     // The SDK's wire form: `+` for spaces, `%2A` for `*`.
     let query = "AccessKeyId=testid&Action=ListTagResources&Format=json\
         &NextToken=AAAAAV3MpHK1AP0pfERHZN5pu6n%2FOc1nj4M9UaAZ%2BI8db%3D%3D&RegionId=cn-hangzhou\
@@ -329,7 +329,7 @@ async fn accepts_the_captured_v3_request_and_rejects_every_alteration() {
     .await
     .assert_error(400, "SignatureDoesNotMatch");
     // Stale date.
-    emu.state().clock().advance(TimeDelta::minutes(20));
+    emu.advance(TimeDelta::minutes(20)).await;
     let nonce = "b5";
     let host = "kms.cn-hangzhou.aliyuncs.com";
     let call = V3Call {
@@ -349,7 +349,7 @@ async fn accepts_the_captured_v3_request_and_rejects_every_alteration() {
         .await
         .assert_error(400, "InvalidTimeStamp.Expired");
     // Wrong secret and unknown key at the right time.
-    emu.state().clock().set(t0());
+    emu.set_clock(t0()).await;
     let mut call2 = call;
     call2.nonce = "b6";
     let mut wrong = sign::sign_v3(&call2, &cred("testid", "nope"));
@@ -390,7 +390,7 @@ async fn accepts_v3_min_and_v3_b_with_sts_token() {
     // V3-B: STS credentials `testid` + token `CAIS.test-sts-token` (here a static STS key of an account).
     let sts_inventory = "alibaba:\n  - access_key_id: permanent\n    access_key_secret: other\n    sts:\n      - {access_key_id: testid, access_key_secret: testsecret, security_token: CAIS.test-sts-token}\n    regions:\n      cn-hangzhou:\n        keys: [{id: key-hzz62f1cb66fa42qo1111, tags: {a: b}}, {id: key-hzz62f1cb66fa42qo2222}]\n";
     let emu = Emu::start(sts_inventory).await;
-    emu.state().clock().set(t0() + TimeDelta::seconds(1));
+    emu.set_clock(t0() + TimeDelta::seconds(1)).await;
     let query = pairs(&[
         ("NextToken", "AAAAAV3MpHK1AP0pfERHZN5pu6n/Oc1nj4M9UaAZ+I8db=="),
         ("RegionId", "cn-hangzhou"),
@@ -1311,7 +1311,7 @@ async fn rate_limits_answer_rejected_throttling_with_retry_after() {
         .await
         .assert_ok();
     // Time refills; turning limits off at run time lets everything through.
-    emu.state().clock().advance(TimeDelta::milliseconds(400));
+    emu.advance(TimeDelta::milliseconds(400)).await;
     emu.call(Sig::V3, "ListKeys", &[region], &testid())
         .await
         .assert_ok();
@@ -1384,23 +1384,12 @@ async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> std::io::Res
     Ok(out)
 }
 
-async fn set_faults(emu: &Emu, body: Value) {
-    let r = emu
-        .http
-        .post(format!("{}/_emulator/faults", emu.run.endpoint()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-}
-
 #[tokio::test]
 async fn injected_faults_per_kind() {
     let emu = Emu::start(SAMPLE).await;
     let params = [("RegionId", "cn-hangzhou"), ("ResourceType", "key")];
 
-    set_faults(&emu, json!({"server_error": 1.0})).await;
+    emu.set_faults(json!({"server_error": 1.0})).await;
     let mut codes = std::collections::BTreeSet::new();
     for _ in 0..12 {
         let r = emu.call(Sig::V3, "ListTagResources", &params, &testid()).await;
@@ -1417,14 +1406,15 @@ async fn injected_faults_per_kind() {
     }
     assert_eq!(codes.len(), 2, "both 5xx kinds occur: {codes:?}");
 
-    set_faults(&emu, json!({"server_error": 0.0, "throttle": 1.0})).await;
+    emu.set_faults(json!({"server_error": 0.0, "throttle": 1.0}))
+        .await;
     let r = emu
         .call(Sig::V1Post, "ListKeys", &[("RegionId", "cn-hangzhou")], &testid())
         .await;
     r.assert_error(400, "Throttling");
     assert_eq!(r.headers["x-acs-retry-after"], "1000");
 
-    set_faults(&emu, json!({"throttle": 0.0, "malformed": 1.0})).await;
+    emu.set_faults(json!({"throttle": 0.0, "malformed": 1.0})).await;
     for _ in 0..6 {
         let r = emu.call(Sig::V3, "ListTagResources", &params, &testid()).await;
         assert_eq!(r.status, 200);
@@ -1445,7 +1435,7 @@ async fn injected_faults_per_kind() {
         .await;
     r.assert_error(404, "Forbidden.KeyNotFound");
 
-    set_faults(&emu, json!({"malformed": 0.0, "reset": 1.0})).await;
+    emu.set_faults(json!({"malformed": 0.0, "reset": 1.0})).await;
     let err = emu
         .http
         .post(format!("{}?Action=ListKeys", emu.url()))
@@ -1484,7 +1474,8 @@ async fn injected_faults_per_kind() {
         Err(std::io::ErrorKind::ConnectionReset)
     );
 
-    set_faults(&emu, json!({"reset": 0.0, "hang": 1.0, "hang_ms": 300})).await;
+    emu.set_faults(json!({"reset": 0.0, "hang": 1.0, "hang_ms": 300}))
+        .await;
     let started = Instant::now();
     let hung = tokio::time::timeout(
         Duration::from_millis(100),
@@ -1515,7 +1506,7 @@ async fn injected_faults_per_kind() {
     assert!(!err.is_status(), "{err:?}");
 
     // Switched off mid-run: everything answers again.
-    set_faults(&emu, json!({"hang": 0.0, "latency_ms": 120})).await;
+    emu.set_faults(json!({"hang": 0.0, "latency_ms": 120})).await;
     let started = Instant::now();
     emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-hangzhou")], &testid())
         .await
@@ -1624,13 +1615,13 @@ async fn assume_role_with_oidc_issues_credentials_that_work_until_they_expire() 
     emu.call(Sig::V1Post, "ListKeys", &[("RegionId", "cn-hangzhou")], &other)
         .await
         .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
-    emu.state().clock().advance(TimeDelta::minutes(61));
+    emu.advance(TimeDelta::minutes(61)).await;
     emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-hangzhou")], &temp)
         .await
         .assert_error(400, "InvalidSecurityToken.Expired");
 
     // Refusals.
-    emu.state().clock().set(t0());
+    emu.set_clock(t0()).await;
     let cases: &[AssumeCase] = &[
         (
             "acs:ram::1234567890123456:role/other",
@@ -1812,7 +1803,7 @@ async fn ecs_metadata_role_credentials_flow() {
         .unwrap();
     assert_eq!(bad_ttl.status(), 400);
     // The token expires with its TTL.
-    emu.state().clock().advance(TimeDelta::seconds(21_601));
+    emu.advance(TimeDelta::seconds(21_601)).await;
     assert_eq!(
         get("/latest/meta-data/ram/security-credentials/", Some(&token))
             .await
@@ -1851,29 +1842,17 @@ async fn ecs_metadata_role_credentials_flow() {
 #[tokio::test]
 #[ignore = "measurement; run explicitly with --ignored --nocapture"]
 async fn http_page_latency_at_100k() {
-    use tagdrift::emulator::inventory::{GenerateOptions, generate};
-    use tagdrift::emulator::{Clock, State, Store};
-    let generated = generate(&GenerateOptions {
-        total: 100_000,
-        tags_per_resource: 4,
-        drift_ratio: 0.1,
-        seed: 1,
-    })
-    .unwrap();
-    let state = State::new(
-        Store::from_inventory(generated.inventory).unwrap(),
+    let emu = Emu::start_generated(
+        100_000,
         Options::default(),
         Faults {
             rate_limits_enabled: false,
             ..Faults::default()
         },
-        Clock::system(),
-    );
-    let running = tagdrift::emulator::start(state, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    )
+    .await;
     let http = reqwest::Client::new();
-    let host = running.addr.to_string();
+    let host = emu.host();
     let mut times = Vec::new();
     let mut token = String::new();
     let mut rows = 0;
@@ -1882,7 +1861,7 @@ async fn http_page_latency_at_100k() {
         if !token.is_empty() {
             query.push(("NextToken".into(), token.clone()));
         }
-        let date = sign::format_timestamp(chrono::Utc::now());
+        let date = emu.now();
         let nonce = format!("bench-{n}");
         let call = V3Call {
             method: "POST",
@@ -1899,7 +1878,7 @@ async fn http_page_latency_at_100k() {
         let started = Instant::now();
         let mut request = http.post(format!(
             "{}/?{}",
-            running.endpoint(),
+            emu.run.endpoint(),
             sign::v3_canonical_query(&query)
         ));
         for (k, v) in &headers {
@@ -1921,5 +1900,5 @@ async fn http_page_latency_at_100k() {
         times[times.len() / 2],
         times[(times.len() * 99 / 100).min(times.len() - 1)]
     );
-    running.stop().await.unwrap();
+    assert!(emu.run.stop().await.success());
 }

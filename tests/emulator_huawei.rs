@@ -257,7 +257,7 @@ async fn security_token_vector_is_accepted_for_temporary_credentials_only_with_i
         "Incorrect IAM authentication information: verify aksk signature fail"
     );
     // After the credential's expiry (still within the date skew) the token must be renewed.
-    emu.state().clock().advance(TimeDelta::minutes(5));
+    emu.advance(TimeDelta::minutes(5)).await;
     send_vector(&emu, v, &vector_headers(v5, Some("testtoken")))
         .await
         .assert_gateway_error(401, "APIG.0307");
@@ -275,21 +275,21 @@ async fn wrong_secret_stale_date_and_the_ak_lock() {
 
     let emu = Emu::start(VECTOR_INVENTORY).await;
     // 15 minutes of skew is accepted; one second more is a stale date.
-    emu.state().clock().set(t0() + TimeDelta::minutes(15));
+    emu.set_clock(t0() + TimeDelta::minutes(15)).await;
     send_vector(&emu, v, &vector_headers(v.signature, None))
         .await
         .assert_ok();
-    emu.state().clock().set(t0() + TimeDelta::seconds(15 * 60 + 1));
+    emu.set_clock(t0() + TimeDelta::seconds(15 * 60 + 1)).await;
     let r = send_vector(&emu, v, &vector_headers(v.signature, None)).await;
     r.assert_gateway_error(401, "APIG.0301");
     assert!(r.message().contains("expired"), "{}", r.body);
-    emu.state().clock().set(t0() - TimeDelta::seconds(15 * 60 + 1));
+    emu.set_clock(t0() - TimeDelta::seconds(15 * 60 + 1)).await;
     send_vector(&emu, v, &vector_headers(v.signature, None))
         .await
         .assert_gateway_error(401, "APIG.0301");
 
     // Six bad signatures in a row lock testak for five minutes, even for correct requests.
-    emu.state().clock().set(t0());
+    emu.set_clock(t0()).await;
     let bad = vector_headers(&"0".repeat(64), None);
     for _ in 0..6 {
         let r = send_vector(&emu, v, &bad).await;
@@ -298,7 +298,7 @@ async fn wrong_secret_stale_date_and_the_ak_lock() {
     let r = send_vector(&emu, v, &vector_headers(v.signature, None)).await;
     r.assert_gateway_error(401, "APIG.0301");
     assert!(r.message().contains("locked"), "{}", r.body);
-    emu.state().clock().advance(TimeDelta::seconds(5 * 60));
+    emu.advance(TimeDelta::seconds(5 * 60)).await;
     send_vector(&emu, v, &vector_headers(v.signature, None))
         .await
         .assert_ok();
@@ -1028,7 +1028,7 @@ async fn rate_limits_answer_apig_0308() {
     emu.call("GET", &format!("/v1/{PID}/secrets"), &[], "")
         .await
         .assert_ok();
-    emu.state().clock().advance(TimeDelta::seconds(1));
+    emu.advance(TimeDelta::seconds(1)).await;
     emu.call("GET", &path, &[], "").await.assert_ok();
     // Bad signatures are answered, never throttled.
     emu.call_as("GET", &path, &[], "", &cred("testak", "wrong"), Some(PID))
@@ -1226,7 +1226,7 @@ async fn iam_projects_and_the_federated_credential_flow() {
     .await
     .assert_gateway_error(401, "APIG.0301");
 
-    let now = emu.state().now().timestamp();
+    let now = emu.clock_now().timestamp();
     let token =
         jwt(json!({"sub": "system:serviceaccount:ns:sa", "iss": "https://kubernetes", "exp": now + 3600}));
     let r = id_token_exchange(&emu, "cce-oidc", &token).await;
@@ -1283,7 +1283,7 @@ async fn iam_projects_and_the_federated_credential_flow() {
     emu.call_as("GET", &path, &[], "", &tokenless, Some(PID))
         .await
         .assert_gateway_error(401, "APIG.0301");
-    emu.state().clock().advance(TimeDelta::seconds(900));
+    emu.advance(TimeDelta::seconds(900)).await;
     emu.call_as("GET", &path, &[], "", &temp, Some(PID))
         .await
         .assert_gateway_error(401, "APIG.0307");
@@ -1509,24 +1509,11 @@ fn percentiles(mut times: Vec<f64>) -> String {
 #[ignore = "prints figures; run alone"]
 async fn huawei_page_latency_at_100k() {
     use tagdrift::emulator::Faults;
-    use tagdrift::emulator::inventory::{GenerateOptions, generate};
-    let generated = generate(&GenerateOptions {
-        total: 100_000,
-        tags_per_resource: 4,
-        drift_ratio: 0.1,
-        seed: 1,
-    })
-    .unwrap();
     let faults = Faults {
         rate_limits_enabled: false,
         ..Faults::default()
     };
-    let emu = Emu::start_inventory(
-        generated.inventory,
-        tagdrift::emulator::Options::default(),
-        faults,
-    )
-    .await;
+    let emu = Emu::start_generated(100_000, tagdrift::emulator::Options::default(), faults).await;
     let projects = emu
         .call_as(
             "GET",
@@ -1623,5 +1610,5 @@ async fn huawei_page_latency_at_100k() {
         "HTTP ShowKmsTags (one key): {}",
         percentiles(times).replace("pages", "calls")
     );
-    emu.run.stop().await.unwrap();
+    assert!(emu.run.stop().await.success());
 }

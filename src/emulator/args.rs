@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use super::clock::Clock;
 use super::faults::{Faults, parse_group};
 use super::{EmulatorError, Options};
 
@@ -97,6 +100,17 @@ pub struct EmulateArgs {
     /// Refuse ECS metadata requests without a session token (IMDSv2 only).
     #[arg(long)]
     pub imds_token_required: bool,
+
+    /// Start the emulator clock at this RFC 3339 instant and move it only through `POST /_emulator/clock`
+    /// (for tests replaying signed requests at their timestamps). Without it the system clock is used.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub manual_clock: Option<DateTime<Utc>>,
+}
+
+fn parse_rfc3339(value: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("expected an RFC 3339 time such as 2025-01-02T03:04:05Z ({e})"))
 }
 
 impl EmulateArgs {
@@ -124,6 +138,15 @@ impl EmulateArgs {
             rate_limits: Vec::new(),
             sts_duration_secs: None,
             imds_token_required: false,
+            manual_clock: None,
+        }
+    }
+
+    /// The emulator clock: manual from `--manual-clock`, else the system clock.
+    pub fn clock(&self) -> Clock {
+        match self.manual_clock {
+            Some(at) => Clock::manual(at),
+            None => Clock::system(),
         }
     }
 
@@ -209,5 +232,29 @@ mod tests {
             assert!(cli.args.faults().is_err(), "{bad}");
         }
         assert!(Cli::try_parse_from(["emulate", "--generate", "1", "--inventory", "x.yaml"]).is_err());
+    }
+
+    #[test]
+    fn manual_clock_flag_starts_a_manual_clock() {
+        let cli = Cli::try_parse_from([
+            "emulate",
+            "--generate",
+            "1",
+            "--manual-clock",
+            "2025-01-02T11:04:05+08:00",
+        ])
+        .unwrap();
+        let clock = cli.args.clock();
+        assert!(clock.is_manual());
+        assert_eq!(clock.now().to_rfc3339(), "2025-01-02T03:04:05+00:00");
+
+        let cli = Cli::try_parse_from(["emulate", "--generate", "1"]).unwrap();
+        assert!(!cli.args.clock().is_manual());
+        for bad in ["2025-01-02", "2025-01-02T03:04:05", "yesterday"] {
+            let err = Cli::try_parse_from(["emulate", "--generate", "1", "--manual-clock", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(err.to_string().contains("RFC 3339"), "{bad}: {err}");
+        }
     }
 }

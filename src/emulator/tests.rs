@@ -337,3 +337,97 @@ async fn control_endpoints_over_http() {
     assert_eq!(stats.total, 0);
     running.stop().await.unwrap();
 }
+
+async fn post_json(client: &reqwest::Client, url: &str, body: &str) -> (u16, serde_json::Value) {
+    let r = client.post(url).body(body.to_owned()).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn clock_endpoint_moves_a_manual_clock() {
+    let state = state_with(Faults::default());
+    let running = start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/_emulator/clock", running.endpoint());
+
+    let now: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        now,
+        serde_json::json!({"now": "2025-01-02T03:04:05Z", "manual": true})
+    );
+
+    let (status, v) = post_json(&client, &url, r#"{"advance_ms": 1500}"#).await;
+    assert_eq!(
+        (status, &v["now"]),
+        (200, &serde_json::json!("2025-01-02T03:04:06.500Z"))
+    );
+    let (status, v) = post_json(&client, &url, r#"{"advance_ms": -3600000}"#).await;
+    assert_eq!(
+        (status, &v["now"]),
+        (200, &serde_json::json!("2025-01-02T02:04:06.500Z"))
+    );
+    assert_eq!(state.now(), t0() - TimeDelta::milliseconds(3_598_500));
+    let (status, v) = post_json(&client, &url, r#"{"set": "2026-01-01T08:00:00+08:00"}"#).await;
+    assert_eq!(
+        (status, &v["now"]),
+        (200, &serde_json::json!("2026-01-01T00:00:00Z"))
+    );
+    assert_eq!(state.now().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+
+    for (body, code) in [
+        (r#"{}"#, "invalid_clock_move"),
+        (
+            r#"{"set": "2026-01-01T00:00:00Z", "advance_ms": 1}"#,
+            "invalid_clock_move",
+        ),
+        (r#"{"set": "tomorrow"}"#, "invalid_json"),
+        (r#"{"advance_ms": 1.5}"#, "invalid_json"),
+        (r#"{"advance": 1}"#, "invalid_json"),
+        (r#"{"advance_ms": 9223372036854775807}"#, "clock_out_of_range"),
+    ] {
+        let (status, v) = post_json(&client, &url, body).await;
+        assert_eq!((status, v["code"].as_str()), (400, Some(code)), "{body}: {v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    }
+    assert_eq!(state.now().to_rfc3339(), "2026-01-01T00:00:00+00:00");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn clock_endpoint_refuses_to_move_the_system_clock() {
+    let inv = Inventory::parse(include_str!("../../config/emulator-inventory.yaml"), "sample").unwrap();
+    let state = State::new(
+        Store::from_inventory(inv).unwrap(),
+        Options::default(),
+        Faults::default(),
+        Clock::system(),
+    );
+    let running = start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/_emulator/clock", running.endpoint());
+
+    let got: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["manual"], false);
+    let reported = DateTime::parse_from_rfc3339(got["now"].as_str().unwrap()).unwrap();
+    assert!(
+        (Utc::now() - reported.to_utc()).abs() < TimeDelta::minutes(1),
+        "{got}"
+    );
+
+    for body in [r#"{"advance_ms": 60000}"#, r#"{"set": "2000-01-01T00:00:00Z"}"#] {
+        let (status, v) = post_json(&client, &url, body).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (409, Some("system_clock")),
+            "{body}: {v}"
+        );
+        assert!(v["error"].as_str().unwrap().contains("--manual-clock"), "{v}");
+    }
+    assert!((Utc::now() - state.now()).abs() < TimeDelta::minutes(1));
+    running.stop().await.unwrap();
+}

@@ -1,15 +1,18 @@
-//! Test harness: an in-process emulator on 127.0.0.1:0 with a manual clock, and a client that signs with
-//! `cloud::alibaba::sign` and talks real HTTP.
+//! Test harness: the real `tagdrift emulate` binary on 127.0.0.1:0 with a manual clock (see
+//! `tests/common/emulator_process.rs`), and a client that signs with `cloud::alibaba::sign` and talks real HTTP.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+#[path = "../common/emulator_process.rs"]
+mod process;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+pub use process::EmulatorProcess;
+use process::Source;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tagdrift::cloud::alibaba::sign::{self, Credential, V3Call};
-use tagdrift::emulator::{self, Clock, Faults, Inventory, Options, Running, State, StatsSnapshot, Store};
+use tagdrift::emulator::{Faults, Options, StatsSnapshot};
 
 pub const SAMPLE: &str = include_str!("../../config/emulator-inventory.yaml");
 pub const T0: &str = "2025-01-02T03:04:05Z";
@@ -101,7 +104,7 @@ impl Reply {
 }
 
 pub struct Emu {
-    pub run: Running,
+    pub run: EmulatorProcess,
     pub http: reqwest::Client,
     nonce: AtomicU64,
 }
@@ -112,21 +115,21 @@ impl Emu {
     }
 
     pub async fn start_with(yaml: &str, options: Options, faults: Faults) -> Emu {
-        let inventory = Inventory::parse(yaml, "test").unwrap();
-        let store = Store::from_inventory(inventory).unwrap();
-        let state = State::new(store, options, faults, Clock::manual(t0()));
-        let run = emulator::start(state, SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .unwrap();
-        Emu {
-            run,
-            http: reqwest::Client::builder().build().unwrap(),
-            nonce: AtomicU64::new(1),
-        }
+        Emu::start_source(Source::Yaml(yaml), options, faults).await
     }
 
-    pub fn state(&self) -> &Arc<State> {
-        &self.run.state
+    /// Serves a `--generate total` inventory.
+    pub async fn start_generated(total: usize, options: Options, faults: Faults) -> Emu {
+        Emu::start_source(Source::Generate(total), options, faults).await
+    }
+
+    async fn start_source(source: Source<'_>, options: Options, faults: Faults) -> Emu {
+        let run = EmulatorProcess::spawn(source, t0(), &options, &faults).await;
+        Emu {
+            http: run.http.clone(),
+            run,
+            nonce: AtomicU64::new(1),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -141,19 +144,27 @@ impl Emu {
         format!("nonce-{}", self.nonce.fetch_add(1, Ordering::SeqCst))
     }
 
+    /// The emulator clock as an Alibaba timestamp.
     pub fn now(&self) -> String {
-        sign::format_timestamp(self.state().now())
+        sign::format_timestamp(self.run.clock_now())
+    }
+
+    /// Moves the emulator clock to `at` (`POST /_emulator/clock`).
+    pub async fn set_clock(&self, at: DateTime<Utc>) {
+        self.run.set_clock(at).await;
+    }
+
+    /// Moves the emulator clock by `by` (`POST /_emulator/clock`).
+    pub async fn advance(&self, by: TimeDelta) {
+        self.run.advance(by).await;
     }
 
     pub async fn stats(&self) -> StatsSnapshot {
-        self.http
-            .get(format!("{}/_emulator/stats", self.run.endpoint()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.run.stats().await
+    }
+
+    pub async fn set_faults(&self, body: Value) {
+        self.run.set_faults(body).await;
     }
 
     pub async fn reply(response: reqwest::Response) -> Reply {

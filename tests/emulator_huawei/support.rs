@@ -1,16 +1,19 @@
-//! Test harness: an in-process emulator on 127.0.0.1:0 with a manual clock, and a client that signs with
-//! `cloud::huawei::sign` (SDK-HMAC-SHA256) and talks real HTTP.
+//! Test harness: the real `tagdrift emulate` binary on 127.0.0.1:0 with a manual clock (see
+//! `tests/common/emulator_process.rs`), and a client that signs with `cloud::huawei::sign`
+//! (SDK-HMAC-SHA256) and talks real HTTP.
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+#[path = "../common/emulator_process.rs"]
+mod process;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+pub use process::EmulatorProcess;
+use process::Source;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tagdrift::cloud::huawei::sign::{self, Credential};
-use tagdrift::emulator::{self, Clock, Faults, Inventory, Options, Running, State, StatsSnapshot, Store};
+use tagdrift::emulator::{Faults, Options, StatsSnapshot};
 
 pub const SAMPLE: &str = include_str!("../../config/emulator-inventory.yaml");
 /// The reference vectors' project and `X-Sdk-Date`.
@@ -121,7 +124,7 @@ impl Reply {
 }
 
 pub struct Emu {
-    pub run: Running,
+    pub run: EmulatorProcess,
     pub http: reqwest::Client,
 }
 
@@ -131,42 +134,48 @@ impl Emu {
     }
 
     pub async fn start_with(yaml: &str, options: Options, faults: Faults) -> Emu {
-        Emu::start_inventory(Inventory::parse(yaml, "test").unwrap(), options, faults).await
+        Emu::start_source(Source::Yaml(yaml), options, faults).await
     }
 
-    pub async fn start_inventory(inventory: Inventory, options: Options, faults: Faults) -> Emu {
-        let store = Store::from_inventory(inventory).unwrap();
-        let state = State::new(store, options, faults, Clock::manual(t0()));
-        let run = emulator::start(state, SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .unwrap();
+    /// Serves a `--generate total` inventory.
+    pub async fn start_generated(total: usize, options: Options, faults: Faults) -> Emu {
+        Emu::start_source(Source::Generate(total), options, faults).await
+    }
+
+    async fn start_source(source: Source<'_>, options: Options, faults: Faults) -> Emu {
+        let run = EmulatorProcess::spawn(source, t0(), &options, &faults).await;
         Emu {
+            http: run.http.clone(),
             run,
-            http: reqwest::Client::builder().build().unwrap(),
         }
-    }
-
-    pub fn state(&self) -> &Arc<State> {
-        &self.run.state
     }
 
     pub fn host(&self) -> String {
         self.run.addr.to_string()
     }
 
+    /// The emulator clock as an `X-Sdk-Date`.
     pub fn now(&self) -> String {
-        sign::format_sdk_date(self.state().now())
+        sign::format_sdk_date(self.run.clock_now())
+    }
+
+    /// The emulator clock.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.run.clock_now()
+    }
+
+    /// Moves the emulator clock to `at` (`POST /_emulator/clock`).
+    pub async fn set_clock(&self, at: DateTime<Utc>) {
+        self.run.set_clock(at).await;
+    }
+
+    /// Moves the emulator clock by `by` (`POST /_emulator/clock`).
+    pub async fn advance(&self, by: TimeDelta) {
+        self.run.advance(by).await;
     }
 
     pub async fn stats(&self) -> StatsSnapshot {
-        self.http
-            .get(format!("{}/_emulator/stats", self.run.endpoint()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.run.stats().await
     }
 
     pub async fn reply(response: reqwest::Response) -> Reply {
@@ -260,13 +269,6 @@ impl Emu {
     }
 
     pub async fn set_faults(&self, body: Value) {
-        let r = self
-            .http
-            .post(format!("{}/_emulator/faults", self.run.endpoint()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        self.run.set_faults(body).await;
     }
 }
