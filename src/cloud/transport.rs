@@ -176,7 +176,14 @@ pub struct Call<'a> {
     pub timeout: Option<Duration>,
     /// Lowers the transport's attempt limit for this call (never raises it).
     pub max_attempts: Option<u32>,
+    /// Checks a 2xx body before the call counts as answered. A body it refuses (truncated, a field of the
+    /// wrong type) is an `invalid_response` attempt: counted by the observer like any failed attempt and
+    /// retried, since a damaged answer is usually a transient fault of the path, not of the resource.
+    pub validate: Option<BodyCheck>,
 }
+
+/// See [`Call::validate`]: `Err` carries why the body does not fit (never the body itself).
+pub type BodyCheck = fn(&[u8]) -> Result<(), String>;
 
 impl<'a> Call<'a> {
     pub fn new(operation: Operation, account: &'a str, region: &'a str) -> Call<'a> {
@@ -187,7 +194,13 @@ impl<'a> Call<'a> {
             not_found_codes: &[],
             timeout: None,
             max_attempts: None,
+            validate: None,
         }
+    }
+
+    pub fn validate(mut self, check: BodyCheck) -> Call<'a> {
+        self.validate = Some(check);
+        self
     }
 
     pub fn not_found(mut self, codes: &'a [&'a str]) -> Call<'a> {
@@ -487,7 +500,10 @@ impl Transport {
                 signer.sign(&mut prepared, credential, Utc::now());
             }
             let outcome = match self.attempt(call, &prepared, timeout, credential.as_ref()).await {
-                Ok(response) => Attempt::Done(response),
+                Ok(response) => match call.validate.map_or(Ok(()), |check| check(&response.body)) {
+                    Ok(()) => Attempt::Done(response),
+                    Err(why) => Attempt::Failed(Failure::invalid_body(&response, why)),
+                },
                 Err(failure) => Attempt::Failed(failure),
             };
             if let (Attempt::Failed(failure), Auth::Signed(provider, _), Some(credential)) =

@@ -12,7 +12,7 @@ use crate::cloud::alibaba::scan::{Kms, RpcCall};
 use crate::cloud::credentials::Provider;
 use crate::cloud::huawei::scan::{Dew, Method, RestCall};
 use crate::cloud::transport::{
-    AlibabaV3, Auth, Call, CallError, HuaweiSigner, Operation, Request, Transport,
+    AlibabaV3, Auth, BodyCheck, Call, CallError, HuaweiSigner, Operation, Request, Transport,
 };
 use crate::cloud::{ErrorCode, ReadError};
 
@@ -147,6 +147,32 @@ fn huawei_operation(operation: &str) -> Option<Operation> {
     })
 }
 
+/// The check a 2xx body of `operation` must pass inside the transport: the same type the reader decodes it
+/// into, so a damaged answer is counted and retried as an `invalid_response` attempt instead of surfacing only
+/// after the call has been counted as answered.
+fn body_check(operation: Operation) -> BodyCheck {
+    fn fits<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(), String> {
+        serde_json::from_slice::<T>(body)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+    use crate::cloud::{alibaba::wire as ali, huawei::wire as hw};
+    match operation {
+        Operation::AlibabaListTagResources => fits::<ali::TagPage>,
+        Operation::AlibabaListKeys => fits::<ali::KeyPage>,
+        Operation::AlibabaListSecrets => fits::<ali::SecretPage>,
+        Operation::AlibabaDescribeKey => fits::<ali::DescribeKey>,
+        Operation::AlibabaDescribeSecret => fits::<ali::DescribeSecret>,
+        Operation::HuaweiListSecrets => fits::<hw::SecretPage>,
+        Operation::HuaweiListKeys => fits::<hw::KeyPage>,
+        Operation::HuaweiListSecretTags | Operation::HuaweiShowKmsTags => fits::<hw::TagsAnswer>,
+        Operation::HuaweiListSecretResourceInstances | Operation::HuaweiListKmsByTags => {
+            fits::<hw::InstancePage>
+        }
+        _ => fits::<serde::de::IgnoredAny>,
+    }
+}
+
 fn unknown_operation(name: &str) -> ApiError {
     ApiError::from(ReadError::new(
         ErrorCode::Other,
@@ -176,7 +202,9 @@ impl Kms for Client<'_> {
             .map_or_else(|| alibaba_endpoint(&call.region), str::to_owned);
         let request = Request::post(&endpoint, "/").query(call.params);
         let signer = AlibabaV3::kms(call.action);
-        let transport_call = Call::new(operation, self.account, &call.region).not_found(ALIBABA_NOT_FOUND);
+        let transport_call = Call::new(operation, self.account, &call.region)
+            .not_found(ALIBABA_NOT_FOUND)
+            .validate(body_check(operation));
         self.send(transport_call, request, &signer).await
     }
 }
@@ -198,7 +226,9 @@ impl Dew for Client<'_> {
             None => request.header("Content-Type", "application/json"),
         };
         request = request.header("X-Project-Id", call.project_id.clone());
-        let transport_call = Call::new(operation, self.account, &call.region).not_found(HUAWEI_NOT_FOUND);
+        let transport_call = Call::new(operation, self.account, &call.region)
+            .not_found(HUAWEI_NOT_FOUND)
+            .validate(body_check(operation));
         self.send(transport_call, request, &HuaweiSigner).await
     }
 }

@@ -33,6 +33,20 @@ pub(super) struct Failure {
 }
 
 impl Failure {
+    /// A 2xx answer whose body the caller's [`Call::validate`](super::Call::validate) check refused.
+    pub fn invalid_body(response: &super::Response, why: String) -> Failure {
+        Failure {
+            code: ErrorCode::InvalidResponse,
+            retryable: true,
+            retry_after: None,
+            status: Some(response.status),
+            cloud_code: None,
+            request_id: response.request_id.clone(),
+            credential_refused: false,
+            detail: format!("unexpected body ({} bytes): {why}", response.body.len()),
+        }
+    }
+
     pub fn timeout(timeout: Duration) -> Failure {
         Failure {
             code: ErrorCode::Timeout,

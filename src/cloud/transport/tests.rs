@@ -638,6 +638,67 @@ mod http {
     }
 
     #[tokio::test]
+    async fn a_body_the_call_refuses_is_an_invalid_response_attempt_and_is_retried() {
+        let hits = Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        let router = Router::new().route(
+            "/",
+            any(move || {
+                let counter = counter.clone();
+                async move {
+                    // First a truncated page, then a whole one.
+                    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                        r#"{"RequestId":"a","KeyMetadata":{"Ke"#
+                    } else {
+                        r#"{"RequestId":"b","KeyMetadata":{"KeyId":"k"}}"#
+                    }
+                }
+            }),
+        );
+        let endpoint = serve(router).await;
+        let (transport, recorder) = transport(3);
+        let provider = Provider::fixed(Credential::new("testid", "testsecret", None));
+        let request = Request::post(&endpoint, "/").query([("KeyId", "k")]);
+        fn whole(body: &[u8]) -> Result<(), String> {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        let call = Call::new(Operation::AlibabaDescribeKey, "acct", "r").validate(whole);
+        let signer = AlibabaV3::kms("DescribeKey");
+        let response = transport
+            .send(&call, &request, Auth::Signed(&provider, &signer))
+            .await
+            .unwrap();
+        assert_eq!(response.request_id.as_deref(), Some("b"));
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        let attempts = recorder.attempts.lock().unwrap().clone();
+        assert_eq!(
+            attempts,
+            vec![
+                (
+                    Cloud::Alibaba,
+                    "DescribeKey",
+                    false,
+                    Some(ErrorCode::InvalidResponse)
+                ),
+                (Cloud::Alibaba, "DescribeKey", true, None),
+            ]
+        );
+
+        // With every attempt damaged, the call ends invalid_response after the attempt limit.
+        let always_bad = |_: &[u8]| Err::<(), String>("never fits".to_owned());
+        let call = Call::new(Operation::AlibabaDescribeKey, "acct", "r").validate(always_bad);
+        let error = transport
+            .send(&call, &request, Auth::Signed(&provider, &signer))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidResponse);
+        assert_eq!(error.attempts, 3);
+        assert!(error.message.contains("never fits"), "{}", error.message);
+    }
+
+    #[tokio::test]
     async fn a_slow_answer_is_a_timeout_and_is_retried() {
         let hits = Arc::new(AtomicU32::new(0));
         let counter = hits.clone();
