@@ -18,6 +18,7 @@ mod faults;
 pub mod huawei;
 pub mod inventory;
 mod limiter;
+mod metadata;
 mod net;
 mod stats;
 pub mod store;
