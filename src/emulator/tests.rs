@@ -371,12 +371,10 @@ async fn inventory_summary_counts_resources_and_tag_rows_per_scope() {
     let hw = find("huawei", "cn-north-4", "key");
     assert_eq!(hw["project_id"], "0123456789abcdef0123456789abcdef");
     // Every table of the store is listed, and the totals agree with the store.
-    let store = state.store();
     let total: u64 = scopes.iter().map(|s| s["resources"].as_u64().unwrap()).sum();
-    let expected: usize = store.summary().iter().map(|s| s.resources).sum();
+    let expected: usize = state.store().summary().iter().map(|s| s.resources).sum();
     assert_eq!(total as usize, expected);
     assert!(total >= 6);
-    drop(store);
     // A control endpoint: not counted as a cloud call.
     assert_eq!(state.stats().total, 0);
     running.stop().await.unwrap();
