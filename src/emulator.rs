@@ -648,6 +648,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/_emulator/reset-stats", post(post_reset_stats))
         .route("/_emulator/faults", get(get_faults).post(post_faults))
         .route("/_emulator/clock", get(get_clock).post(post_clock))
+        .route("/_emulator/inventory", get(get_inventory))
         .merge(alibaba::routes())
         .merge(huawei::routes())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -656,6 +657,11 @@ pub fn router(state: Arc<State>) -> Router {
 
 async fn get_stats(AxumState(state): AxumState<Arc<State>>) -> Response {
     axum::Json(state.stats()).into_response()
+}
+
+async fn get_inventory(AxumState(state): AxumState<Arc<State>>) -> Response {
+    let scopes = state.store().summary();
+    axum::Json(serde_json::json!({ "scopes": scopes })).into_response()
 }
 
 async fn post_reset_stats(AxumState(state): AxumState<Arc<State>>) -> Response {

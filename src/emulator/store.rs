@@ -690,6 +690,89 @@ impl Store {
             .sum();
         ali + hw
     }
+
+    /// Resource and tag-row counts per (cloud, account, region, type), in store order: what a benchmark needs
+    /// to compute the fewest calls an inventory allows without parsing the inventory itself.
+    pub fn summary(&self) -> Vec<ScopeSummary> {
+        let mut out = Vec::new();
+        for account in &self.alibaba {
+            for (region, tables) in &account.regions {
+                for t in [ResourceType::Key, ResourceType::Secret] {
+                    out.push(ScopeSummary::of(
+                        Cloud::Alibaba,
+                        &account.name,
+                        region,
+                        None,
+                        t,
+                        tables.table(t),
+                    ));
+                }
+            }
+        }
+        for account in &self.huawei {
+            for p in &account.projects {
+                for t in [ResourceType::Key, ResourceType::Secret] {
+                    let id = Some(p.project_id.as_str());
+                    out.push(ScopeSummary::of(
+                        Cloud::Huawei,
+                        &account.name,
+                        &p.region,
+                        id,
+                        t,
+                        p.tables.table(t),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The counts of one table (`GET /_emulator/inventory`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScopeSummary {
+    pub cloud: &'static str,
+    pub account: String,
+    pub region: String,
+    /// Huawei project id; absent for Alibaba.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    #[serde(rename = "type")]
+    pub resource_type: &'static str,
+    pub resources: usize,
+    /// Resources with at least one tag.
+    pub tagged: usize,
+    /// (resource, tag) pairs: the rows `ListTagResources` pages through.
+    pub tag_rows: usize,
+    /// Number of resources per tag count (`{"4": 2400, "5": 13}`).
+    pub by_tag_count: BTreeMap<usize, usize>,
+}
+
+impl ScopeSummary {
+    fn of(
+        cloud: Cloud,
+        account: &str,
+        region: &str,
+        project_id: Option<&str>,
+        resource_type: ResourceType,
+        table: &Table,
+    ) -> ScopeSummary {
+        let mut by_tag_count = BTreeMap::new();
+        for row in table.rows() {
+            *by_tag_count.entry(row.tags.len()).or_default() += 1;
+        }
+        ScopeSummary {
+            cloud: cloud.as_str(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            project_id: project_id.map(str::to_owned),
+            resource_type: resource_type.as_str(),
+            resources: table.len(),
+            tagged: table.rows().iter().filter(|r| !r.tags.is_empty()).count(),
+            tag_rows: table.rows().iter().map(|r| r.tags.len()).sum(),
+            by_tag_count,
+        }
+    }
 }
 
 fn build_alibaba(spec: AlibabaAccountSpec, i: usize) -> Result<AlibabaAccount, InventoryError> {

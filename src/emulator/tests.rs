@@ -431,3 +431,45 @@ async fn clock_endpoint_refuses_to_move_the_system_clock() {
     assert!((Utc::now() - state.now()).abs() < TimeDelta::minutes(1));
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn inventory_summary_counts_resources_and_tag_rows_per_scope() {
+    let state = state_with(Faults::default());
+    let running = start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let v: serde_json::Value = reqwest::get(format!("{}/_emulator/inventory", running.endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scopes = v["scopes"].as_array().unwrap();
+    let find = |cloud: &str, region: &str, t: &str| {
+        scopes
+            .iter()
+            .find(|s| s["cloud"] == cloud && s["region"] == region && s["type"] == t)
+            .unwrap_or_else(|| panic!("no scope {cloud} {region} {t} in {v}"))
+    };
+    // cn-hangzhou keys in the sample: two with 2 tags, one without any.
+    let keys = find("alibaba", "cn-hangzhou", "key");
+    assert_eq!(keys["account"], "ali-demo");
+    assert_eq!(keys["resources"], 3);
+    assert_eq!(keys["tagged"], 2);
+    assert_eq!(keys["tag_rows"], 4);
+    assert_eq!(keys["by_tag_count"], serde_json::json!({"0": 1, "2": 2}));
+    assert!(keys.get("project_id").is_none());
+    let secrets = find("alibaba", "cn-hangzhou", "secret");
+    assert_eq!(secrets["tag_rows"], 3);
+    assert_eq!(secrets["by_tag_count"], serde_json::json!({"1": 1, "2": 1}));
+    let hw = find("huawei", "cn-north-4", "key");
+    assert_eq!(hw["project_id"], "0123456789abcdef0123456789abcdef");
+    // Every table of the store is listed, and the totals agree with the store.
+    let total: u64 = scopes.iter().map(|s| s["resources"].as_u64().unwrap()).sum();
+    let expected: usize = state.store().summary().iter().map(|s| s.resources).sum();
+    assert_eq!(total as usize, expected);
+    assert!(total >= 6);
+    // A control endpoint: not counted as a cloud call.
+    assert_eq!(state.stats().total, 0);
+    running.stop().await.unwrap();
+}
