@@ -79,7 +79,7 @@ pub enum Value {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
     /// The text after unquoting and unescaping.
-    pub text: String,
+    pub text: Box<str>,
     /// Written without quotes or block indicators, so the core schema decided its type.
     pub plain: bool,
     pub resolved: Resolved,
@@ -345,9 +345,15 @@ impl TreeBuilder {
             .stack
             .pop()
             .ok_or_else(|| "unbalanced end of a collection".to_string())?;
+        // Collections are complete here; giving back what growth over-allocated keeps a 100,000-resource tree
+        // (millions of small mappings) about a third smaller.
         let (mark, value) = match open {
-            Open::Sequence(items) => (mark, Value::Sequence(items)),
-            Open::Mapping(entries, None) => {
+            Open::Sequence(mut items) => {
+                items.shrink_to_fit();
+                (mark, Value::Sequence(items))
+            }
+            Open::Mapping(mut entries, None) => {
+                entries.shrink_to_fit();
                 // A block mapping's start event points after its first key; the key is where it starts.
                 let mark = entries.first().map_or(mark, |e| mark.min(e.key.mark));
                 (mark, Value::Mapping(entries))
@@ -432,7 +438,7 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
         Some(t) => return Err(format!("unsupported YAML tag '{}{}'", t.handle, t.suffix)),
     };
     Ok(Scalar {
-        text,
+        text: text.into_boxed_str(),
         plain: plain && tag.is_none(),
         resolved,
     })
@@ -581,7 +587,7 @@ impl Collector {
         };
         let mut first_lines: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
         for entry in entries {
-            let Some(name) = entry.key.as_scalar().map(|s| s.text.as_str()) else {
+            let Some(name) = entry.key.as_scalar().map(|s| &*s.text) else {
                 self.at(
                     &entry.key,
                     path,
@@ -694,7 +700,7 @@ impl Collector {
                 Resolved::Bool(b) => V::Bool(b),
                 Resolved::Int(n) => V::Number(n.into()),
                 Resolved::Float(f) => V::Number(f.into()),
-                Resolved::String => V::String(s.text.clone()),
+                Resolved::String => V::String(s.text.to_string()),
             },
             Value::Sequence(items) => V::Sequence(
                 items
@@ -709,7 +715,7 @@ impl Collector {
                 for entry in entries {
                     let key = self.serde_value(&entry.key, path);
                     if let Some(scalar) = entry.key.as_scalar() {
-                        let id = (scalar.text.as_str(), entry.key.kind());
+                        let id = (&*scalar.text, entry.key.kind());
                         if let Some(line) = first_lines.get(&id) {
                             let message = duplicate_key(&entry.key, *line);
                             self.at(&entry.key, path, message);
@@ -717,7 +723,10 @@ impl Collector {
                         }
                         first_lines.insert(id, entry.key.mark.line);
                     }
-                    let name = entry.key.as_scalar().map_or(String::new(), |s| s.text.clone());
+                    let name = entry
+                        .key
+                        .as_scalar()
+                        .map_or(String::new(), |s| s.text.to_string());
                     let value = self.serde_value(&entry.value, &field(path, &name));
                     map.insert(key, value);
                 }
@@ -728,7 +737,7 @@ impl Collector {
 }
 
 fn duplicate_key(key: &Node, first_line: usize) -> String {
-    let name = key.as_scalar().map_or("", |s| s.text.as_str());
+    let name = key.as_scalar().map_or("", |s| &*s.text);
     format!("duplicate key {} (first at line {first_line})", quote(name))
 }
 

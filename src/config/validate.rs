@@ -847,7 +847,7 @@ impl Validator<'_> {
                     quote(&s.text),
                     s.text
                 ),
-                Resolved::String => return Some(s.text.clone()),
+                Resolved::String => return Some(s.text.to_string()),
                 Resolved::Null => {
                     format!("{what} must be a string, found null (write \"\" for an empty string)")
                 }

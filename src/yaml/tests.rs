@@ -55,7 +55,7 @@ fn plain_scalars_follow_the_core_schema() {
         let got = scalar(&entries[0].value);
         assert_eq!(got.resolved, *want, "{text}");
         assert!(got.plain);
-        assert_eq!(got.text, *text);
+        assert_eq!(&*got.text, *text);
     }
     let nan = root("v: .nan\n");
     let Value::Mapping(entries) = &nan.value else {
@@ -78,7 +78,7 @@ fn quoted_and_tagged_scalars_are_strings() {
         let s = scalar(&node);
         assert_eq!(s.resolved, Resolved::String, "{text}");
         assert!(!s.plain, "{text}");
-        assert_eq!(s.text, want);
+        assert_eq!(&*s.text, want);
     }
 }
 
