@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::LogFormat;
+use crate::drift::Summary;
 
 /// Keeps the tags on cloud KMS keys and secrets honest.
 ///
@@ -30,6 +31,14 @@ pub enum Command {
     /// valid. Nothing is sent to any cloud.
     Validate(ValidateArgs),
 
+    /// Read the tags of every declared (and discovered) key and secret once and report the drift.
+    ///
+    /// Exit status, like `terraform plan -detailed-exitcode`: 0 when everything is in sync; 2 when there is
+    /// drift (a resource drifted, is missing, or is unmanaged) and everything could be read; 1 on an error
+    /// (invalid file, credentials) or when anything could not be read, even if drift was found too: the
+    /// report is then incomplete, so it must not pass for a complete list of drift.
+    Check(CheckArgs),
+
     /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
     ///
     /// Both clouds share one address: Alibaba's RPC API (KMS, STS, ECS metadata) at `/`, Huawei's under
@@ -44,6 +53,46 @@ pub struct ValidateArgs {
     /// The desired-state YAML file.
     #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The desired-state YAML file.
+    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    pub config: PathBuf,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Never color the text report (it is colored only on a terminal, and never when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `--format` values of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// The exit status of `check` for a completed read (errors before the read exit 1 on their own).
+///
+/// Unknown wins over drift: 2 promises that the drift shown is all there is, which a partial read cannot.
+pub fn check_exit_code(summary: &Summary) -> u8 {
+    if summary.unknown > 0 || summary.unknown_scopes > 0 {
+        1
+    } else if summary.drifted > 0 || summary.missing > 0 || summary.unmanaged > 0 {
+        2
+    } else {
+        0
+    }
 }
 
 /// `--log-format` values.
@@ -70,5 +119,30 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_exit_code_precedence() {
+        let s = |f: fn(&mut Summary)| {
+            let mut s = Summary {
+                total: 3,
+                ..Summary::default()
+            };
+            f(&mut s);
+            check_exit_code(&s)
+        };
+        assert_eq!(s(|s| s.in_sync = 3), 0);
+        assert_eq!(s(|s| s.drifted = 1), 2);
+        assert_eq!(s(|s| s.missing = 1), 2);
+        assert_eq!(s(|s| s.unmanaged = 1), 2);
+        assert_eq!(s(|s| s.unknown = 1), 1);
+        assert_eq!(s(|s| s.unknown_scopes = 1), 1);
+        assert_eq!(
+            s(|s| {
+                s.drifted = 2;
+                s.unknown = 1;
+            }),
+            1
+        );
     }
 }

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 pub mod alibaba;
 pub mod credentials;
 pub mod huawei;
+pub mod read;
 pub mod signing;
 pub mod transport;
+pub mod wire;
 
 /// Tags as the clouds hold them: one value per key. A `BTreeMap` keeps every output ordered by key.
 pub type Tags = BTreeMap<String, String>;
@@ -103,8 +105,10 @@ pub enum ErrorCode {
     /// A request or the whole check ran out of time.
     Timeout,
     /// The cloud answered 5xx after every retry.
+    #[serde(rename = "http_5xx")]
     Http5xx,
     /// The cloud answered a 4xx that is none of the above.
+    #[serde(rename = "http_4xx")]
     Http4xx,
     /// The connection failed or was reset.
     Network,

@@ -1,0 +1,150 @@
+//! The KMS `2016-01-20` response bodies the reader decodes, with the documented field names
+//! (`/work/shared/reference/alibaba-kms.md` §2–3, §8). Lists follow [`crate::cloud::wire::list`]; counts may be
+//! numbers or numeric strings; `NextToken` may be absent, `null` or `""` on the last page.
+
+use serde::Deserialize;
+
+use crate::cloud::Tags;
+use crate::cloud::wire::{list, opt_string, opt_u64, string};
+
+/// `ListTagResources`: one row per (resource, tag).
+#[derive(Debug, Deserialize)]
+pub struct TagPage {
+    #[serde(rename = "NextToken", default, deserialize_with = "opt_string")]
+    pub next_token: Option<String>,
+    #[serde(rename = "TagResources", default)]
+    pub tag_resources: Option<TagRows>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TagRows {
+    #[serde(rename = "TagResource", default, deserialize_with = "list")]
+    pub tag_resource: Vec<TagRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TagRow {
+    #[serde(rename = "ResourceId", deserialize_with = "string")]
+    pub resource_id: String,
+    #[serde(rename = "TagKey", deserialize_with = "string")]
+    pub tag_key: String,
+    /// An empty value is legal; some answers leave it out instead.
+    #[serde(rename = "TagValue", default, deserialize_with = "opt_string")]
+    pub tag_value: Option<String>,
+}
+
+impl TagPage {
+    pub fn rows(self) -> Vec<TagRow> {
+        self.tag_resources.map(|t| t.tag_resource).unwrap_or_default()
+    }
+
+    /// The token of the next page, `None` on the last one.
+    pub fn next(&self) -> Option<&str> {
+        self.next_token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+/// `ListKeys`: one page of key ids.
+#[derive(Debug, Deserialize)]
+pub struct KeyPage {
+    #[serde(rename = "TotalCount", default, deserialize_with = "opt_u64")]
+    pub total_count: Option<u64>,
+    #[serde(rename = "Keys", default)]
+    pub keys: Option<KeyList>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyList {
+    #[serde(rename = "Key", default, deserialize_with = "list")]
+    pub key: Vec<KeyEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyEntry {
+    #[serde(rename = "KeyId", deserialize_with = "string")]
+    pub key_id: String,
+}
+
+impl KeyPage {
+    pub fn ids(self) -> Vec<String> {
+        self.keys
+            .map(|k| k.key.into_iter().map(|e| e.key_id).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `ListSecrets` with `FetchTags=true`: one page of secrets with their tags.
+#[derive(Debug, Deserialize)]
+pub struct SecretPage {
+    #[serde(rename = "TotalCount", default, deserialize_with = "opt_u64")]
+    pub total_count: Option<u64>,
+    #[serde(rename = "SecretList", default)]
+    pub secret_list: Option<SecretList>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SecretList {
+    #[serde(rename = "Secret", default, deserialize_with = "list")]
+    pub secret: Vec<SecretEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SecretEntry {
+    #[serde(rename = "SecretName", deserialize_with = "string")]
+    pub secret_name: String,
+    /// Absent when the secret has no tags.
+    #[serde(rename = "Tags", default)]
+    pub tags: Option<TagList>,
+}
+
+/// `Tags: {Tag: [{TagKey, TagValue}]}` of `ListSecrets` and `DescribeSecret`.
+#[derive(Debug, Deserialize)]
+pub struct TagList {
+    #[serde(rename = "Tag", default, deserialize_with = "list")]
+    pub tag: Vec<TagPair>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TagPair {
+    #[serde(rename = "TagKey", deserialize_with = "string")]
+    pub tag_key: String,
+    #[serde(rename = "TagValue", default, deserialize_with = "opt_string")]
+    pub tag_value: Option<String>,
+}
+
+impl TagList {
+    pub fn into_tags(self) -> Tags {
+        self.tag
+            .into_iter()
+            .map(|t| (t.tag_key, t.tag_value.unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl SecretPage {
+    pub fn secrets(self) -> Vec<SecretEntry> {
+        self.secret_list.map(|s| s.secret).unwrap_or_default()
+    }
+}
+
+/// `DescribeKey`: only used to learn that a key exists, so only the id is required.
+#[derive(Debug, Deserialize)]
+pub struct DescribeKey {
+    #[serde(rename = "KeyMetadata")]
+    pub key_metadata: KeyMetadata,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyMetadata {
+    #[serde(rename = "KeyId", deserialize_with = "string")]
+    pub key_id: String,
+}
+
+/// `DescribeSecret` with `FetchTags=true`.
+#[derive(Debug, Deserialize)]
+pub struct DescribeSecret {
+    #[serde(rename = "SecretName", deserialize_with = "string")]
+    pub secret_name: String,
+    #[serde(rename = "Tags", default)]
+    pub tags: Option<TagList>,
+}

@@ -1,0 +1,204 @@
+//! The adapters between the provider readers ([`Kms`], [`Dew`]) and the shared [`Transport`]: they pick the
+//! endpoint, the operation (metric label and rate-limit group) and the signer, bound the calls in flight per
+//! account and region, and stop sending for an account once its credentials were refused in this check.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Semaphore;
+
+use super::ApiError;
+use crate::cloud::alibaba::scan::{Kms, RpcCall};
+use crate::cloud::credentials::Provider;
+use crate::cloud::huawei::scan::{Dew, Method, RestCall};
+use crate::cloud::transport::{
+    AlibabaV3, Auth, Call, CallError, HuaweiSigner, Operation, Request, Transport,
+};
+use crate::cloud::{ErrorCode, ReadError};
+
+/// Alibaba answers that mean "no such resource" for the read APIs (reference §2–3).
+const ALIBABA_NOT_FOUND: &[&str] = &[
+    "InvalidResourceId.NotFound",
+    "Forbidden.KeyNotFound",
+    "Forbidden.ResourceNotFound",
+    "Forbidden.AliasNotFound",
+];
+
+/// Huawei answers that mean "no such resource" (reference §4: usually 400 with these codes).
+const HUAWEI_NOT_FOUND: &[&str] = &["CSMS.0005", "KMS.0205"];
+
+/// Per-check credential state of one account. Until the cloud has accepted the account's credentials once,
+/// its calls go one at a time; after the first refusal nothing more is sent. So a wrong key costs one refused
+/// call per check, not one per call in flight (Huawei locks an access key for five minutes after five bad
+/// signatures in a row, and a storm of refusals helps no one).
+#[derive(Default)]
+pub struct Breaker {
+    refused: OnceLock<ReadError>,
+    verified: AtomicBool,
+    probe: tokio::sync::Mutex<()>,
+}
+
+impl Breaker {
+    fn check(&self) -> Result<(), ApiError> {
+        match self.refused.get() {
+            Some(e) => Err(ApiError::from(ReadError::new(
+                e.code,
+                format!(
+                    "not sent: the account's credentials were refused earlier in this check ({})",
+                    e.message
+                ),
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until a call may be sent; the guard, when there is one, must be held until its answer.
+    async fn admit(&self) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, ApiError> {
+        self.check()?;
+        if self.verified.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let guard = self.probe.lock().await;
+        self.check()?;
+        if self.verified.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        Ok(Some(guard))
+    }
+
+    fn record(&self, result: Result<(), &CallError>) {
+        match result {
+            Ok(()) => self.verified.store(true, Ordering::Release),
+            Err(e) if e.code == ErrorCode::Auth => {
+                let _ = self.refused.set(e.read_error());
+            }
+            // Any other answer means the cloud took the signature; an unreachable endpoint tells nothing about
+            // the credentials but must not serialize the account's calls for the rest of the check either.
+            Err(_) => self.verified.store(true, Ordering::Release),
+        }
+    }
+}
+
+/// What one scope's reader uses to reach its account.
+pub struct Client<'a> {
+    pub transport: &'a Transport,
+    pub provider: &'a Provider,
+    pub account: &'a str,
+    /// The account's `endpoint`, replacing the cloud's public one.
+    pub endpoint: Option<&'a str>,
+    pub breaker: &'a Breaker,
+    /// Calls in flight for this account and region.
+    pub permits: &'a Semaphore,
+}
+
+impl Client<'_> {
+    async fn send(
+        &self,
+        call: Call<'_>,
+        request: Request,
+        signer: &dyn crate::cloud::transport::Signer,
+    ) -> Result<Vec<u8>, ApiError> {
+        let _probe = self.breaker.admit().await?;
+        // The semaphore is never closed, so acquiring only fails if it were; treat that as "no limit".
+        let _permit = self.permits.acquire().await.ok();
+        // The refusal may have come in while this call waited for a permit.
+        self.breaker.check()?;
+        match self
+            .transport
+            .send(&call, &request, Auth::Signed(self.provider, signer))
+            .await
+        {
+            Ok(response) => {
+                self.breaker.record(Ok(()));
+                Ok(response.body)
+            }
+            Err(e) => {
+                self.breaker.record(Err(&e));
+                Err(ApiError {
+                    status: e.status,
+                    cloud_code: e.cloud_code.clone(),
+                    error: e.read_error(),
+                })
+            }
+        }
+    }
+}
+
+fn alibaba_operation(action: &str) -> Option<Operation> {
+    Some(match action {
+        "ListTagResources" => Operation::AlibabaListTagResources,
+        "ListKeys" => Operation::AlibabaListKeys,
+        "DescribeKey" => Operation::AlibabaDescribeKey,
+        "ListSecrets" => Operation::AlibabaListSecrets,
+        "DescribeSecret" => Operation::AlibabaDescribeSecret,
+        _ => return None,
+    })
+}
+
+fn huawei_operation(operation: &str) -> Option<Operation> {
+    Some(match operation {
+        "ListSecrets" => Operation::HuaweiListSecrets,
+        "ListKeys" => Operation::HuaweiListKeys,
+        "ListSecretTags" => Operation::HuaweiListSecretTags,
+        "ShowKmsTags" => Operation::HuaweiShowKmsTags,
+        "ListSecretResourceInstances" => Operation::HuaweiListSecretResourceInstances,
+        "ListKmsResourceInstances" => Operation::HuaweiListKmsByTags,
+        _ => return None,
+    })
+}
+
+fn unknown_operation(name: &str) -> ApiError {
+    ApiError::from(ReadError::new(
+        ErrorCode::Other,
+        format!("no transport operation for {name}"),
+    ))
+}
+
+/// The public KMS endpoint of a region (reference §1).
+pub fn alibaba_endpoint(region: &str) -> String {
+    format!("https://kms.{region}.aliyuncs.com")
+}
+
+/// The DEW endpoint (CSMS and KMS share it) of a region; `eu-west-101` lives under `.eu` (reference §1).
+pub fn huawei_endpoint(region: &str) -> String {
+    if region == "eu-west-101" {
+        format!("https://kms.{region}.myhuaweicloud.eu")
+    } else {
+        format!("https://kms.{region}.myhuaweicloud.com")
+    }
+}
+
+impl Kms for Client<'_> {
+    async fn call(&self, call: RpcCall) -> Result<Vec<u8>, ApiError> {
+        let operation = alibaba_operation(call.action).ok_or_else(|| unknown_operation(call.action))?;
+        let endpoint = self
+            .endpoint
+            .map_or_else(|| alibaba_endpoint(&call.region), str::to_owned);
+        let request = Request::post(&endpoint, "/").query(call.params);
+        let signer = AlibabaV3::kms(call.action);
+        let transport_call = Call::new(operation, self.account, &call.region).not_found(ALIBABA_NOT_FOUND);
+        self.send(transport_call, request, &signer).await
+    }
+}
+
+impl Dew for Client<'_> {
+    async fn call(&self, call: RestCall) -> Result<Vec<u8>, ApiError> {
+        let operation = huawei_operation(call.operation).ok_or_else(|| unknown_operation(call.operation))?;
+        let endpoint = self
+            .endpoint
+            .map_or_else(|| huawei_endpoint(&call.region), str::to_owned);
+        let mut request = match call.method {
+            Method::Get => Request::get(&endpoint, &call.path),
+            Method::Post => Request::post(&endpoint, &call.path),
+        }
+        .query(call.query);
+        request = match &call.body {
+            Some(body) => request.json_body(body),
+            // The SDK sends the JSON content type on every request, GET included, and signs it.
+            None => request.header("Content-Type", "application/json"),
+        };
+        request = request.header("X-Project-Id", call.project_id.clone());
+        let transport_call = Call::new(operation, self.account, &call.region).not_found(HUAWEI_NOT_FOUND);
+        self.send(transport_call, request, &HuaweiSigner).await
+    }
+}
