@@ -1,6 +1,7 @@
 //! The command-line surface: clap definitions for every subcommand and their help texts. Parsing only;
 //! `main.rs` wires each command to the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -46,6 +47,51 @@ pub enum Command {
     /// real services, so tagdrift, its Helm chart and your alerting can be tried without cloud credentials.
     /// Faults can be injected, and `/_emulator/stats` counts calls per API. Stops on Ctrl-C or SIGTERM.
     Emulate(Box<crate::emulator::EmulateArgs>),
+
+    /// Run the daemon: check on the configured schedule and serve metrics, probes, reports and a web page.
+    ///
+    /// Checks once at start, then on `schedule.cron`. Serves `/` (HTML page), `/metrics`, `/healthz`,
+    /// `/readyz`, `/report`, `/report.json` and `/report.md`. Reloads the desired state when the file changes
+    /// or on SIGHUP (an invalid file is logged and the last good one stays in force). Stops on SIGTERM or
+    /// Ctrl-C: the check in flight is cancelled and HTTP drains within a few seconds.
+    Run(RunArgs),
+
+    /// Try tagdrift without cloud accounts: emulated clouds with some drift, checked every 10 seconds.
+    ///
+    /// Starts the cloud emulator in-process with a generated inventory in which some keys and secrets of both
+    /// clouds have drifted, writes the matching desired state to a temporary directory, runs the daemon
+    /// against it, prints the first plan and the URLs of the page and the metrics, and runs until Ctrl-C.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The desired-state YAML file (watched for changes).
+    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    pub config: PathBuf,
+
+    /// Address to serve HTTP on, overriding daemon.listen_address.
+    #[arg(long, value_name = "ADDR", env = "TAGDRIFT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of the daemon's page, metrics and reports.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9898")]
+    pub listen: SocketAddr,
+
+    /// Address of the emulated clouds (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub emulator_listen: SocketAddr,
+
+    /// Keys and secrets in the emulated clouds, split over both clouds, both types and two regions each.
+    #[arg(long, value_name = "N", default_value_t = 40, value_parser = clap::value_parser!(u32).range(8..=100_000))]
+    pub resources: u32,
+
+    /// When to check (cron with seconds, UTC).
+    #[arg(long, value_name = "CRON", default_value = "*/10 * * * * *")]
+    pub schedule: String,
 }
 
 #[derive(Debug, Args)]

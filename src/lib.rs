@@ -5,8 +5,13 @@
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod daemon;
+pub mod demo;
 pub mod drift;
 pub mod emulator;
+pub mod metrics;
 pub mod report;
+pub mod scheduler;
+pub mod server;
 pub mod telemetry;
 pub mod yaml;

@@ -3,16 +3,20 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
 use clap::Parser;
-use tagdrift::cli::{CheckArgs, Cli, Command, ReportFormat, ValidateArgs, check_exit_code};
+use tagdrift::cli::{
+    CheckArgs, Cli, Command, DemoArgs, ReportFormat, RunArgs, ValidateArgs, check_exit_code,
+};
 use tagdrift::cloud::NoObserver;
-use tagdrift::cloud::credentials::ProcessEnv;
+use tagdrift::cloud::credentials::{MapEnv, ProcessEnv};
 use tagdrift::cloud::read::{self, Reader, ReaderOptions};
 use tagdrift::config::{self, LogFormat};
+use tagdrift::daemon::{self, Options};
+use tagdrift::demo;
 use tagdrift::drift;
 use tagdrift::emulator::{self, EmulateArgs};
 use tagdrift::report::{self, ReportMeta};
@@ -20,11 +24,18 @@ use tagdrift::telemetry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format.map(LogFormat::from).unwrap_or(LogFormat::Text));
+    let log_format = cli.log_format.map(LogFormat::from);
+    // `run` takes its log format from the desired state when the flag is absent, so it starts logging once
+    // the file is read.
+    if !matches!(cli.command, Command::Run(_)) {
+        telemetry::init(log_format.unwrap_or(LogFormat::Text));
+    }
     let result = match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Check(args) => check(&args),
         Command::Emulate(args) => emulate(&args),
+        Command::Run(args) => run(args, log_format),
+        Command::Demo(args) => demo(&args),
     };
     match result {
         Ok(code) => code,
@@ -120,6 +131,45 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(check_exit_code(&plan.summary)))
+}
+
+fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
+    let initial = match config::load(&args.config) {
+        Ok(state) => state,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} problem(s) found; not starting",
+                args.config.display(),
+                errors.len()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    telemetry::init(log_format.unwrap_or(initial.daemon.log_format));
+    let options = Options {
+        config: args.config,
+        initial,
+        listen: args.listen,
+        sources: daemon::cloud_sources(Arc::new(ProcessEnv)),
+        poll_interval: Duration::from_secs(1),
+        on_listen: None,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(daemon::run(options, shutdown_signal()));
+    // Shutdown is already bounded inside; do not wait on stray blocking work beyond it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sources = |credentials| daemon::cloud_sources(Arc::new(MapEnv::new(credentials)));
+    let result = runtime.block_on(demo::run(args, sources, shutdown_signal()));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn emulate(args: &EmulateArgs) -> anyhow::Result<ExitCode> {

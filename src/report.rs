@@ -53,7 +53,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// A duration for people: `0.25s`, `2.5s`, `75s`.
-fn seconds(d: Duration) -> String {
+pub(crate) fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 10_000 {
         let s = format!("{:.2}", d.as_secs_f64());
@@ -76,7 +76,7 @@ fn count(n: usize, singular: &str, plural: &str) -> String {
 ///
 /// The first line carries the verdict. A failed read must never read as "no drift", so unknown resources and
 /// scopes get their own wording; unmanaged resources are reported but are not drift.
-fn summary_lines(s: &Summary) -> Vec<String> {
+pub(crate) fn summary_lines(s: &Summary) -> Vec<String> {
     let resources = |n| count(n, "resource", "resources");
     let scopes = |n| count(n, "scope could not be listed", "scopes could not be listed");
     let mut rest: Vec<String> = Vec::new();
@@ -153,7 +153,7 @@ fn summary_lines(s: &Summary) -> Vec<String> {
 }
 
 /// What a violation means, without the rule name: `value not in [prod, staging]`.
-fn violation_note(v: &Violation) -> String {
+pub(crate) fn violation_note(v: &Violation) -> String {
     match &v.kind {
         ViolationKind::MissingRequired => "required tag is missing".to_owned(),
         ViolationKind::ValueNotAllowed { allowed, .. } => format!("value not in [{}]", allowed.join(", ")),

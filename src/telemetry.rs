@@ -8,7 +8,9 @@ use crate::config::LogFormat;
 /// Installs the global subscriber. Safe to call once per process; later calls are ignored so tests that
 /// start several servers in one process do not fail.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The cron scheduler logs its own start-up at info; only its warnings matter to an operator.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

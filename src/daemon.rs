@@ -1,0 +1,443 @@
+//! `tagdrift run`: the long-running daemon. Wires the desired state, the cloud source, the [`Checker`] and its
+//! cron [`Schedule`], the metrics and the HTTP server together, reloads the desired state when its file
+//! changes or on SIGHUP, and shuts down in bounded time when the caller's shutdown future completes
+//! (SIGTERM/Ctrl-C in the binary).
+//!
+//! Reload watches the file's content, not inotify events: Kubernetes updates a mounted ConfigMap by swapping
+//! the `..data` symlink in the file's directory, which an mtime- or event-based watch on the file itself can
+//! miss, while reading the path once a second always sees the new content.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cloud::credentials::EnvLookup;
+use crate::cloud::read::{self, Reader, ReaderOptions};
+use crate::cloud::{CallObserver, Observations};
+use crate::config::{self, ConfigErrors, DesiredState};
+use crate::metrics::Metrics;
+use crate::scheduler::{Active, BoxFuture, Checker, Schedule, ScheduleError, Source};
+use crate::server::{self, AppState};
+
+/// Why a source could not be built for a desired state (the reader's setup error, boxed).
+pub type SourceError = Box<dyn StdError + Send + Sync>;
+
+/// Builds the [`Source`] for a desired state. Called at startup and on every reload, so credentials and
+/// endpoints follow the desired state. The observer counts the source's API calls in the metrics.
+pub type SourceFactory =
+    Arc<dyn Fn(&DesiredState, Arc<dyn CallObserver>) -> Result<Arc<dyn Source>, SourceError> + Send + Sync>;
+
+/// The clouds, read by [`Reader`], with credential variables looked up in `env`. A new reader is built for every
+/// (re)loaded desired state.
+pub fn cloud_sources(env: Arc<dyn EnvLookup>) -> SourceFactory {
+    Arc::new(move |state, observer| {
+        let reader = Reader::new(
+            state,
+            ReaderOptions {
+                env: env.clone(),
+                observer,
+            },
+        )?;
+        Ok(Arc::new(CloudSource(reader)) as Arc<dyn Source>)
+    })
+}
+
+/// [`Reader`] as a [`Source`], logging the accounts whose credentials a cloud refused (their resources are
+/// `unknown` with code `auth`; the log says which account to fix).
+struct CloudSource(Reader);
+
+impl Source for CloudSource {
+    fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
+        Box::pin(async move {
+            let observations = self.0.read(state).await;
+            for (account, message) in read::refused_accounts(&observations) {
+                tracing::error!(account = %account, reason = %message, "the cloud refused this account's credentials");
+            }
+            observations
+        })
+    }
+}
+
+/// Called once the server listens, with the bound address and the checker (the demo prints URLs from it).
+pub type OnListen = Box<dyn FnOnce(SocketAddr, Arc<Checker>) + Send>;
+
+/// How long shutdown waits for the check runner and for open HTTP connections, each.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Options {
+    /// The desired-state file, re-read on change and on SIGHUP.
+    pub config: PathBuf,
+    /// The desired state already loaded from `config` (the binary loads it first to pick the log format).
+    pub initial: DesiredState,
+    /// Overrides `daemon.listen_address`.
+    pub listen: Option<SocketAddr>,
+    pub sources: SourceFactory,
+    /// How often the file is checked for changes.
+    pub poll_interval: Duration,
+    pub on_listen: Option<OnListen>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot set up reading the clouds for {path}")]
+    Source {
+        path: String,
+        #[source]
+        source: SourceError,
+    },
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot schedule checks")]
+    Schedule(#[source] ScheduleError),
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+impl DaemonError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DaemonError::Source { .. } => "source_setup",
+            DaemonError::Bind { .. } => "bind",
+            DaemonError::Schedule(e) => e.code(),
+            DaemonError::Serve(_) => "serve",
+        }
+    }
+}
+
+/// Runs the daemon until `shutdown` completes, then cancels the check in flight, drains HTTP and returns.
+pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let path = options.config.display().to_string();
+    let state = Arc::new(options.initial);
+    let metrics = Arc::new(Metrics::new(state.clone()));
+    let observer: Arc<dyn CallObserver> = metrics.clone();
+    let source = (options.sources)(&state, observer.clone()).map_err(|source| DaemonError::Source {
+        path: path.clone(),
+        source,
+    })?;
+    let loaded_at = Utc::now();
+    metrics.config_loaded(state.clone(), loaded_at, false);
+    let address = options.listen.unwrap_or(state.daemon.listen_address);
+    let cron = state.schedule.cron.clone();
+    let checker = Checker::new(
+        Active {
+            state,
+            source,
+            path: path.clone(),
+            loaded_at,
+        },
+        metrics,
+    );
+
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| DaemonError::Bind { address, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| DaemonError::Bind { address, source })?;
+    let ready = Arc::new(AtomicBool::new(false));
+    let (cancel, cancelled) = watch::channel(false);
+    let app = server::app(AppState {
+        checker: checker.clone(),
+        ready: ready.clone(),
+    });
+    let mut server_stop = cancelled.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|c| *c).await;
+            })
+            .await
+    });
+    ready.store(true, Ordering::Release);
+    tracing::info!(address = %local, config = %path, "serving /, /metrics, /healthz, /readyz and /report");
+    if let Some(on_listen) = options.on_listen {
+        on_listen(local, checker.clone());
+    }
+
+    let runner = tokio::spawn(checker.clone().run(cancelled.clone()));
+    checker.tick();
+    let mut schedule = match Schedule::start(&cron, checker.clone()).await {
+        Ok(s) => s,
+        Err(err) => {
+            let _ = cancel.send(true);
+            return Err(DaemonError::Schedule(err));
+        }
+    };
+
+    let mut watch = FileWatch::new(&options.config);
+    let mut poll = tokio::time::interval(options.poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut hangup = Hangup::new();
+    let reloader = Reloader {
+        path: &options.config,
+        sources: &options.sources,
+        observer,
+        checker: &checker,
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            () = hangup.recv() => {
+                watch.rebase();
+                reloader.reload(&mut schedule, "sighup").await;
+            }
+            _ = poll.tick() => {
+                if watch.changed() {
+                    reloader.reload(&mut schedule, "file_change").await;
+                }
+            }
+        }
+    }
+
+    tracing::info!("shutting down: cancelling the check in flight and draining HTTP");
+    ready.store(false, Ordering::Release);
+    let _ = cancel.send(true);
+    schedule.shutdown().await;
+    if tokio::time::timeout(DRAIN_TIMEOUT, runner).await.is_err() {
+        tracing::warn!("the check runner did not stop in time");
+    }
+    let abort = server.abort_handle();
+    match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => return Err(DaemonError::Serve(err)),
+        Ok(Err(err)) => tracing::error!(error = %err, "the HTTP server task failed"),
+        Err(_) => {
+            tracing::warn!(
+                seconds = DRAIN_TIMEOUT.as_secs(),
+                "HTTP connections still open after the drain timeout; closing them"
+            );
+            abort.abort();
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+struct Reloader<'a> {
+    path: &'a Path,
+    sources: &'a SourceFactory,
+    observer: Arc<dyn CallObserver>,
+    checker: &'a Arc<Checker>,
+}
+
+impl Reloader<'_> {
+    /// Loads the file again; a valid desired state replaces the one in force, anything else is logged with
+    /// every located problem and leaves the last good one in force.
+    async fn reload(&self, schedule: &mut Schedule, trigger: &'static str) {
+        let metrics = self.checker.metrics();
+        let path = self.path.display().to_string();
+        let state = match config::load(self.path) {
+            Ok(state) => Arc::new(state),
+            Err(errors) => {
+                log_rejected(trigger, &path, &errors);
+                metrics.config_rejected();
+                return;
+            }
+        };
+        let source = match (self.sources)(&state, self.observer.clone()) {
+            Ok(source) => source,
+            Err(err) => {
+                tracing::error!(trigger, config = %path, error = %err, "reload rejected: cannot set up reading the clouds; the last good desired state stays in force");
+                metrics.config_rejected();
+                return;
+            }
+        };
+        if let Err(err) = schedule.update(&state.schedule.cron).await {
+            tracing::error!(trigger, config = %path, error = %err, "reload rejected: cannot schedule; the last good desired state stays in force");
+            metrics.config_rejected();
+            return;
+        }
+        let previous = self.checker.active();
+        if previous.state.daemon.listen_address != state.daemon.listen_address {
+            tracing::warn!(
+                listen_address = %state.daemon.listen_address,
+                "daemon.listen_address changed; it takes effect on restart"
+            );
+        }
+        let loaded_at = Utc::now();
+        self.checker.set_active(Active {
+            state: state.clone(),
+            source,
+            path: path.clone(),
+            loaded_at,
+        });
+        tracing::info!(
+            trigger,
+            config = %path,
+            accounts = state.accounts.len(),
+            resources = state.resources.len(),
+            "desired state reloaded; the next check uses it"
+        );
+        metrics.config_loaded(state, loaded_at, true);
+    }
+}
+
+fn log_rejected(trigger: &str, path: &str, errors: &ConfigErrors) {
+    for problem in errors.iter() {
+        tracing::error!(trigger, problem = %problem, "desired state problem");
+    }
+    tracing::error!(
+        trigger,
+        config = %path,
+        code = errors.code(),
+        problems = errors.len(),
+        "reload rejected; the last good desired state stays in force"
+    );
+}
+
+/// Notices when the content at a path changes (including a symlink swap that replaces the file). The file's
+/// metadata (size, modification time, inode, seen through symlinks) is compared every poll; the content is
+/// read and hashed only when it moved, so a large desired state costs nothing while it stays put, and a touch
+/// that leaves the content as it was does not reload.
+struct FileWatch {
+    path: PathBuf,
+    stamp: Option<Stamp>,
+    hash: Option<[u8; 32]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        len: m.len(),
+        modified: m.modified().ok(),
+        #[cfg(unix)]
+        inode: {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        },
+    })
+}
+
+fn hash(path: &Path) -> Option<[u8; 32]> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| Sha256::digest(&bytes).into())
+}
+
+impl FileWatch {
+    fn new(path: &Path) -> FileWatch {
+        FileWatch {
+            path: path.to_owned(),
+            stamp: stamp(path),
+            hash: hash(path),
+        }
+    }
+
+    /// Whether the content differs from the last call (a file that became unreadable counts as a change, so
+    /// its reload fails visibly).
+    fn changed(&mut self) -> bool {
+        let now = stamp(&self.path);
+        if now.is_some() && now == self.stamp {
+            return false;
+        }
+        self.stamp = now;
+        let hash = hash(&self.path);
+        let changed = hash != self.hash;
+        self.hash = hash;
+        changed
+    }
+
+    /// Takes the current content as seen (a reload was just triggered another way).
+    fn rebase(&mut self) {
+        self.stamp = stamp(&self.path);
+        self.hash = hash(&self.path);
+    }
+}
+
+/// SIGHUP, as a stream of reload requests.
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn new() -> Hangup {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(
+                    |err| tracing::warn!(error = %err, "cannot listen for SIGHUP; only file changes reload"),
+                )
+                .ok();
+            Hangup { signal }
+        }
+        #[cfg(not(unix))]
+        Hangup {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            if signal.recv().await.is_some() {
+                return;
+            }
+            self.signal = None;
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_sees_rewrites_and_symlink_swaps_but_not_touches() {
+        let dir = tempfile::tempdir().unwrap();
+        // The Kubernetes layout: desired.yaml -> ..data/desired.yaml, ..data -> ..2026_01 (swapped on update).
+        let v1 = dir.path().join("..v1");
+        let v2 = dir.path().join("..v2");
+        std::fs::create_dir(&v1).unwrap();
+        std::fs::create_dir(&v2).unwrap();
+        std::fs::write(v1.join("desired.yaml"), "version: 1\n").unwrap();
+        std::fs::write(v2.join("desired.yaml"), "version: 1\naccounts: []\n").unwrap();
+        let data = dir.path().join("..data");
+        std::os::unix::fs::symlink("..v1", &data).unwrap();
+        let file = dir.path().join("desired.yaml");
+        std::os::unix::fs::symlink("..data/desired.yaml", &file).unwrap();
+
+        let mut watch = FileWatch::new(&file);
+        assert!(!watch.changed());
+        // Swap ..data atomically, as the kubelet does.
+        let tmp = dir.path().join("..data_tmp");
+        std::os::unix::fs::symlink("..v2", &tmp).unwrap();
+        std::fs::rename(&tmp, &data).unwrap();
+        assert!(watch.changed(), "the symlink swap is a change");
+        assert!(!watch.changed());
+
+        // Same content written again (new inode, new mtime): not a change.
+        let same = std::fs::read(v2.join("desired.yaml")).unwrap();
+        std::fs::remove_file(v2.join("desired.yaml")).unwrap();
+        std::fs::write(v2.join("desired.yaml"), &same).unwrap();
+        assert!(!watch.changed());
+
+        // Gone: a change (the reload fails and says so); back: a change again.
+        std::fs::remove_file(v2.join("desired.yaml")).unwrap();
+        assert!(watch.changed());
+        std::fs::write(v2.join("desired.yaml"), "version: 1\n").unwrap();
+        assert!(watch.changed());
+    }
+}
