@@ -197,7 +197,7 @@ impl<D: Dew> Ctx<'_, D> {
             let body = self.dew.call(call).await?;
             let page: wire::KeyPage = decode("ListKeys", &body).map_err(ApiError::from)?;
             out.extend(page.keys());
-            match page.next() {
+            match page.next().map_err(ApiError::from)? {
                 None => return Ok(out),
                 Some(n) if n == marker => {
                     return Err(ApiError::from(ReadError::new(
