@@ -748,6 +748,66 @@ fn every_operation_has_a_unique_label_per_cloud_and_a_known_group() {
     }
 }
 
+#[test]
+fn debug_of_signed_requests_and_credential_answers_shows_no_secret() {
+    let credential = Credential::new("LTAIid", "SecretValue0123", Some("CAISTokenValue4567".to_owned()));
+    let now = chrono::Utc::now();
+    let rrsa =
+        Request::post("https://sts.aliyuncs.com", "/").form_body([("OIDCToken", "eyJOidcTokenValue89")]);
+    let signers: [(&dyn Signer, Request); 3] = [
+        (
+            &AlibabaV1,
+            Request::get("https://kms.cn-hangzhou.aliyuncs.com", "/").query([("Action", "ListKeys")]),
+        ),
+        (
+            &AlibabaV3 {
+                action: "ListKeys",
+                version: "2016-01-20",
+            },
+            Request::post("https://kms.cn-hangzhou.aliyuncs.com", "/"),
+        ),
+        (
+            &HuaweiSigner,
+            Request::get("https://kms.cn-north-4.myhuaweicloud.com", "/v1/p/secrets"),
+        ),
+    ];
+    for (signer, mut request) in signers.into_iter().chain([(&AlibabaV1 as &dyn Signer, rrsa)]) {
+        signer.sign(&mut request, &credential, now);
+        let raw = format!(
+            "{:?} {:?} {}",
+            request.query,
+            request.headers,
+            String::from_utf8_lossy(&request.body)
+        );
+        assert!(
+            raw.contains("CAISTokenValue4567") || raw.contains("eyJOidcTokenValue89"),
+            "{raw}"
+        );
+        let shown = format!("{request:?}");
+        for secret in [
+            "SecretValue0123",
+            "CAISTokenValue4567",
+            "eyJOidcTokenValue89",
+            "Signature=",
+            "Credential=",
+            "Access=",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("kms") || shown.contains("sts"), "{shown}");
+    }
+    let mut answer = ok_response();
+    answer.body =
+        br#"{"Credentials":{"AccessKeySecret":"SecretValue0123","SecurityToken":"CAISTokenValue4567"}}"#
+            .to_vec();
+    let shown = format!("{answer:?}");
+    assert!(
+        !shown.contains("SecretValue0123") && !shown.contains("CAISTokenValue4567"),
+        "{shown}"
+    );
+    assert!(shown.contains("body_bytes"), "{shown}");
+}
+
 /// Error answers of any shape: classification never panics, the detail stays short, on one line, and free of
 /// the credential, whether the cloud echoes it raw or percent-encoded (once, as in a V3 canonical query, or
 /// twice, as in a V1 string to sign).
