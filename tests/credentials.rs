@@ -1,6 +1,8 @@
 //! Credential sources and the transport against the real `tagdrift emulate` binary: each Alibaba source
-//! (environment, files, RRSA with a rotated token file, ECS RAM role metadata) yields credentials that sign KMS
-//! calls the emulator accepts, auth failures are sent once, and throttling is retried until it passes.
+//! (environment, files, RRSA with a rotated token file, ECS RAM role metadata) and each Huawei source
+//! (environment, files, CCE workload identity with a rotated id-token file, ECS metadata `securitykey`) yields
+//! credentials that sign KMS and DEW calls the emulator accepts, auth failures are sent once, and throttling, 5xx, resets and hangs are retried
+//! until an answer arrives.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -14,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tagdrift::cloud::credentials::{EnvLookup, MapEnv, Provider};
 use tagdrift::cloud::transport::{
-    AlibabaV1, AlibabaV3, Auth, Call, Operation, Request, Signer, Transport, TransportOptions,
+    AlibabaV1, AlibabaV3, Auth, Call, HuaweiSigner, Operation, Request, Signer, Transport, TransportOptions,
 };
 use tagdrift::cloud::{CallObserver, Cloud, ErrorCode};
 use tagdrift::config::{Account, Credentials, SecretSource};
@@ -65,15 +67,20 @@ impl Emulator {
         }
     }
 
-    /// How many answers of `api` had `outcome` (`ok`, an error code, `throttled`).
+    /// How many Alibaba answers of `api` had `outcome` (`ok`, an error code, `throttled`).
     async fn outcome(&self, api: &str, outcome: &str) -> u64 {
+        self.stat("alibaba", api, outcome).await
+    }
+
+    /// How many answers of `cloud`'s `api` had `outcome`.
+    async fn stat(&self, cloud: &str, api: &str, outcome: &str) -> u64 {
         let stats: Value = reqwest::get(format!("{}/_emulator/stats", self.endpoint))
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        stats["clouds"]["alibaba"]["apis"][api]["outcomes"][outcome]
+        stats["clouds"][cloud]["apis"][api]["outcomes"][outcome]
             .as_u64()
             .unwrap_or(0)
     }
@@ -492,4 +499,290 @@ async fn throttling_is_retried_with_backoff_until_the_quota_allows() {
         attempts.iter().filter(|a| a.1).count() as u64 >= throttled,
         "every throttled attempt was retried"
     );
+}
+
+#[tokio::test]
+async fn resets_5xx_and_hangs_are_retried_until_an_answer_arrives() {
+    let emulator = Emulator::start(&[
+        "--fault-reset",
+        "0.2",
+        "--fault-5xx",
+        "0.2",
+        "--fault-hang",
+        "0.1",
+        "--hang-ms",
+        "5000",
+        "--seed",
+        "3",
+    ]);
+    let recorder = Arc::new(Recorder::default());
+    let mut options = TransportOptions::new(recorder.clone());
+    options.max_attempts = 12;
+    options.request_timeout = Duration::from_millis(300);
+    options.backoff.base = Duration::from_millis(5);
+    let transport = Transport::new(options).unwrap();
+    let provider = Provider::for_account(
+        &account(Credentials::Default),
+        env(&[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    for _ in 0..15 {
+        assert_eq!(
+            list_keys(&transport, &emulator.endpoint, &provider, false)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+    let attempts = recorder.0.lock().unwrap().clone();
+    let count = |code: ErrorCode| attempts.iter().filter(|a| a.2 == Some(code)).count() as u64;
+    assert_eq!(attempts.iter().filter(|a| a.2.is_none()).count(), 15);
+    assert_eq!(
+        count(ErrorCode::Network),
+        emulator.outcome("ListKeys", "fault_reset").await
+    );
+    assert_eq!(
+        count(ErrorCode::Http5xx),
+        emulator.outcome("ListKeys", "fault_5xx").await
+    );
+    assert_eq!(
+        count(ErrorCode::Timeout),
+        emulator.outcome("ListKeys", "fault_hang").await
+    );
+    assert!(count(ErrorCode::Network) > 0 && count(ErrorCode::Http5xx) > 0 && count(ErrorCode::Timeout) > 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Huawei.
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+const IDP: &str = "cce-oidc-demo";
+
+fn huawei_account(credentials: Credentials) -> Account {
+    Account {
+        name: "hw-demo".into(),
+        cloud: Cloud::Huawei,
+        ..account(credentials)
+    }
+}
+
+/// CSMS ListSecrets in cn-north-4 through the transport; the sample inventory has one secret there.
+async fn list_secrets(
+    transport: &Transport,
+    endpoint: &str,
+    provider: &Provider,
+) -> Result<Vec<String>, tagdrift::cloud::transport::CallError> {
+    let request = Request::get(endpoint, &format!("/v1/{PROJECT}/secrets"))
+        .query([("limit", "50")])
+        .header("Content-Type", "application/json")
+        .header("X-Project-Id", PROJECT);
+    let call = Call::new(Operation::HuaweiListSecrets, "hw-demo", "cn-north-4");
+    let response = transport
+        .send(&call, &request, Auth::Signed(provider, &HuaweiSigner))
+        .await?;
+    let body: Value = response.json()?;
+    Ok(body["secrets"]
+        .as_array()
+        .expect("secrets array")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect())
+}
+
+#[tokio::test]
+async fn huawei_environment_and_file_keys_sign_dew_calls() {
+    let emulator = Emulator::start(&[]);
+    let (transport, _) = transport(4);
+    let from_env = Provider::for_account(
+        &huawei_account(Credentials::Default),
+        env(&[("HUAWEICLOUD_SDK_AK", "testak"), ("HUAWEICLOUD_SDK_SK", "testsk")]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(from_env.describe(), ["access_key", "ecs_metadata"]);
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &from_env)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+
+    // Temporary keys from the variables are sent with their X-Security-Token.
+    let temporary = Provider::for_account(
+        &huawei_account(Credentials::Default),
+        env(&[
+            ("HUAWEICLOUD_SDK_AK", "TMPDEMO0123456789AB"),
+            ("HUAWEICLOUD_SDK_SK", "demo-tmp-sk"),
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "demo-security-token"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &temporary)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ak, sk) = (dir.path().join("ak"), dir.path().join("sk"));
+    std::fs::write(&ak, "testak\n").unwrap();
+    std::fs::write(&sk, "not-the-sk\n").unwrap();
+    let from_files = Provider::for_account(
+        &huawei_account(Credentials::AccessKey {
+            id: SecretSource::File(ak.display().to_string()),
+            secret: SecretSource::File(sk.display().to_string()),
+            security_token: None,
+        }),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+    let error = list_secrets(&transport, &emulator.endpoint, &from_files)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Auth);
+    assert_eq!(error.cloud_code.as_deref(), Some("APIG.0301"));
+    assert_eq!(error.attempts, 1);
+    assert_eq!(
+        emulator.stat("huawei", "ListSecrets", "APIG.0301").await,
+        1,
+        "a bad signature is sent once: five lock the AK"
+    );
+    let staged = dir.path().join("..staged");
+    std::fs::write(&staged, "testsk\n").unwrap();
+    std::fs::rename(&staged, &sk).unwrap();
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &from_files)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+    assert_eq!(emulator.stat("huawei", "ListSecrets", "ok").await, 3);
+}
+
+#[tokio::test]
+async fn huawei_workload_identity_refreshes_with_the_rotated_id_token() {
+    // Issued keys live 2 s, so they are refreshed after 1 s.
+    let emulator = Emulator::start(&["--sts-duration-secs", "2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("oidc-token");
+    // The first id token expires in 3 s: presenting it again after that would be refused.
+    std::fs::write(&token_file, jwt("system:serviceaccount:ops:tagdrift", 3)).unwrap();
+    let (transport, recorder) = transport(3);
+    let token_path = token_file.display().to_string();
+    let provider = Provider::for_account(
+        &huawei_account(Credentials::Default),
+        env(&[
+            ("HUAWEICLOUD_SDK_IDP_ID", IDP),
+            ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", &token_path),
+            ("HUAWEICLOUD_SDK_IAM_ENDPOINT", &emulator.endpoint),
+            // Present too, but workload identity comes first, as in the SDK.
+            ("HUAWEICLOUD_SDK_AK", "testak"),
+            ("HUAWEICLOUD_SDK_SK", "wrong"),
+        ]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(
+        provider.describe(),
+        ["workload_identity", "access_key", "ecs_metadata"]
+    );
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &provider)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+    let first = provider.credential().await.unwrap();
+    assert!(
+        first.security_token.is_some() && first.expiration.is_some(),
+        "{first:?}"
+    );
+    assert_eq!(emulator.stat("huawei", "CreateTokenWithIdToken", "ok").await, 1);
+    assert_eq!(
+        emulator
+            .stat("huawei", "CreateTemporaryAccessKeyByToken", "ok")
+            .await,
+        1
+    );
+
+    std::fs::write(&token_file, jwt("system:serviceaccount:ops:tagdrift", 3600)).unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &provider)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+    assert_eq!(emulator.stat("huawei", "CreateTokenWithIdToken", "ok").await, 2);
+    assert_eq!(
+        emulator
+            .stat("huawei", "CreateTemporaryAccessKeyByToken", "ok")
+            .await,
+        2
+    );
+    assert_ne!(
+        provider.credential().await.unwrap().access_key_id,
+        first.access_key_id
+    );
+    let seen = recorder.0.lock().unwrap().clone();
+    assert!(seen.iter().all(|(_, _, error)| error.is_none()), "{seen:?}");
+
+    // An identity provider IAM does not know: an error naming the source and IAM's code.
+    let unknown = Provider::for_account(
+        &huawei_account(Credentials::HuaweiWorkloadIdentity {
+            idp_id: Some("no-such-idp".into()),
+            id_token_file: Some(token_path.clone()),
+            iam_endpoint: Some(emulator.endpoint.clone()),
+        }),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+    let error = unknown.credential().await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("workload_identity: CreateTokenWithIdToken: HTTP 404 IAM.0004"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn huawei_ecs_metadata_security_key_with_imdsv2() {
+    let emulator = Emulator::start(&["--imds-token-required"]);
+    let (transport, _) = transport(3);
+    let provider = Provider::for_account(
+        &huawei_account(Credentials::HuaweiEcsMetadata {
+            metadata_endpoint: Some(emulator.endpoint.clone()),
+        }),
+        env(&[]),
+        &transport,
+    )
+    .unwrap();
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &provider)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+    assert_eq!(
+        list_secrets(&transport, &emulator.endpoint, &provider)
+            .await
+            .unwrap(),
+        ["db-password"]
+    );
+    let credential = provider.credential().await.unwrap();
+    assert!(credential.security_token.is_some());
+    assert!(credential.expiration.unwrap() > chrono::Utc::now() + chrono::TimeDelta::hours(23));
+    // One fetch (token, then security key), cached for both calls.
+    assert_eq!(emulator.stat("huawei", "MetadataToken", "ok").await, 1);
+    assert_eq!(emulator.stat("huawei", "MetadataSecurityKey", "ok").await, 1);
 }

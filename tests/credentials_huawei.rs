@@ -1,7 +1,9 @@
 //! Huawei credential sources against a scripted IAM, ECS metadata and DEW server on a real socket: workload
 //! identity (id token → unscoped token → temporary AK/SK, refreshed with the rotated token file), ECS agency
 //! credentials from `securitykey`, and the temporary keys signing a DEW call whose signature the server
-//! recomputes with `cloud::huawei::sign`.
+//! recomputes with `cloud::huawei::sign`. The same sources against the emulator are in tests/credentials.rs;
+//! this server also pins the exact request shapes (the unscoped token in `X-Auth-Token` as well as the body,
+//! the identity provider header) and verifies signatures independently of the emulator.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -191,6 +191,9 @@ impl CredentialError {
     }
 }
 
+/// How old a refused credential must be before [`Provider`] drops it from its cache.
+pub const REFETCH_AFTER_REFUSAL: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
 /// Yields the current credential of one account. Cheap to clone; clones share the cache, so a refresh happens
 /// once however many requests wait for it.
 #[derive(Clone)]
@@ -301,7 +304,7 @@ impl Provider {
         Ok(Provider::new(Some(account.cloud), sources, clock))
     }
 
-    /// The sources in chain order, e.g. `["env", "rrsa", "ecs_ram_role"]`.
+    /// The sources in chain order, e.g. `["access_key", "rrsa", "ecs_ram_role"]`.
     pub fn describe(&self) -> Vec<&'static str> {
         self.inner.sources.iter().map(Source::name).collect()
     }
@@ -340,10 +343,23 @@ impl Provider {
         }
     }
 
-    /// Forgets the cached credential, so the next call fetches anew (the cloud refused it: a rotated key or
-    /// revoked temporary credentials).
-    pub async fn invalidate(&self) {
-        *self.inner.cache.lock().await = None;
+    /// The cloud refused `credential` itself (unknown key, bad signature, invalid token): forget it, so the
+    /// next call fetches anew (a rotated key, revoked temporary credentials). Only when it is still the cached
+    /// one and was fetched at least [`REFETCH_AFTER_REFUSAL`] ago, so a burst of refused requests, or a
+    /// service that keeps issuing refused credentials, does not turn into a burst of STS or IAM calls.
+    pub(crate) async fn refused(&self, credential: &Credential) {
+        let mut cache = self.inner.cache.lock().await;
+        let now = (self.inner.clock)();
+        if cache.as_ref().is_some_and(|cached| {
+            cached.fetched.credential == *credential
+                && now - cached.fetched.fetched_at >= REFETCH_AFTER_REFUSAL
+        }) {
+            tracing::info!(
+                access_key_id = %credential.access_key_id,
+                "the cloud refused the credential; fetching it anew on the next call"
+            );
+            *cache = None;
+        }
     }
 
     async fn fetch(&self, first: usize, now: DateTime<Utc>) -> Result<(usize, Fetched), CredentialError> {

@@ -1,13 +1,31 @@
 //! The one HTTP path to the clouds: a shared `reqwest` client (rustls, the system's root certificates), a
 //! token bucket per (cloud, account, region, API group), per-attempt signing with the current credential,
 //! per-request timeouts, bounded retries with full-jitter exponential backoff for throttling, 5xx, timeouts
-//! and dropped connections, and the classification of every failure into a [`cloud::ErrorCode`]. Every
-//! attempt is reported to the [`CallObserver`]. Auth failures and other 4xx answers are never retried: Huawei
-//! locks an access key for five minutes after five bad signatures in a row.
+//! and dropped connections, and the classification of every failure into an
+//! [`ErrorCode`](crate::cloud::ErrorCode). Every attempt is reported to the [`CallObserver`]. Auth failures
+//! and other 4xx answers are never retried: Huawei locks an access key for five minutes after five bad
+//! signatures in a row.
 //!
 //! A [`Transport`] outlives one check (the daemon builds one and clones it), so the rate limits hold across
 //! checks. Error messages carry the operation, HTTP status, the cloud's error code and request id, never
 //! credentials, signatures or tokens.
+//!
+//! # Using it from a cloud client
+//!
+//! - Build one [`Transport`] per process ([`TransportOptions::from_schedule`]), call
+//!   [`configure_account`](Transport::configure_account) for every account (its `rate_limits`), and one
+//!   [`Provider`] per account ([`Provider::for_account`]).
+//! - Describe each logical call with a [`Call`]: the [`Operation`] (metric label and rate-limit group), the
+//!   account and region (which token bucket), and the cloud codes that mean "no such resource"
+//!   ([`Call::not_found`]).
+//! - Alibaba KMS: `POST /` on the endpoint, the API parameters (`RegionId` included) in the query, signed by
+//!   [`AlibabaV3::kms`] with the action name ([`AlibabaV1`] also works; it needs `Action`, `Version` and
+//!   `Format` in the query).
+//! - Huawei DEW: the path with ids encoded by `cloud::huawei::sign::encode_path_segment`, headers
+//!   `Content-Type: application/json` and `X-Project-Id`, signed by [`HuaweiSigner`].
+//! - `Ok(Response)` is a 2xx answer ([`Response::json`] turns a body that does not parse into an
+//!   `invalid_response` error); `Err(CallError)` is everything else, with [`CallError::is_not_found`] for the
+//!   call's not-found codes and [`CallError::read_error`] for an `Outcome::Failed`.
 //!
 //! # Example: a signed Alibaba KMS call
 //!
@@ -156,6 +174,8 @@ pub struct Call<'a> {
     pub not_found_codes: &'a [&'a str],
     /// Overrides the transport's per-attempt timeout (instance metadata answers in milliseconds or never).
     pub timeout: Option<Duration>,
+    /// Lowers the transport's attempt limit for this call (never raises it).
+    pub max_attempts: Option<u32>,
 }
 
 impl<'a> Call<'a> {
@@ -166,6 +186,7 @@ impl<'a> Call<'a> {
             region,
             not_found_codes: &[],
             timeout: None,
+            max_attempts: None,
         }
     }
 
@@ -176,6 +197,11 @@ impl<'a> Call<'a> {
 
     pub fn timeout(mut self, timeout: Duration) -> Call<'a> {
         self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn max_attempts(mut self, attempts: u32) -> Call<'a> {
+        self.max_attempts = Some(attempts);
         self
     }
 
@@ -477,34 +503,33 @@ impl Transport {
         auth: Auth<'_>,
     ) -> Result<Response, CallError> {
         let timeout = call.timeout.unwrap_or(self.inner.options.request_timeout);
-        let result = self
-            .run(call, |_| async {
-                let credential = match &auth {
-                    Auth::Anonymous => None,
-                    Auth::Signed(provider, _) => match provider.credential().await {
-                        Ok(credential) => Some(credential),
-                        Err(e) => return Attempt::Fatal(CallError::credentials(call.operation, &e)),
-                    },
-                };
-                let mut prepared = request.clone();
-                if let (Auth::Signed(_, signer), Some(credential)) = (&auth, &credential) {
-                    signer.sign(&mut prepared, credential, Utc::now());
-                }
-                match self.attempt(call, &prepared, timeout, credential.as_ref()).await {
-                    Ok(response) => Attempt::Done(response),
-                    Err(failure) => Attempt::Failed(failure),
-                }
-            })
-            .await;
-        if let (Err(e), Auth::Signed(provider, _)) = (&result, &auth)
-            && e.code == ErrorCode::Auth
-            && e.status.is_some()
-        {
-            // The cloud refused the credential: rotated files and temporary credentials are fetched anew on
-            // the next call (never retried here, see the module docs).
-            provider.invalidate().await;
-        }
-        result
+        self.run(call, |_| async {
+            let credential = match &auth {
+                Auth::Anonymous => None,
+                Auth::Signed(provider, _) => match provider.credential().await {
+                    Ok(credential) => Some(credential),
+                    Err(e) => return Attempt::Fatal(CallError::credentials(call.operation, &e)),
+                },
+            };
+            let mut prepared = request.clone();
+            if let (Auth::Signed(_, signer), Some(credential)) = (&auth, &credential) {
+                signer.sign(&mut prepared, credential, Utc::now());
+            }
+            let outcome = match self.attempt(call, &prepared, timeout, credential.as_ref()).await {
+                Ok(response) => Attempt::Done(response),
+                Err(failure) => Attempt::Failed(failure),
+            };
+            if let (Attempt::Failed(failure), Auth::Signed(provider, _), Some(credential)) =
+                (&outcome, &auth, &credential)
+                && failure.credential_refused
+            {
+                // Never retried (see the module docs), but the next call fetches the credential anew: a
+                // rotated key or revoked temporary credentials.
+                provider.refused(credential).await;
+            }
+            outcome
+        })
+        .await
     }
 
     /// The attempt loop, separate from HTTP so its timing is testable with paused time.
@@ -514,7 +539,10 @@ impl Transport {
         Fut: Future<Output = Attempt>,
     {
         let options = &self.inner.options;
-        let max_attempts = options.max_attempts.max(1);
+        let max_attempts = call
+            .max_attempts
+            .map_or(options.max_attempts, |n| n.min(options.max_attempts))
+            .max(1);
         let cloud = call.cloud();
         let mut number = 1;
         loop {

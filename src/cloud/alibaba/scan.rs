@@ -32,6 +32,9 @@ use crate::cloud::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
 pub const BATCH: usize = 50;
 /// Rows in one `ListTagResources` page (documented default; the API has no page-size parameter).
 pub const TAG_PAGE_ROWS: usize = 200;
+/// Rows a batch leaves free below a page for tags the desired state does not expect (drift), so that a few
+/// extra tags do not cost a second page: batches of 49 resources with 4 tags, not 50.
+pub const ROW_SLACK: usize = 4;
 /// `PageSize` of `ListKeys` and `ListSecrets` (the documented maximum).
 pub const PAGE_SIZE: usize = 100;
 
@@ -134,7 +137,7 @@ async fn tag_rows<K: Kms>(
 /// Declared resources only: `ListTagResources` in batches of 50, split on not-found, then existence checks
 /// for resources without any tag row.
 async fn declared<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, ids: &[String]) {
-    let batches: Vec<Vec<String>> = ids.chunks(BATCH).map(<[String]>::to_vec).collect();
+    let batches = batches(scope, ids);
     let untagged: Vec<Vec<String>> = stream::iter(batches)
         .map(|batch| read_batch(kms, scope, sink, batch))
         .buffer_unordered(concurrency)
@@ -148,6 +151,29 @@ async fn declared<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
         .buffer_unordered(concurrency)
         .collect::<()>()
         .await;
+}
+
+/// Splits `ids` into batches of at most [`BATCH`] ids whose expected tag rows (when the desired state tells)
+/// fit one page with [`ROW_SLACK`] to spare, so a batch usually costs exactly one call.
+fn batches(scope: &Scope, ids: &[String]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut rows = 0;
+    for id in ids {
+        let expected = scope.expected_tags.get(id).map(|n| (*n).max(1));
+        let full = current.len() == BATCH
+            || expected.is_some_and(|n| !current.is_empty() && rows + n > TAG_PAGE_ROWS - ROW_SLACK);
+        if full {
+            out.push(std::mem::take(&mut current));
+            rows = 0;
+        }
+        rows += expected.unwrap_or(0);
+        current.push(id.clone());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// Reads one batch, reporting every resource with tags, not found or failed; returns the ids that exist but

@@ -148,3 +148,80 @@ pub struct DescribeSecret {
     #[serde(rename = "Tags", default, deserialize_with = "opt_object")]
     pub tags: Option<TagList>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::wire::decode;
+
+    #[test]
+    fn the_documented_list_tag_resources_sample_decodes() {
+        // Verbatim from the official ListTagResources page (reference §2).
+        let body = br#"{
+  "NextToken": "e71d8a535bd9cc11",
+  "RequestId": "00827261-20B7-4562-83F2-4DF39876A45A",
+  "TagResources": {
+    "TagResource": [
+      { "ResourceType": "key", "TagValue": "true", "ResourceId": "key-hzz62f1cb66fa42qo****", "TagKey": "disk-encryption" }
+    ]
+  }
+}"#;
+        let page: TagPage = decode("ListTagResources", body).unwrap();
+        assert_eq!(page.next(), Some("e71d8a535bd9cc11"));
+        let rows = page.rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].resource_id, "key-hzz62f1cb66fa42qo****");
+        assert_eq!(rows[0].tag_key, "disk-encryption");
+        assert_eq!(rows[0].tag_value.as_deref(), Some("true"));
+        // The last page: an empty token, or none at all, and possibly no rows.
+        let last: TagPage = decode(
+            "ListTagResources",
+            br#"{"NextToken":"","RequestId":"r","TagResources":{"TagResource":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(last.next(), None);
+        assert!(last.rows().is_empty());
+        assert!(
+            decode::<TagPage>("ListTagResources", br#"{"RequestId":"r"}"#)
+                .unwrap()
+                .rows()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn listings_decode_with_numbers_as_numbers_or_strings() {
+        let keys: KeyPage = decode(
+            "ListKeys",
+            br#"{"PageNumber":1,"PageSize":100,"TotalCount":2,"RequestId":"r","Keys":{"Key":[{"KeyId":"k1","KeyArn":"a"},{"KeyId":"k2","KeyArn":"b"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(keys.total_count, Some(2));
+        assert_eq!(keys.ids(), ["k1", "k2"]);
+        let secrets: SecretPage = decode(
+            "ListSecrets",
+            br#"{"PageNumber":"1","TotalCount":"1","SecretList":{"Secret":[{"SecretName":"db","Tags":{"Tag":[{"TagKey":"owner","TagValue":"payments"}]}}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(secrets.total_count, Some(1));
+        let s = secrets.secrets().pop().unwrap();
+        assert_eq!(s.secret_name, "db");
+        assert_eq!(
+            s.tags.unwrap().into_tags().get("owner").map(String::as_str),
+            Some("payments")
+        );
+    }
+
+    #[test]
+    fn a_corrupted_page_is_an_invalid_response() {
+        // The emulator's malformed fault: the row array turned into an object, or the body cut short.
+        for body in [
+            &br#"{"NextToken":"","TagResources":{"TagResource":{}}}"#[..],
+            br#"{"NextToken":"","TagResources":{"TagResource":[{"ResourceId":12345,"TagKey":"a"}]}}"#,
+            br#"{"NextToken":"","TagResources":{"TagRes"#,
+        ] {
+            let e = decode::<TagPage>("ListTagResources", body).unwrap_err();
+            assert_eq!(e.code, crate::cloud::ErrorCode::InvalidResponse);
+        }
+    }
+}

@@ -36,8 +36,10 @@ pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
 const REFRESH_MARGIN: TimeDelta = TimeDelta::minutes(15);
 /// Lifetime asked of STS; the role's maximum session duration is at least this.
 const DURATION_SECONDS: u32 = 3600;
-/// Instance metadata answers at once or not at all.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// Instance metadata answers at once or not at all (the SDK waits 1 s); off ECS it is unreachable, and the
+/// default chain should say so quickly.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+const METADATA_ATTEMPTS: u32 = 2;
 
 fn is_true(value: Option<String>) -> bool {
     value.is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -257,7 +259,9 @@ impl EcsRamRole {
         if let Some(token) = token {
             request = request.header("X-aliyun-ecs-metadata-token", token);
         }
-        let call = Call::new(Operation::AlibabaEcsMetadata, &self.account, "").timeout(METADATA_TIMEOUT);
+        let call = Call::new(Operation::AlibabaEcsMetadata, &self.account, "")
+            .timeout(METADATA_TIMEOUT)
+            .max_attempts(METADATA_ATTEMPTS);
         let response = self
             .transport
             .send(&call, &request, Auth::Anonymous)
@@ -272,7 +276,9 @@ impl EcsRamRole {
     pub(super) async fn fetch(&self, now: DateTime<Utc>) -> Result<Fetched, CredentialError> {
         let request = Request::put(&self.endpoint, "/latest/api/token")
             .header("X-aliyun-ecs-metadata-token-ttl-seconds", "21600");
-        let call = Call::new(Operation::AlibabaEcsMetadata, &self.account, "").timeout(METADATA_TIMEOUT);
+        let call = Call::new(Operation::AlibabaEcsMetadata, &self.account, "")
+            .timeout(METADATA_TIMEOUT)
+            .max_attempts(METADATA_ATTEMPTS);
         let token = match self.transport.send(&call, &request, Auth::Anonymous).await {
             Ok(response) => Some(
                 response
@@ -280,7 +286,8 @@ impl EcsRamRole {
                     .map(|t| t.trim().to_owned())
                     .map_err(|e| CredentialError::fetch("ecs_ram_role", e))?,
             ),
-            Err(_) if self.imdsv1_allowed => None,
+            // An HTTP refusal means a metadata service without IMDSv2; no answer at all means none is there.
+            Err(e) if self.imdsv1_allowed && e.status.is_some() => None,
             Err(e) => return Err(CredentialError::fetch("ecs_ram_role", e)),
         };
         let role = match &self.role_name {

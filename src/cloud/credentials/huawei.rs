@@ -28,7 +28,10 @@ pub const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
 const REFRESH_MARGIN: TimeDelta = TimeDelta::minutes(40);
 /// Lifetime asked of IAM for workload-identity keys (the SDK's value).
 const DURATION_SECONDS: u32 = 21600;
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// Instance metadata answers at once or not at all; off ECS it is unreachable, and the default chain should
+/// say so quickly.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+const METADATA_ATTEMPTS: u32 = 2;
 
 /// The default chain as the SDK's environment provider and chain order have it: workload identity when
 /// `HUAWEICLOUD_SDK_IDP_ID` and `HUAWEICLOUD_SDK_ID_TOKEN_FILE` are set (it takes precedence over AK/SK), the
@@ -213,9 +216,11 @@ pub(super) fn ecs_metadata(ctx: &Context, credentials: &Credentials) -> Source {
 impl EcsMetadata {
     pub(super) async fn fetch(&self, now: DateTime<Utc>) -> Result<Fetched, CredentialError> {
         const PROVIDER: &str = "ecs_metadata";
-        let call = Call::new(Operation::HuaweiEcsMetadata, &self.account, "").timeout(METADATA_TIMEOUT);
+        let call = Call::new(Operation::HuaweiEcsMetadata, &self.account, "")
+            .timeout(METADATA_TIMEOUT)
+            .max_attempts(METADATA_ATTEMPTS);
         // The session token is optional: instances without IMDSv2 answer 404/405/503, and the SDK then
-        // proceeds without it.
+        // proceeds without it. No answer at all means there is no metadata service.
         let request = Request::put(&self.endpoint, "/meta-data/latest/api/token")
             .header("X-Metadata-Token-Ttl-Seconds", "21600");
         let token = match self.transport.send(&call, &request, Auth::Anonymous).await {
@@ -224,7 +229,8 @@ impl EcsMetadata {
                 .ok()
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty()),
-            Err(_) => None,
+            Err(e) if e.status.is_some() => None,
+            Err(e) => return Err(CredentialError::fetch(PROVIDER, e)),
         };
         let mut request = Request::get(&self.endpoint, "/openstack/latest/securitykey");
         if let Some(token) = &token {

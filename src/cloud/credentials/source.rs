@@ -40,14 +40,16 @@ pub(super) struct Fetched {
     pub refresh_at: Option<DateTime<Utc>>,
     /// The files the credential was read from, to notice rotation.
     pub files: Vec<FileStamp>,
+    pub fetched_at: DateTime<Utc>,
 }
 
 impl Fetched {
-    pub fn permanent(credential: Credential, files: Vec<FileStamp>) -> Fetched {
+    pub fn permanent(credential: Credential, files: Vec<FileStamp>, now: DateTime<Utc>) -> Fetched {
         Fetched {
             credential,
             refresh_at: None,
             files,
+            fetched_at: now,
         }
     }
 
@@ -64,6 +66,7 @@ impl Fetched {
             credential,
             refresh_at,
             files: Vec::new(),
+            fetched_at: now,
         }
     }
 
@@ -143,7 +146,7 @@ impl AccessKey {
         }
     }
 
-    fn fetch(&self) -> Result<Fetched, CredentialError> {
+    fn fetch(&self, now: DateTime<Utc>) -> Result<Fetched, CredentialError> {
         let mut files = Vec::new();
         let id = self.read(&self.id, &mut files)?;
         let secret = self.read(&self.secret, &mut files)?;
@@ -151,7 +154,7 @@ impl AccessKey {
             Some(source) => Some(self.read(source, &mut files)?),
             None => None,
         };
-        Ok(Fetched::permanent(Credential::new(id, secret, token), files))
+        Ok(Fetched::permanent(Credential::new(id, secret, token), files, now))
     }
 }
 
@@ -172,11 +175,11 @@ impl Source {
     pub fn fetch(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<Fetched, CredentialError>> {
         match self {
             Source::Fixed(credential) => {
-                let fetched = Ok(Fetched::permanent(credential.clone(), Vec::new()));
+                let fetched = Ok(Fetched::permanent(credential.clone(), Vec::new(), now));
                 Box::pin(async move { fetched })
             }
             Source::AccessKey(key) => {
-                let fetched = key.fetch();
+                let fetched = key.fetch(now);
                 Box::pin(async move { fetched })
             }
             Source::Rrsa(rrsa) => Box::pin(rrsa.fetch(now)),

@@ -367,6 +367,115 @@ async fn an_unreachable_metadata_service_is_a_network_error() {
     );
 }
 
+#[tokio::test]
+async fn a_refused_credential_is_fetched_anew_only_once_it_is_old_enough() {
+    let start = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+    let now = Arc::new(Mutex::new(start));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = fake_sts(now.clone(), Arc::new(AtomicU32::new(0)), bodies.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "jwt-1").unwrap();
+    let config = account(
+        Cloud::Alibaba,
+        Credentials::AlibabaRrsa {
+            role_arn: Some("acs:ram::1:role/r".into()),
+            oidc_provider_arn: Some("acs:ram::1:oidc-provider/p".into()),
+            oidc_token_file: Some(token_file.display().to_string()),
+            role_session_name: None,
+            sts_endpoint: Some(endpoint),
+        },
+    );
+    let clock_now = now.clone();
+    let clock: Clock = Arc::new(move || *clock_now.lock().unwrap());
+    let provider = Provider::for_account_with_clock(&config, env(&[]), &transport(), clock).unwrap();
+
+    let first = provider.credential().await.unwrap();
+    provider.refused(&first).await;
+    assert_eq!(provider.credential().await.unwrap(), first, "too fresh to drop");
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+
+    *now.lock().unwrap() = start + REFETCH_AFTER_REFUSAL;
+    provider.refused(&Credential::new("STS.other", "x", None)).await;
+    assert_eq!(
+        provider.credential().await.unwrap(),
+        first,
+        "another credential was refused"
+    );
+    provider.refused(&first).await;
+    assert_eq!(provider.credential().await.unwrap().access_key_id, "STS.2");
+    assert_eq!(bodies.lock().unwrap().len(), 2);
+}
+
+/// An Alibaba metadata service without IMDSv2: the token request is refused, the GETs are answered.
+async fn imdsv1_only() -> String {
+    use axum::http::StatusCode;
+    use axum::routing::{get, put};
+    let router = axum::Router::new()
+        .route("/latest/api/token", put(|| async { (StatusCode::NOT_FOUND, "no") }))
+        .route("/latest/meta-data/ram/security-credentials/", get(|| async { "reader-role\n" }))
+        .route(
+            "/latest/meta-data/ram/security-credentials/reader-role",
+            get(|| async {
+                r#"{"AccessKeyId":"STS.ecs","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-01-01T00:00:00Z","Code":"Success"}"#
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
+    let endpoint = imdsv1_only().await;
+    let config = account(
+        Cloud::Alibaba,
+        Credentials::AlibabaEcsRamRole {
+            role_name: None,
+            metadata_endpoint: Some(endpoint),
+        },
+    );
+    let provider = Provider::for_account(&config, env(&[]), &transport()).unwrap();
+    assert_eq!(provider.credential().await.unwrap().access_key_id, "STS.ecs");
+
+    let strict = Provider::for_account(
+        &config,
+        env(&[("ALIBABA_CLOUD_IMDSV1_DISABLED", "true")]),
+        &transport(),
+    )
+    .unwrap();
+    let error = strict.credential().await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("ecs_ram_role: EcsMetadata: HTTP 404"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_metadata_service_the_alibaba_chain_fails_fast_and_names_every_source() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let config = account(
+        Cloud::Alibaba,
+        Credentials::AlibabaEcsRamRole {
+            role_name: None,
+            metadata_endpoint: Some(closed),
+        },
+    );
+    let mut options = TransportOptions::new(Arc::new(NoObserver));
+    options.max_attempts = 5;
+    let transport = Transport::new(options).unwrap();
+    let provider = Provider::for_account(&config, env(&[]), &transport).unwrap();
+    let error = provider.credential().await.unwrap_err();
+    // The token request got no answer: no IMDSv1 fallback, and two attempts rather than five.
+    assert_eq!(error.error_code(), ErrorCode::Network);
+    assert!(error.to_string().ends_with("after 2 attempts"), "{error}");
+}
+
 /// The answers of STS `AssumeRoleWithOIDC`, ECS RAM-role metadata, Huawei IAM `securitytokens` and ECS
 /// `securitykey`, mutated anywhere: a complete credential or an `InvalidResponse`, never a panic, and the
 /// error never quotes the secret or the token.

@@ -13,7 +13,8 @@
 //!   declared name is not in the batch answer. Off by default because this answer shape was never checked
 //!   against the live service (see the reference §5), whereas the per-resource calls are the SDK's own.
 //!
-//! Not found is `404`, or `400` with `CSMS.0005` / `KMS.0205` (the reference documents both).
+//! Not found is `400` with `CSMS.0005` / `KMS.0205`, or a `404` of the service (the reference documents both;
+//! a gateway `APIG.*` 404 means a wrong endpoint, not a missing resource).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,8 +72,11 @@ pub trait Dew: Sync {
     fn call(&self, call: RestCall) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
 }
 
+/// A 404 from the API gateway itself (`APIG.0101`: no such API, e.g. an endpoint that is not DEW) says
+/// nothing about the resource, so only the services' own 404s count.
 fn is_not_found(e: &ApiError) -> bool {
-    e.status == Some(404) || matches!(e.cloud_code.as_deref(), Some("CSMS.0005" | "KMS.0205"))
+    let gateway = e.cloud_code.as_deref().is_some_and(|c| c.starts_with("APIG."));
+    (e.status == Some(404) && !gateway) || matches!(e.cloud_code.as_deref(), Some("CSMS.0005" | "KMS.0205"))
 }
 
 /// Reads `scope` and reports into `sink`. `concurrency` bounds the calls this scope has in flight.

@@ -180,3 +180,60 @@ impl Instance {
             .filter(|a| !a.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::wire::decode;
+
+    #[test]
+    fn the_documented_tag_answers_decode() {
+        // Verbatim from the "Querying Secret Tags" page: `sys_tags` is null.
+        let body = br#"{
+  "tags" : [ { "key" : "key1", "value" : "value1" }, { "key" : "key2", "value" : "value2" } ],
+  "sys_tags" : null
+}"#;
+        let t: TagsAnswer = decode("ListSecretTags", body).unwrap();
+        assert_eq!(t.into_tags().len(), 2);
+        // KMS key tags with the camelCase count, and system tags merged under user tags.
+        let k: TagsAnswer = decode(
+            "ShowKmsTags",
+            br#"{"tags":[{"key":"key1","value":"value1"}],"existTagsNum":1,"sys_tags":[{"key":"_sys_enterprise_project_id","value":"0"}]}"#,
+        )
+        .unwrap();
+        let tags = k.into_tags();
+        assert_eq!(
+            tags.get("_sys_enterprise_project_id").map(String::as_str),
+            Some("0")
+        );
+        assert_eq!(tags.get("key1").map(String::as_str), Some("value1"));
+    }
+
+    #[test]
+    fn key_pages_read_truncated_as_a_string() {
+        let page: KeyPage = decode(
+            "ListKeys",
+            br#"{"keys":["k1"],"key_details":[{"key_id":"k1","key_alias":"app"}],"next_marker":"1","truncated":"true","total":2}"#,
+        )
+        .unwrap();
+        assert_eq!(page.keys(), [("k1".to_owned(), Some("app".to_owned()))]);
+        assert_eq!(page.next(), Ok(Some("1")));
+        let last: KeyPage = decode(
+            "ListKeys",
+            br#"{"keys":[],"key_details":[],"next_marker":"","truncated":"false","total":2}"#,
+        )
+        .unwrap();
+        assert_eq!(last.next(), Ok(None));
+    }
+
+    #[test]
+    fn secret_pages_end_without_a_marker() {
+        let page: SecretPage = decode(
+            "ListSecrets",
+            br#"{"secrets":[{"id":"u1","name":"db","state":"ENABLED","create_time":1581507580000}],"page_info":{"current_count":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.next_marker(), None);
+        assert_eq!(page.secrets[0].id, "u1");
+    }
+}

@@ -23,6 +23,9 @@ pub struct Scope {
     pub declared: Vec<String>,
     /// A discovery entry covers this scope, so every resource in it is listed and reported.
     pub discover: bool,
+    /// How many tags each declared resource should carry (its own plus matching defaults), to size tag-read
+    /// batches so their rows fit one page. Absent ids are unknown.
+    pub expected_tags: BTreeMap<String, usize>,
 }
 
 impl Scope {
@@ -58,11 +61,26 @@ fn covers(selector: &Selector, cloud: Cloud, account: &str, region: &str, rt: Re
 /// declared and no discovery is not read at all.
 pub fn plan(state: &DesiredState) -> Vec<Scope> {
     let mut declared: BTreeMap<(&str, &str, ResourceType), BTreeSet<&str>> = BTreeMap::new();
+    let mut expected: BTreeMap<(&str, &str, ResourceType), BTreeMap<String, usize>> = BTreeMap::new();
     for r in &state.resources {
-        declared
-            .entry((r.account.as_str(), r.region.as_str(), r.resource_type))
-            .or_default()
-            .insert(r.id.as_str());
+        let key = (r.account.as_str(), r.region.as_str(), r.resource_type);
+        declared.entry(key).or_default().insert(r.id.as_str());
+        let resource = ResourceRef {
+            cloud: r.cloud,
+            account: r.account.clone(),
+            region: r.region.clone(),
+            resource_type: r.resource_type,
+            id: r.id.clone(),
+        };
+        let mut keys: BTreeSet<&str> = r.tags.keys().map(String::as_str).collect();
+        for d in state
+            .defaults
+            .iter()
+            .filter(|d| d.selector.matches(&resource, None))
+        {
+            keys.extend(d.tags.keys().map(String::as_str));
+        }
+        expected.entry(key).or_default().insert(r.id.clone(), keys.len());
     }
     let mut scopes = Vec::new();
     for account in &state.accounts {
@@ -87,6 +105,9 @@ pub fn plan(state: &DesiredState) -> Vec<Scope> {
                     resource_type: rt,
                     declared: ids,
                     discover,
+                    expected_tags: expected
+                        .remove(&(account.name.as_str(), region.name.as_str(), rt))
+                        .unwrap_or_default(),
                 });
             }
         }

@@ -25,6 +25,9 @@ pub(super) struct Failure {
     pub status: Option<u16>,
     pub cloud_code: Option<String>,
     pub request_id: Option<String>,
+    /// The cloud refused the credential itself (unknown key, bad signature, invalid token), as opposed to
+    /// refusing a permission: the provider should fetch it anew.
+    pub credential_refused: bool,
     /// Without the operation name and attempt count, which [`Failure::into_error`] adds.
     pub detail: String,
 }
@@ -38,6 +41,7 @@ impl Failure {
             status: None,
             cloud_code: None,
             request_id: None,
+            credential_refused: false,
             detail: format!("no answer within {} ms", timeout.as_millis()),
         }
     }
@@ -62,6 +66,7 @@ impl Failure {
             status: None,
             cloud_code: None,
             request_id: None,
+            credential_refused: false,
             detail,
         }
     }
@@ -263,6 +268,16 @@ pub(super) fn answer(
         detail.push_str(": ");
         detail.push_str(&scrub(message, credential));
     }
+    let credential_refused = status == 401
+        || match cloud {
+            Cloud::Alibaba => {
+                code_str == "SignatureDoesNotMatch"
+                    || code_str.starts_with("InvalidAccessKeyId")
+                    || code_str.starts_with("InvalidSecurityToken")
+                    || code_str == "SecurityTokenExpired"
+            }
+            Cloud::Huawei => code_str == "APIG.0301",
+        };
     Failure {
         code,
         retryable,
@@ -270,6 +285,7 @@ pub(super) fn answer(
         status: Some(status),
         cloud_code,
         request_id,
+        credential_refused,
         detail,
     }
 }

@@ -187,6 +187,28 @@ fn alibaba_auth_failures_are_never_retried() {
 }
 
 #[test]
+fn only_refusals_of_the_credential_itself_make_the_provider_fetch_anew() {
+    let refused = |cloud: Cloud, status: u16, code: &str| {
+        let body = match cloud {
+            Cloud::Alibaba => format!(r#"{{"Code":"{code}"}}"#),
+            Cloud::Huawei => format!(r#"{{"error_code":"{code}"}}"#),
+        };
+        classify::answer(cloud, status, &HeaderMap::new(), body.as_bytes(), None).credential_refused
+    };
+    assert!(refused(Cloud::Alibaba, 400, "SignatureDoesNotMatch"));
+    assert!(refused(Cloud::Alibaba, 404, "InvalidAccessKeyId.NotFound"));
+    assert!(refused(Cloud::Alibaba, 400, "InvalidSecurityToken.Expired"));
+    assert!(refused(Cloud::Huawei, 401, "APIG.0301"));
+    assert!(refused(Cloud::Huawei, 401, "IAM.0011"));
+    assert!(
+        !refused(Cloud::Alibaba, 403, "Forbidden.NoPermission"),
+        "a permission, not the key"
+    );
+    assert!(!refused(Cloud::Huawei, 403, "KMS.0303"));
+    assert!(!refused(Cloud::Alibaba, 429, "Rejected.Throttling"));
+}
+
+#[test]
 fn alibaba_5xx_retries_and_other_4xx_do_not() {
     let server = classify_alibaba(
         503,
@@ -302,6 +324,7 @@ fn failure(code: ErrorCode, retryable: bool, cloud_code: Option<&str>) -> Failur
         status: Some(500),
         cloud_code: cloud_code.map(str::to_owned),
         request_id: Some("rid".into()),
+        credential_refused: false,
         detail: format!("HTTP 500 {}", cloud_code.unwrap_or("")),
     }
 }
@@ -400,6 +423,18 @@ async fn auth_and_plain_4xx_failures_are_sent_once() {
         assert_eq!(result.unwrap_err().code, code);
         assert_eq!(recorder.attempts.lock().unwrap().len(), 1);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_may_lower_the_attempt_limit_but_not_raise_it() {
+    let (transport, _) = transport(3);
+    let five_xx = || Err(failure(ErrorCode::Http5xx, true, None));
+    let lowered = Call::new(Operation::AlibabaEcsMetadata, "acct", "").max_attempts(1);
+    let (_, attempts) = scripted(&transport, &lowered, vec![five_xx()]).await;
+    assert_eq!(attempts, 1);
+    let raised = Call::new(Operation::AlibabaEcsMetadata, "acct", "").max_attempts(10);
+    let (_, attempts) = scripted(&transport, &raised, (0..3).map(|_| five_xx()).collect()).await;
+    assert_eq!(attempts, 3);
 }
 
 #[tokio::test(start_paused = true)]

@@ -149,6 +149,7 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
         resource_type: rt,
         declared,
         discover,
+        expected_tags: BTreeMap::new(),
     }
 }
 
@@ -330,4 +331,28 @@ fn declared_secrets_are_batched_when_the_file_declares_few_of_the_region() {
             .iter()
             .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 2))
     );
+}
+
+#[test]
+fn batches_leave_room_for_a_few_unexpected_tags() {
+    let all = ids(120);
+    let mut kms = FakeKms::with(all.iter().map(|id| (id.clone(), 4)));
+    // Drift: a few resources carry a fifth tag the desired state does not expect.
+    for id in ["key-0003", "key-0010", "key-0060"] {
+        kms.resources
+            .get_mut(id)
+            .unwrap()
+            .insert("extra".into(), "x".into());
+    }
+    let mut s = scope(
+        ResourceType::Key,
+        &all.iter().map(String::as_str).collect::<Vec<_>>(),
+        false,
+    );
+    s.expected_tags = all.iter().map(|id| (id.clone(), 4)).collect();
+    let obs = run(&kms, &s);
+    // 49 + 49 + 22 resources: each batch's rows stay within one page despite the extra tags.
+    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 3)]));
+    assert_eq!(*kms.max_ids.lock().unwrap(), 49);
+    assert!(matches!(outcome(&obs, "key-0010"), Outcome::Found(t) if t.len() == 5));
 }

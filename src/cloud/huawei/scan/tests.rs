@@ -157,6 +157,7 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
         resource_type: rt,
         declared,
         discover,
+        expected_tags: BTreeMap::new(),
     }
 }
 
@@ -311,4 +312,19 @@ fn a_failed_secret_listing_fails_the_scope_and_declared_secrets() {
     // Credential failures keep their code so they are not mistaken for a listing problem.
     assert_eq!(e.code, ErrorCode::Auth);
     assert_eq!(dew.calls(), BTreeMap::from([("ListSecrets", 1)]));
+}
+
+#[test]
+fn only_the_services_not_found_answers_mean_missing() {
+    let answer = |status: u16, code: &str| ApiError {
+        status: Some(status),
+        cloud_code: Some(code.to_owned()),
+        error: ReadError::new(ErrorCode::Http4xx, code),
+    };
+    assert!(is_not_found(&answer(400, "CSMS.0005")));
+    assert!(is_not_found(&answer(400, "KMS.0205")));
+    assert!(is_not_found(&answer(404, "CSMS.0005")));
+    // The gateway has no such API: the endpoint is wrong, the resource may well exist.
+    assert!(!is_not_found(&answer(404, "APIG.0101")));
+    assert!(!is_not_found(&answer(400, "CSMS.0002")));
 }
