@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use support::{Emulator, tagdrift};
+use support::tagdrift;
 
 const ALI_SECRET: &str = "AliSecretLEAKCANARY0001";
 const ALI_STS_SECRET: &str = "AliStsSecretLEAKCANARY0002";
@@ -75,6 +75,74 @@ fn jwt(audience: &str) -> String {
 
 /// The desired state: five accounts, one per credential kind, each with a drifted, a missing and an in-sync
 /// resource, so every report section and every metric family has something to show.
+/// `tagdrift emulate` logging at trace level, its log kept: it sees every secret and must not print one.
+struct Emulator {
+    child: Child,
+    addr: String,
+    dir: tempfile::TempDir,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Emulator {
+    fn start(inventory: &str) -> Emulator {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.yaml");
+        std::fs::write(&path, inventory).unwrap();
+        let mut child = tagdrift()
+            .env("RUST_LOG", "trace")
+            .args([
+                "--log-format",
+                "json",
+                "emulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--inventory",
+            ])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tagdrift emulate");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let event = serde_json::from_str::<Value>(&line).unwrap_or_default();
+                if event["message"] == "emulator listening" {
+                    let _ = tx.send(event["addr"].as_str().unwrap_or_default().to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("emulator not listening: {:#?}", log.lock().unwrap()));
+        Emulator {
+            child,
+            addr,
+            dir,
+            log,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn desired(emu: &Emulator, oidc_file: &str, id_token_file: &str) -> String {
     let ali = |name: &str, credentials: &str| {
         format!(
@@ -168,7 +236,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let emu = Emulator::start(INVENTORY, &[]);
+    let emu = Emulator::start(INVENTORY);
     let oidc = jwt("sts.aliyuncs.com");
     let id_token = jwt("cce-oidc");
     let oidc_file = emu.dir.path().join("oidc-token");
@@ -342,6 +410,12 @@ fn check_at_trace_level_shows_no_secret_in_logs_or_reports() {
     assert!(stdout.contains("auth"), "{stdout}");
     assert_clean("refused check stdout", &stdout, &s.secrets);
     assert_clean("refused check stderr", &stderr, &s.secrets);
+    let emulator_log = s.emu.log();
+    assert!(
+        emulator_log.contains("emulator request"),
+        "the emulator logs requests at trace:\n{emulator_log}"
+    );
+    assert_clean("emulator log", &emulator_log, &s.secrets);
 }
 
 /// `tagdrift run` with trace logging, its log collected.
@@ -465,4 +539,5 @@ fn run_at_trace_level_shows_no_secret_in_logs_metrics_reports_or_page() {
     let log = d.log.lock().unwrap().join("\n");
     assert!(log.lines().count() > 20, "trace logging is on:\n{log}");
     assert_clean("run log", &log, &s.secrets);
+    assert_clean("emulator log", &s.emu.log(), &s.secrets);
 }
