@@ -4,7 +4,9 @@
 //!
 //! The tolerance is deliberately narrow: only the variants the references document (Huawei's SDK wraps a
 //! scalar into a one-element list and coerces primitives; absent lists and `null` mean empty). Every field the
-//! readers rely on stays required, so a truncated body or an array turned into an empty object still fails.
+//! readers rely on stays required, so a truncated body or an array turned into an empty object still fails,
+//! and an array where an object belongs ([`opt_object`], [`object`], a whole answer, a list element) is
+//! refused rather than read by position as an empty struct. `tests/bad_input.rs` mutates every answer type.
 
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
