@@ -1,7 +1,7 @@
 //! No credential, token or signature ever reaches an output: `tagdrift check` and `tagdrift run` read a real
 //! `tagdrift emulate` with distinctive credentials of every kind (Alibaba access key with an STS token, RRSA
-//! with an OIDC token file, Huawei AK/SK, AK/SK with a security token, workload identity with an id-token
-//! file), all logging at trace level, and none of the secrets, the credentials the emulator issues in
+//! with an OIDC token file, ECS RAM role and Huawei ECS agency from instance metadata (session tokens), Huawei
+//! AK/SK, AK/SK with a security token, workload identity with an id-token file), all logging at trace level, and none of the secrets, the credentials the emulator issues in
 //! exchange, nor anything shaped like a computed signature appears in stdout, stderr, the text, JSON and
 //! Markdown reports, `/metrics`, `/report*` or the HTML page.
 
@@ -41,6 +41,7 @@ alibaba:
     roles:
       - arn: acs:ram::1234567890123456:role/tagdrift
         oidc_provider_arn: acs:ram::1234567890123456:oidc-provider/ack-rrsa
+    ecs_role: tagdrift-ecs
     regions:
       cn-hangzhou:
         keys:
@@ -54,6 +55,7 @@ huawei:
     security_tokens:
       - {ak: TMPLEAKAK, sk: HwTmpSkLEAKCANARY0005, security_token: HwSecurityTokenLEAKCANARY0006, expires_at: 2099-01-01T00:00:00Z}
     idps: [{id: cce-oidc}]
+    ecs_agency: tagdrift-ecs
     projects:
       - region: cn-north-4
         project_id: 0123456789abcdef0123456789abcdef
@@ -73,7 +75,7 @@ fn jwt(audience: &str) -> String {
     format!("{header}.{claims}.c2lnbmF0dXJlTEVBSw")
 }
 
-/// The desired state: five accounts, one per credential kind, each with a drifted, a missing and an in-sync
+/// The desired state: eight accounts, one per credential kind, each with a drifted, a missing and an in-sync
 /// resource, so every report section and every metric family has something to show.
 /// `tagdrift emulate` logging at trace level, its log kept: it sees every secret and must not print one.
 struct Emulator {
@@ -182,6 +184,10 @@ fn desired(emu: &Emulator, oidc_file: &str, id_token_file: &str) -> String {
             "      type: rrsa\n      role_arn: acs:ram::1234567890123456:role/tagdrift\n      oidc_provider_arn: acs:ram::1234567890123456:oidc-provider/ack-rrsa\n      oidc_token_file: {oidc_file}\n      sts_endpoint: \"{{endpoint}}\""
         ),
     );
+    yaml += &ali(
+        "ali-ecs",
+        "      type: ecs_ram_role\n      metadata_endpoint: \"{endpoint}\"",
+    );
     yaml += &hw(
         "hw-ak",
         "      type: access_key\n      ak: {env: T_HW_AK}\n      sk: {env: T_HW_SK}",
@@ -196,15 +202,19 @@ fn desired(emu: &Emulator, oidc_file: &str, id_token_file: &str) -> String {
             "      type: workload_identity\n      idp_id: cce-oidc\n      id_token_file: {id_token_file}\n      iam_endpoint: \"{{endpoint}}\""
         ),
     );
+    yaml += &hw(
+        "hw-ecs",
+        "      type: ecs_metadata\n      metadata_endpoint: \"{endpoint}\"",
+    );
     yaml += "resources:\n";
-    for account in ["ali-ak", "ali-sts", "ali-rrsa"] {
+    for account in ["ali-ak", "ali-sts", "ali-rrsa", "ali-ecs"] {
         yaml += &format!(
             "  - {{account: {account}, region: cn-hangzhou, type: key, id: key-leak00001, tags: {{owner: web}}}}\n  \
              - {{account: {account}, region: cn-hangzhou, type: secret, name: db-password, tags: {{owner: payments}}}}\n  \
              - {{account: {account}, region: cn-hangzhou, type: secret, name: gone, tags: {{owner: x}}}}\n"
         );
     }
-    for account in ["hw-ak", "hw-tmp", "hw-wi"] {
+    for account in ["hw-ak", "hw-tmp", "hw-wi", "hw-ecs"] {
         yaml += &format!(
             "  - {{account: {account}, region: cn-north-4, type: key, id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {{owner: web}}}}\n  \
              - {{account: {account}, region: cn-north-4, type: secret, name: db-password, tags: {{owner: payments}}}}\n  \
@@ -374,9 +384,9 @@ fn check_at_trace_level_shows_no_secret_in_logs_or_reports() {
         .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{stderr}"));
     // Every account read: its credentials were used, so they had every chance to leak.
     assert_eq!(code, 2, "stderr:\n{stderr}");
-    assert_eq!(report["summary"]["total"], 18, "{report}");
+    assert_eq!(report["summary"]["total"], 24, "{report}");
     assert_eq!(report["summary"]["unknown"], 0, "{report}");
-    assert_eq!(report["summary"]["missing"], 6, "{report}");
+    assert_eq!(report["summary"]["missing"], 8, "{report}");
     assert!(stderr.lines().count() > 20, "trace logging is on:\n{stderr}");
     assert_clean("check stderr (json run)", &stderr, &s.secrets);
     assert_clean("check stdout (json run)", &stdout, &s.secrets);
@@ -514,7 +524,7 @@ fn run_at_trace_level_shows_no_secret_in_logs_metrics_reports_or_page() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(report["summary"]["total"], 18, "{report}");
+    assert_eq!(report["summary"]["total"], 24, "{report}");
     assert_eq!(report["summary"]["unknown"], 0, "{report}");
 
     for path in [
