@@ -225,7 +225,7 @@ impl<'a> Call<'a> {
 
 /// An HTTP request before signing. The transport clones it for every attempt and lets the [`Signer`] add the
 /// date, nonce, token and signature, so a retry is never a replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: reqwest::Method,
     /// `scheme://host[:port]` without a trailing slash (the account's endpoint or the cloud's default).
@@ -345,7 +345,7 @@ pub enum Auth<'a> {
 }
 
 /// A successful answer (HTTP 2xx).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -353,6 +353,35 @@ pub struct Response {
     /// The cloud's request id (`x-acs-request-id`, `X-Request-Id` or the body's `RequestId`), when known.
     pub request_id: Option<String>,
     operation: Operation,
+}
+
+/// Names and sizes only: once signed, a request carries the signature and the security token in its query or
+/// headers, and the RRSA and workload-identity exchanges carry the OIDC token in the body.
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = |pairs: &[(String, String)]| pairs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("endpoint", &self.endpoint)
+            .field("path", &self.path)
+            .field("query", &names(&self.query))
+            .field("headers", &names(&self.headers))
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// Without the body, which holds the issued credentials of an STS, IAM or metadata answer.
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .field("request_id", &self.request_id)
+            .field("operation", &self.operation)
+            .finish()
+    }
 }
 
 impl Response {

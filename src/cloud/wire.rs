@@ -4,7 +4,9 @@
 //!
 //! The tolerance is deliberately narrow: only the variants the references document (Huawei's SDK wraps a
 //! scalar into a one-element list and coerces primitives; absent lists and `null` mean empty). Every field the
-//! readers rely on stays required, so a truncated body or an array turned into an empty object still fails.
+//! readers rely on stays required, so a truncated body or an array turned into an empty object still fails,
+//! and an array where an object belongs ([`opt_object`], [`object`], a whole answer, a list element) is
+//! refused rather than read by position as an empty struct. `tests/bad_input.rs` mutates every answer type.
 
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
@@ -15,6 +17,15 @@ use crate::cloud::{ErrorCode, ReadError};
 /// column 80`. The body itself is never echoed (it may be large; it never holds credentials, but stays out of
 /// messages anyway).
 pub fn decode<T: DeserializeOwned>(api: &str, body: &[u8]) -> Result<T, ReadError> {
+    // serde reads a struct from a JSON array by position, so `[]` would be an empty page; every answer is an
+    // object.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ReadError::new(
+            ErrorCode::InvalidResponse,
+            format!("invalid {api} response ({} bytes): not a JSON object", body.len()),
+        ));
+    }
     serde_json::from_slice(body).map_err(|e| {
         ReadError::new(
             ErrorCode::InvalidResponse,
@@ -42,11 +53,44 @@ where
         Some(Value::Array(items)) => items
             .into_iter()
             .enumerate()
-            .map(|(i, v)| element(v, Some(i)))
+            .map(|(i, v)| match v {
+                // serde would read an array as a struct by position: `["k1","owner","x"]` as a tag row.
+                Value::Array(_) => Err(D::Error::custom(format!(
+                    "element {i}: expected an object or a string, got an array"
+                ))),
+                v => element(v, Some(i)),
+            })
             .collect(),
         Some(one @ Value::Object(_)) => Ok(vec![element(one, None)?]),
         Some(other) => Err(D::Error::custom(format!("expected a list, got {}", kind(&other)))),
     }
+}
+
+/// A nested object that may be absent or `null`. An array or a scalar in its place is refused: serde alone
+/// would read `[]` as a struct whose fields are all defaulted, so a broken answer would look like an empty one.
+pub fn opt_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde_json::Value;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => T::deserialize(v).map(Some).map_err(D::Error::custom),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected an object, got {}",
+            kind(&other)
+        ))),
+    }
+}
+
+/// A required nested object: like [`opt_object`], but absent or `null` is an error too.
+pub fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    opt_object(d)?.ok_or_else(|| D::Error::custom("expected an object, got null"))
 }
 
 /// A string that may be absent, `null` or a number (Huawei's SDK coerces primitives with `str()`).

@@ -265,13 +265,16 @@ where
         Some(total) if first_len > 0 => {
             let total = usize::try_from(total).unwrap_or(usize::MAX);
             let pages = total.div_ceil(PAGE_SIZE);
-            let rest: Vec<Page<T>> = stream::iter(2..=pages)
-                .map(&fetch)
-                .buffered(concurrency)
-                .collect()
-                .await;
-            for page in rest {
-                items.extend(page?.0);
+            let mut rest = std::pin::pin!(stream::iter(2..=pages).map(&fetch).buffered(concurrency));
+            while let Some(page) = rest.next().await {
+                let page = page?.0;
+                let short = page.len() < PAGE_SIZE;
+                items.extend(page);
+                // A short page is the last one whatever the total said: a corrupted or absurd TotalCount must
+                // not cost a call per promised page.
+                if short {
+                    break;
+                }
             }
         }
         // No total: read on until a short page.

@@ -5,14 +5,14 @@
 use serde::Deserialize;
 
 use crate::cloud::Tags;
-use crate::cloud::wire::{list, opt_string, opt_u64, string};
+use crate::cloud::wire::{list, object, opt_object, opt_string, opt_u64, string};
 
 /// `ListTagResources`: one row per (resource, tag).
 #[derive(Debug, Deserialize)]
 pub struct TagPage {
     #[serde(rename = "NextToken", default, deserialize_with = "opt_string")]
     pub next_token: Option<String>,
-    #[serde(rename = "TagResources", default)]
+    #[serde(rename = "TagResources", default, deserialize_with = "opt_object")]
     pub tag_resources: Option<TagRows>,
 }
 
@@ -49,7 +49,7 @@ impl TagPage {
 pub struct KeyPage {
     #[serde(rename = "TotalCount", default, deserialize_with = "opt_u64")]
     pub total_count: Option<u64>,
-    #[serde(rename = "Keys", default)]
+    #[serde(rename = "Keys", default, deserialize_with = "opt_object")]
     pub keys: Option<KeyList>,
 }
 
@@ -78,7 +78,7 @@ impl KeyPage {
 pub struct SecretPage {
     #[serde(rename = "TotalCount", default, deserialize_with = "opt_u64")]
     pub total_count: Option<u64>,
-    #[serde(rename = "SecretList", default)]
+    #[serde(rename = "SecretList", default, deserialize_with = "opt_object")]
     pub secret_list: Option<SecretList>,
 }
 
@@ -93,7 +93,7 @@ pub struct SecretEntry {
     #[serde(rename = "SecretName", deserialize_with = "string")]
     pub secret_name: String,
     /// Absent when the secret has no tags.
-    #[serde(rename = "Tags", default)]
+    #[serde(rename = "Tags", default, deserialize_with = "opt_object")]
     pub tags: Option<TagList>,
 }
 
@@ -130,7 +130,7 @@ impl SecretPage {
 /// `DescribeKey`: only used to learn that a key exists, so only the id is required.
 #[derive(Debug, Deserialize)]
 pub struct DescribeKey {
-    #[serde(rename = "KeyMetadata")]
+    #[serde(rename = "KeyMetadata", deserialize_with = "object")]
     pub key_metadata: KeyMetadata,
 }
 
@@ -145,7 +145,7 @@ pub struct KeyMetadata {
 pub struct DescribeSecret {
     #[serde(rename = "SecretName", deserialize_with = "string")]
     pub secret_name: String,
-    #[serde(rename = "Tags", default)]
+    #[serde(rename = "Tags", default, deserialize_with = "opt_object")]
     pub tags: Option<TagList>,
 }
 

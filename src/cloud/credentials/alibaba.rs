@@ -164,7 +164,7 @@ fn sts_from_env(ctx: &Context) -> String {
 }
 
 /// Reads the temporary credential out of an STS or metadata answer.
-fn parse_credential(value: &Value, provider: &'static str) -> Result<Credential, CredentialError> {
+pub(super) fn parse_credential(value: &Value, provider: &'static str) -> Result<Credential, CredentialError> {
     let field = |name: &str| {
         value
             .get(name)

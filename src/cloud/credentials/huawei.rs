@@ -71,7 +71,7 @@ pub(super) fn default_chain(ctx: &Context) -> Result<Vec<Source>, CredentialErro
 
 /// Reads a credential in any of the shapes the SDK accepts: wrapped in `credential`/`credentials` or not,
 /// keys `access`/`accessKeyId`/`access_key_id` and the like.
-fn parse_credential(value: &Value, provider: &'static str) -> Result<Credential, CredentialError> {
+pub(super) fn parse_credential(value: &Value, provider: &'static str) -> Result<Credential, CredentialError> {
     let inner = value
         .get("credential")
         .or_else(|| value.get("credentials"))

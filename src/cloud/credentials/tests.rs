@@ -475,3 +475,116 @@ async fn without_a_metadata_service_the_alibaba_chain_fails_fast_and_names_every
     assert_eq!(error.error_code(), ErrorCode::Network);
     assert!(error.to_string().ends_with("after 2 attempts"), "{error}");
 }
+
+/// The answers of STS `AssumeRoleWithOIDC`, ECS RAM-role metadata, Huawei IAM `securitytokens` and ECS
+/// `securitykey`, mutated anywhere: a complete credential or an `InvalidResponse`, never a panic, and the
+/// error never quotes the secret or the token.
+mod bad_input {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::super::{alibaba, huawei};
+    use super::*;
+
+    const SECRET: &str = "SeedSecretValue0123";
+    const TOKEN: &str = "SeedSecurityToken4567";
+
+    fn seeds() -> Vec<(&'static str, Value)> {
+        vec![
+            (
+                "alibaba sts",
+                json!({"SecurityToken": TOKEN, "Expiration": "2030-01-01T00:00:00Z", "AccessKeySecret": SECRET, "AccessKeyId": "STS.id"}),
+            ),
+            (
+                "alibaba ecs",
+                json!({"AccessKeyId": "STS.id", "AccessKeySecret": SECRET, "SecurityToken": TOKEN, "Expiration": "2030-01-01T00:00:00Z", "LastUpdated": "2029-12-31T18:00:00Z", "Code": "Success"}),
+            ),
+            (
+                "huawei iam",
+                json!({"credential": {"access": "TMPID", "secret": SECRET, "securitytoken": TOKEN, "expires_at": "2030-01-01T00:15:00.000000Z"}}),
+            ),
+            (
+                "huawei ecs",
+                json!({"credential": {"access": "TMPID", "secret": SECRET, "securitytoken": TOKEN, "expires_at": "2030-01-01T00:15:00.000000Z"}}),
+            ),
+        ]
+    }
+
+    fn parse(name: &str, value: &Value) -> Result<Credential, CredentialError> {
+        if name.starts_with("alibaba") {
+            alibaba::parse_credential(value, "rrsa")
+        } else {
+            huawei::parse_credential(value, "workload_identity")
+        }
+    }
+
+    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| pointers(v, format!("{at}/{k}"), out)),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| pointers(v, format!("{at}/{i}"), out)),
+            _ => {}
+        }
+        out.push(at);
+    }
+
+    fn junk() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            prop::arbitrary::any::<bool>().prop_map(Value::Bool),
+            prop::arbitrary::any::<i64>().prop_map(|n| json!(n)),
+            "\\PC{0,30}".prop_map(Value::String),
+            Just(json!("")),
+            Just(json!("not-a-time")),
+            Just(json!("9999-99-99T99:99:99Z")),
+            (1usize..100_000).prop_map(|n| Value::String("q".repeat(n))),
+            Just(json!([])),
+            Just(json!({})),
+        ]
+    }
+
+    #[test]
+    fn every_seed_parses() {
+        for (name, seed) in seeds() {
+            let credential = parse(name, &seed).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                (credential.secret.as_str(), credential.security_token.as_deref()),
+                (SECRET, Some(TOKEN))
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_credential_answers_parse_or_are_invalid(
+            seed in 0..4usize,
+            steps in prop::collection::vec((prop::arbitrary::any::<prop::sample::Index>(), junk()), 1..4),
+        ) {
+            let (name, mut doc) = seeds().swap_remove(seed);
+            for (at, junk) in steps {
+                let mut all = Vec::new();
+                pointers(&doc, String::new(), &mut all);
+                let pointer = at.get(all.as_slice()).clone();
+                *doc.pointer_mut(&pointer).unwrap() = junk;
+            }
+            match parse(name, &doc) {
+                Ok(c) => {
+                    prop_assert!(!c.access_key_id.is_empty() && !c.secret.is_empty());
+                    prop_assert!(c.security_token.as_deref().is_some_and(|t| !t.is_empty()));
+                    prop_assert!(c.expiration.is_some());
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.error_code(), ErrorCode::InvalidResponse);
+                    let shown = format!("{e} {e:?}");
+                    prop_assert!(!shown.contains(SECRET) && !shown.contains(TOKEN), "{}", shown);
+                }
+            }
+        }
+    }
+}

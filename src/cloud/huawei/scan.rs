@@ -201,7 +201,7 @@ impl<D: Dew> Ctx<'_, D> {
             let body = self.dew.call(call).await?;
             let page: wire::KeyPage = decode("ListKeys", &body).map_err(ApiError::from)?;
             out.extend(page.keys());
-            match page.next() {
+            match page.next().map_err(ApiError::from)? {
                 None => return Ok(out),
                 Some(n) if n == marker => {
                     return Err(ApiError::from(ReadError::new(
@@ -270,7 +270,10 @@ impl<D: Dew> Ctx<'_, D> {
                 );
             }
             offset += n;
-            let done = n == 0 || page.total_count.is_some_and(|t| offset as u64 >= t) || n < INSTANCE_PAGE;
+            // `total_count` ends the walk only when the rows read reach it exactly: a total below the rows
+            // already read is wrong (corrupted, or resources deleted meanwhile), and trusting it would stop
+            // after a full page.
+            let done = n == 0 || page.total_count.is_some_and(|t| offset as u64 == t) || n < INSTANCE_PAGE;
             if done {
                 return Ok(out);
             }

@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
-use crate::cloud::Tags;
-use crate::cloud::wire::{list, opt_bool, opt_string, opt_u64, string};
+use crate::cloud::wire::{list, opt_bool, opt_object, opt_string, opt_u64, string};
+use crate::cloud::{ErrorCode, ReadError, Tags};
 
 /// A `{key, value}` tag of any DEW API.
 #[derive(Debug, Deserialize)]
@@ -46,7 +46,7 @@ impl TagsAnswer {
 pub struct SecretPage {
     #[serde(default, deserialize_with = "list")]
     pub secrets: Vec<Secret>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_object")]
     pub page_info: Option<PageInfo>,
 }
 
@@ -115,12 +115,20 @@ impl KeyPage {
         }
     }
 
-    /// The marker of the next page, `None` on the last one.
-    pub fn next(&self) -> Option<&str> {
+    /// The marker of the next page, `None` on the last one. A page that says it is truncated but names no
+    /// marker is an error: stopping there would read a partial listing as the whole one.
+    pub fn next(&self) -> Result<Option<&str>, ReadError> {
         if self.truncated == Some(false) {
-            return None;
+            return Ok(None);
         }
-        self.next_marker.as_deref().filter(|m| !m.is_empty())
+        let marker = self.next_marker.as_deref().filter(|m| !m.is_empty());
+        if self.truncated == Some(true) && marker.is_none() {
+            return Err(ReadError::new(
+                ErrorCode::InvalidResponse,
+                "invalid ListKeys response: truncated is true but next_marker is empty",
+            ));
+        }
+        Ok(marker)
     }
 }
 
@@ -139,7 +147,7 @@ pub struct Instance {
     pub resource_id: String,
     #[serde(default, deserialize_with = "opt_string")]
     pub resource_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "opt_object")]
     pub resource_detail: Option<InstanceDetail>,
     #[serde(default, deserialize_with = "list")]
     pub tags: Vec<Tag>,
@@ -209,13 +217,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(page.keys(), [("k1".to_owned(), Some("app".to_owned()))]);
-        assert_eq!(page.next(), Some("1"));
+        assert_eq!(page.next(), Ok(Some("1")));
         let last: KeyPage = decode(
             "ListKeys",
             br#"{"keys":[],"key_details":[],"next_marker":"","truncated":"false","total":2}"#,
         )
         .unwrap();
-        assert_eq!(last.next(), None);
+        assert_eq!(last.next(), Ok(None));
     }
 
     #[test]

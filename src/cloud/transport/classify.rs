@@ -304,18 +304,24 @@ pub(super) fn answer(
     }
 }
 
-/// Makes a cloud message safe to log: cut at Alibaba's echoed string to sign, remove any occurrence of the
-/// credential's secret or token, bound the length, keep it on one line.
+/// Makes a cloud message safe to log: cut at an echoed string to sign (any capitalisation), remove any
+/// occurrence of the credential's secret or token, raw or percent-encoded once (canonical query) or twice
+/// (V1 string to sign), bound the length, keep it on one line.
 pub(super) fn scrub(message: &str, credential: Option<&Credential>) -> String {
     let mut text = message.to_owned();
-    if let Some(at) = text.find("server string to sign is") {
+    // ASCII lower-casing keeps byte offsets, so the position found is valid in `text`.
+    if let Some(at) = text.to_ascii_lowercase().find("string to sign") {
         text.truncate(at);
-        text.push_str("server string to sign is <omitted>");
+        text.push_str("string to sign <omitted>");
     }
     if let Some(credential) = credential {
         for secret in credential.secrets() {
             if secret.len() >= 4 {
-                text = text.replace(secret, "<redacted>");
+                let once = crate::cloud::signing::percent_encode(secret);
+                let twice = crate::cloud::signing::percent_encode(&once);
+                for form in [twice, once, secret.to_owned()] {
+                    text = text.replace(&form, "<redacted>");
+                }
             }
         }
     }

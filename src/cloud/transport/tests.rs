@@ -843,3 +843,182 @@ fn every_operation_has_a_unique_label_per_cloud_and_a_known_group() {
         }
     }
 }
+
+#[test]
+fn debug_of_signed_requests_and_credential_answers_shows_no_secret() {
+    let credential = Credential::new("LTAIid", "SecretValue0123", Some("CAISTokenValue4567".to_owned()));
+    let now = chrono::Utc::now();
+    let rrsa =
+        Request::post("https://sts.aliyuncs.com", "/").form_body([("OIDCToken", "eyJOidcTokenValue89")]);
+    let signers: [(&dyn Signer, Request); 3] = [
+        (
+            &AlibabaV1,
+            Request::get("https://kms.cn-hangzhou.aliyuncs.com", "/").query([("Action", "ListKeys")]),
+        ),
+        (
+            &AlibabaV3 {
+                action: "ListKeys",
+                version: "2016-01-20",
+            },
+            Request::post("https://kms.cn-hangzhou.aliyuncs.com", "/"),
+        ),
+        (
+            &HuaweiSigner,
+            Request::get("https://kms.cn-north-4.myhuaweicloud.com", "/v1/p/secrets"),
+        ),
+    ];
+    for (signer, mut request) in signers.into_iter().chain([(&AlibabaV1 as &dyn Signer, rrsa)]) {
+        signer.sign(&mut request, &credential, now);
+        let raw = format!(
+            "{:?} {:?} {}",
+            request.query,
+            request.headers,
+            String::from_utf8_lossy(&request.body)
+        );
+        assert!(
+            raw.contains("CAISTokenValue4567") || raw.contains("eyJOidcTokenValue89"),
+            "{raw}"
+        );
+        let shown = format!("{request:?}");
+        for secret in [
+            "SecretValue0123",
+            "CAISTokenValue4567",
+            "eyJOidcTokenValue89",
+            "Signature=",
+            "Credential=",
+            "Access=",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("kms") || shown.contains("sts"), "{shown}");
+    }
+    let mut answer = ok_response();
+    answer.body =
+        br#"{"Credentials":{"AccessKeySecret":"SecretValue0123","SecurityToken":"CAISTokenValue4567"}}"#
+            .to_vec();
+    let shown = format!("{answer:?}");
+    assert!(
+        !shown.contains("SecretValue0123") && !shown.contains("CAISTokenValue4567"),
+        "{shown}"
+    );
+    assert!(shown.contains("body_bytes"), "{shown}");
+}
+
+/// Error answers of any shape: classification never panics, the detail stays short, on one line, and free of
+/// the credential, whether the cloud echoes it raw or percent-encoded (once, as in a V3 canonical query, or
+/// twice, as in a V1 string to sign).
+mod bad_input {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::cloud::credentials::Credential;
+    use crate::cloud::signing::percent_encode;
+
+    const SEEDS: &[&str] = &[
+        r#"{"RequestId":"r-1","HostId":"kms.cn-hangzhou.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control.","Recommend":"https://api.aliyun.com"}"#,
+        r#"{"code":"Rejected.Throttling","message":"QPS Limit Exceeded","requestId":"r-1"}"#,
+        r#"{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information","request_id":"r-1"}"#,
+        r#"{"error":{"error_code":"CSMS.0005","error_msg":"secret not found"}}"#,
+        r#"{"errorCode":"KMS.0401","errorMsg":"bad"}"#,
+    ];
+
+    fn junk() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            prop::arbitrary::any::<bool>().prop_map(Value::Bool),
+            prop::arbitrary::any::<i64>().prop_map(|n| json!(n)),
+            Just(json!(1e300)),
+            "\\PC{0,40}".prop_map(Value::String),
+            "[\\x00-\\x1f]{1,10}".prop_map(Value::String),
+            (1usize..100_000).prop_map(|n| Value::String("m".repeat(n))),
+            Just(json!([])),
+            Just(json!({"error": {"error": {"code": "X"}}})),
+        ]
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            3 => (prop::sample::select(SEEDS), "[A-Za-z_]{1,12}", junk()).prop_map(|(seed, key, junk)| {
+                let mut doc: Value = serde_json::from_str(seed).unwrap();
+                let map = doc.as_object_mut().unwrap();
+                let target = map.keys().find(|k| k.eq_ignore_ascii_case(&key)).cloned().unwrap_or(key);
+                map.insert(target, junk);
+                serde_json::to_vec(&doc).unwrap()
+            }),
+            1 => (prop::sample::select(SEEDS), prop::arbitrary::any::<prop::sample::Index>())
+                .prop_map(|(s, at)| s.as_bytes()[..at.index(s.len())].to_vec()),
+            1 => ("\\PC{0,30}", "\\PC{0,30}", "\\PC{0,30}").prop_map(|(c, m, r)| {
+                format!("<?xml version='1.0'?><Error><Code>{c}</Code><Message>{m}</Message><RequestId>{r}</RequestId></Error>").into_bytes()
+            }),
+            1 => prop::collection::vec(prop::arbitrary::any::<u8>(), 0..300),
+            1 => (0usize..50_000).prop_map(|n| format!("{}{}", "{\"error\":".repeat(n), "}".repeat(n)).into_bytes()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_error_body_classifies(
+            body in body(),
+            status in 400u16..600,
+            huawei in prop::arbitrary::any::<bool>(),
+        ) {
+            let cloud = if huawei { Cloud::Huawei } else { Cloud::Alibaba };
+            let failure = classify::answer(cloud, status, &HeaderMap::new(), &body, None);
+            prop_assert_eq!(failure.status, Some(status));
+            prop_assert!(!failure.detail.chars().any(char::is_control), "{:?}", failure.detail);
+            // "HTTP nnn", the code and the message, each cut at 300 characters.
+            prop_assert!(failure.detail.chars().count() <= 9 + 301 + 2 + 301, "{}", failure.detail.len());
+        }
+
+        #[test]
+        fn the_credential_never_survives_in_an_error_message(
+            secret in "[A-Za-z0-9+/=]{8,40}",
+            token in "CAIS[A-Za-z0-9+/=]{8,200}",
+            before in "\\PC{0,80}",
+            after in "\\PC{0,80}",
+            encoding in 0..3usize,
+            phrase in prop::sample::select(vec!["", "server string to sign is:", "Server String To Sign Is:", "string to sign: "]),
+            huawei in prop::arbitrary::any::<bool>(),
+        ) {
+            let credential = Credential::new("LTAIid", secret.clone(), Some(token.clone()));
+            let encode = |s: &str| match encoding {
+                0 => s.to_owned(),
+                1 => percent_encode(s),
+                _ => percent_encode(&percent_encode(s)),
+            };
+            let message = format!(
+                "{before}{phrase}GET&%2F&AccessKeyId%3DLTAIid%26SecurityToken%3D{}&x={}{after}",
+                encode(&token),
+                encode(&secret)
+            );
+            let scrubbed = classify::scrub(&message, Some(&credential));
+            for form in [secret.clone(), token.clone(), percent_encode(&secret), percent_encode(&token)] {
+                prop_assert!(!scrubbed.contains(&form), "{form} in {scrubbed}");
+            }
+            let (code, text) = if huawei { ("error_msg", "error_code") } else { ("Message", "Code") };
+            let body = json!({text: "SignatureDoesNotMatch", code: message}).to_string();
+            let cloud = if huawei { Cloud::Huawei } else { Cloud::Alibaba };
+            let failure = classify::answer(cloud, 400, &HeaderMap::new(), body.as_bytes(), Some(&credential));
+            prop_assert!(!failure.detail.contains(&token) && !failure.detail.contains(&secret), "{}", failure.detail);
+            prop_assert!(!failure.detail.contains(&percent_encode(&token)), "{}", failure.detail);
+        }
+    }
+
+    /// Regression: a token echoed percent-encoded (as Alibaba's string to sign carries it) was only cut when
+    /// the message used the exact phrase "server string to sign is".
+    #[test]
+    fn regression_a_percent_encoded_token_is_redacted() {
+        let credential = Credential::new("LTAIid", "s3cret/Value+1=", Some("CAIS+tok/en==".to_owned()));
+        for message in [
+            "Server String To Sign Is: GET&%2F&SecurityToken%3DCAIS%252Btok%252Fen%253D%253D",
+            "bad signature, string to sign GET&%2F&SecurityToken%3DCAIS%2Btok%2Fen%3D%3D&k=s3cret%2FValue%2B1%3D",
+        ] {
+            let scrubbed = classify::scrub(message, Some(&credential));
+            assert!(!scrubbed.contains("tok"), "{scrubbed}");
+            assert!(!scrubbed.contains("Value"), "{scrubbed}");
+        }
+    }
+}

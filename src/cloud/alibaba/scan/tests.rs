@@ -356,3 +356,27 @@ fn batches_leave_room_for_a_few_unexpected_tags() {
     assert_eq!(*kms.max_ids.lock().unwrap(), 49);
     assert!(matches!(outcome(&obs, "key-0010"), Outcome::Found(t) if t.len() == 5));
 }
+
+/// Regression: an absurd `TotalCount` (corrupted, or 10^15) made the listing fetch a page per promised 100
+/// items, each empty, until the check deadline. A short page now ends it.
+#[tokio::test]
+async fn regression_an_absurd_total_count_stops_at_the_first_short_page() {
+    let calls = Mutex::new(Vec::new());
+    let fetch = |n: usize| {
+        calls.lock().unwrap().push(n);
+        async move {
+            let items: Vec<usize> = match n {
+                1 => (0..PAGE_SIZE).collect(),
+                2 => vec![1, 2, 3],
+                _ => Vec::new(),
+            };
+            // A thousand pages promised; without the fix each would be fetched.
+            Ok((items, Some(100_000)))
+        }
+    };
+    let items = all_pages(fetch, 4).await.unwrap();
+    assert_eq!(items.len(), PAGE_SIZE + 3);
+    let calls = calls.into_inner().unwrap();
+    // Page 1, page 2, and at most the pages already in flight behind it.
+    assert!(calls.len() <= 2 + 4, "{calls:?}");
+}

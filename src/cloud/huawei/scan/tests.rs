@@ -18,6 +18,8 @@ struct FakeDew {
     /// The batch read leaves out resources without tags (one of the two undocumented possibilities).
     calls: Mutex<BTreeMap<&'static str, usize>>,
     fail: Option<(&'static str, ApiError)>,
+    /// A `total_count` the batch read answers instead of the true one.
+    instance_total: Option<usize>,
 }
 
 fn tags(n: usize) -> Tags {
@@ -125,7 +127,7 @@ impl FakeDew {
                         json!({"resource_id": id, "resource_name": name, "resource_detail": {"name": name, "key_alias": alias}, "tags": Self::tag_json(t), "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}]})
                     })
                     .collect();
-                Ok(json!({"resources": page, "total_count": tagged.len()}))
+                Ok(json!({"resources": page, "total_count": self.instance_total.unwrap_or(tagged.len())}))
             }
             other => panic!("unexpected {other}"),
         }
@@ -327,4 +329,25 @@ fn only_the_services_not_found_answers_mean_missing() {
     // The gateway has no such API: the endpoint is wrong, the resource may well exist.
     assert!(!is_not_found(&answer(404, "APIG.0101")));
     assert!(!is_not_found(&answer(400, "CSMS.0002")));
+}
+
+/// Regression: a `total_count` below the rows already read (corrupted, here 1) ended the batch read after
+/// its first full page, so the rest of the tagged secrets had to be confirmed one call each.
+#[test]
+fn regression_a_total_count_below_the_rows_read_does_not_end_the_batch_read() {
+    let dew = FakeDew {
+        instance_total: Some(1),
+        ..FakeDew::with(1500, |_| 2)
+    };
+    let obs = run(&dew, &scope(ResourceType::Secret, &[], true), true);
+    assert_eq!(obs.resources.len(), 1500);
+    let calls = dew.calls();
+    assert_eq!(calls.get("ListSecretResourceInstances"), Some(&2), "{calls:?}");
+    assert_eq!(calls.get("ListSecretTags"), None, "{calls:?}");
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 3)),
+        "every secret read with its two tags and the system tag"
+    );
 }
