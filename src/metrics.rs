@@ -224,6 +224,8 @@ impl Metrics {
 
     /// A check completed (successfully or not): its plan becomes what the drift gauges show.
     pub fn record_check(&self, record: &CheckRecord, plan: Arc<Plan>, state: Arc<DesiredState>) {
+        // The plan goes first: a scrape that sees the new check counted must also see its drift.
+        self.drift.set_plan(plan, state);
         let finished = unix_seconds(record.finished);
         self.check_last.set(finished);
         if record.success {
@@ -234,7 +236,6 @@ impl Metrics {
         self.check_last_successful.set(i64::from(record.success));
         self.check_duration.set(record.duration.as_secs_f64());
         self.checks.inc();
-        self.drift.set_plan(plan, state);
     }
 
     pub fn set_running(&self, running: bool) {
