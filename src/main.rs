@@ -95,6 +95,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             () = shutdown_signal() => None,
         }
     });
+    // The reader's connections and caches are not needed any more; at 100,000 resources every megabyte
+    // released before planning lowers the peak.
+    drop(reader);
     let Some(observations) = observations else {
         eprintln!("error: interrupted; the check was abandoned");
         return Ok(ExitCode::FAILURE);
@@ -105,30 +108,31 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let finished = Utc::now();
     // The one place the clock enters: the engine takes today's date as an input.
     let plan = drift::plan(&state, &observations, finished.date_naive());
+    drop(observations);
+    drop(state);
     let meta = ReportMeta {
         generated_at: finished,
         duration: Some(started.elapsed()),
         source: Some(args.config.display().to_string()),
     };
-    let rendered = match args.format {
-        ReportFormat::Text => {
-            let color = !args.no_color
-                && args.output.is_none()
-                && std::env::var_os("NO_COLOR").is_none()
-                && std::io::stdout().is_terminal();
-            report::text(&plan, &meta, color)
-        }
-        ReportFormat::Json => report::json(&plan, &meta),
-        ReportFormat::Markdown => report::markdown(&plan, &meta),
+    let color = !args.no_color
+        && args.output.is_none()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::io::stdout().is_terminal();
+    let write = |out: &mut dyn Write| -> std::io::Result<()> {
+        match args.format {
+            ReportFormat::Text => out.write_all(report::text(&plan, &meta, color).as_bytes()),
+            // Streamed: the JSON of a large check is the biggest thing it produces.
+            ReportFormat::Json => report::write_json(&plan, &meta, &mut *out),
+            ReportFormat::Markdown => out.write_all(report::markdown(&plan, &meta).as_bytes()),
+        }?;
+        out.flush()
     };
     match &args.output {
-        Some(path) => std::fs::write(path, rendered)
+        Some(path) => std::fs::File::create(path)
+            .and_then(|file| write(&mut std::io::BufWriter::new(file)))
             .with_context(|| format!("cannot write the report to {}", path.display()))?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(rendered.as_bytes())?;
-            stdout.flush()?;
-        }
+        None => write(&mut std::io::BufWriter::new(std::io::stdout().lock()))?,
     }
     Ok(ExitCode::from(check_exit_code(&plan.summary)))
 }

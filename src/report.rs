@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::drift::{Summary, Verdict, Violation, ViolationKind};
 
-pub use json::{Document, FORMAT_VERSION, document, json};
+pub use json::{Document, FORMAT_VERSION, document, json, write_json};
 pub use markdown::markdown;
 pub use text::text;
 

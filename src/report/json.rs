@@ -132,3 +132,14 @@ pub fn json(plan: &Plan, meta: &ReportMeta) -> String {
     out.push('\n');
     out
 }
+
+/// Writes the same document as [`json`] to `out` without holding the whole text in memory (a 100,000-resource
+/// report is tens of megabytes).
+pub fn write_json<W: std::io::Write + ?Sized>(
+    plan: &Plan,
+    meta: &ReportMeta,
+    out: &mut W,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &document(plan, meta)).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
