@@ -103,6 +103,36 @@ struct AccountClient {
 pub struct Reader {
     transport: Transport,
     accounts: BTreeMap<String, AccountClient>,
+    /// Accounts whose credentials the cloud refused in the last checks, by account name.
+    refusals: std::sync::Mutex<BTreeMap<String, Refusal>>,
+}
+
+/// After this many checks in a row in which the cloud refused the same credentials, they are not sent again
+/// until they change. Huawei locks an access key for five minutes after more than five bad signatures in a
+/// row — for every user of that key — and one refused call per check would get there within a few checks.
+pub const MAX_REFUSED_CHECKS: u32 = 3;
+
+/// The credentials of an account that the cloud refused, remembered across checks.
+struct Refusal {
+    /// Checks in a row that ended with these credentials refused.
+    streak: u32,
+    /// A SHA-256 of the refused credential material (never logged): new material means a new try.
+    fingerprint: [u8; 32],
+    error: ReadError,
+}
+
+fn fingerprint(credential: &crate::cloud::credentials::Credential) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [
+        credential.access_key_id.as_str(),
+        credential.secret.as_str(),
+        credential.security_token.as_deref().unwrap_or(""),
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().into()
 }
 
 impl fmt::Debug for Reader {
@@ -148,7 +178,11 @@ impl Reader {
                 },
             );
         }
-        Ok(Reader { transport, accounts })
+        Ok(Reader {
+            transport,
+            accounts,
+            refusals: std::sync::Mutex::default(),
+        })
     }
 
     /// Reads every scope of `state` concurrently, each account, region and type on its own (one failure
@@ -160,11 +194,10 @@ impl Reader {
     pub async fn read(&self, state: &DesiredState) -> Observations {
         let scopes = plan(state);
         let sink = Sink::default();
-        let breakers: BTreeMap<&str, Breaker> = self
-            .accounts
-            .keys()
-            .map(|name| (name.as_str(), Breaker::default()))
-            .collect();
+        let mut breakers: BTreeMap<&str, Breaker> = BTreeMap::new();
+        for (name, account) in &self.accounts {
+            breakers.insert(name.as_str(), self.breaker_for(name, account).await);
+        }
         let concurrency = state.schedule.concurrency.max(1);
         let work = join_all(
             scopes
@@ -179,7 +212,73 @@ impl Reader {
                 format!("not read before the check deadline ({}s)", deadline.as_secs_f64()),
             ),
         };
+        self.remember_refusals(&breakers).await;
         sink.finish(&scopes, &unread)
+    }
+
+    /// A fresh breaker, or one that refuses up front when these very credentials were refused in the last
+    /// [`MAX_REFUSED_CHECKS`] checks.
+    async fn breaker_for(&self, name: &str, account: &AccountClient) -> Breaker {
+        let known = {
+            let refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            refusals
+                .get(name)
+                .filter(|r| r.streak >= MAX_REFUSED_CHECKS)
+                .map(|r| (r.fingerprint, r.error.clone(), r.streak))
+        };
+        let Some((refused, error, streak)) = known else {
+            return Breaker::default();
+        };
+        match account.provider.credential().await {
+            Ok(current) if fingerprint(&current) == refused => Breaker::refused(ReadError::new(
+                error.code,
+                format!(
+                    "not sent: the cloud refused these credentials in {streak} checks in a row ({}); they are \
+                     tried again once they change (rotated file or variable, reload)",
+                    error.message
+                ),
+            )),
+            // New material, or none to be had (the check reports that itself): try again.
+            _ => Breaker::default(),
+        }
+    }
+
+    /// Counts checks in a row in which an account's credentials were refused; a check in which the cloud
+    /// accepted them clears the count.
+    async fn remember_refusals(&self, breakers: &BTreeMap<&str, Breaker>) {
+        for (name, breaker) in breakers {
+            let Some(account) = self.accounts.get(*name) else {
+                continue;
+            };
+            if breaker.was_accepted() {
+                self.lock_refusals().remove(*name);
+                continue;
+            }
+            let Some(error) = breaker.fresh_refusal() else {
+                continue;
+            };
+            let Ok(credential) = account.provider.credential().await else {
+                continue;
+            };
+            let print = fingerprint(&credential);
+            let mut refusals = self.lock_refusals();
+            let entry = refusals.entry((*name).to_owned()).or_insert(Refusal {
+                streak: 0,
+                fingerprint: print,
+                error: error.clone(),
+            });
+            entry.streak = if entry.fingerprint == print {
+                entry.streak + 1
+            } else {
+                1
+            };
+            entry.fingerprint = print;
+            entry.error = error;
+        }
+    }
+
+    fn lock_refusals(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Refusal>> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn read_scope(

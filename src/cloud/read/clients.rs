@@ -34,11 +34,39 @@ const HUAWEI_NOT_FOUND: &[&str] = &["CSMS.0005", "KMS.0205"];
 #[derive(Default)]
 pub struct Breaker {
     refused: OnceLock<ReadError>,
+    /// Refused before the check started (remembered from earlier checks), so not a new refusal.
+    preset: bool,
     verified: AtomicBool,
+    /// The cloud answered a call successfully: the credentials are good.
+    accepted: AtomicBool,
     probe: tokio::sync::Mutex<()>,
 }
 
 impl Breaker {
+    /// A breaker that sends nothing: the account's credentials are known to be refused.
+    pub fn refused(error: ReadError) -> Breaker {
+        let breaker = Breaker {
+            preset: true,
+            ..Breaker::default()
+        };
+        let _ = breaker.refused.set(error);
+        breaker
+    }
+
+    /// The cloud answered one of the account's calls successfully during this check. (An unreachable
+    /// endpoint lets calls flow too, but proves nothing about the credentials.)
+    pub fn was_accepted(&self) -> bool {
+        self.accepted.load(Ordering::Acquire)
+    }
+
+    /// The refusal the cloud answered during this check, if any.
+    pub fn fresh_refusal(&self) -> Option<ReadError> {
+        if self.preset {
+            return None;
+        }
+        self.refused.get().cloned()
+    }
+
     fn check(&self) -> Result<(), ApiError> {
         match self.refused.get() {
             Some(e) => Err(ApiError::from(ReadError::new(
@@ -68,13 +96,22 @@ impl Breaker {
 
     fn record(&self, result: Result<(), &CallError>) {
         match result {
-            Ok(()) => self.verified.store(true, Ordering::Release),
+            Ok(()) => {
+                self.accepted.store(true, Ordering::Release);
+                self.verified.store(true, Ordering::Release);
+            }
             Err(e) if e.code == ErrorCode::Auth => {
                 let _ = self.refused.set(e.read_error());
             }
             // Any other answer means the cloud took the signature; an unreachable endpoint tells nothing about
             // the credentials but must not serialize the account's calls for the rest of the check either.
-            Err(_) => self.verified.store(true, Ordering::Release),
+            Err(e) => {
+                if e.is_not_found() {
+                    // "No such resource" is only said to a caller whose signature was checked.
+                    self.accepted.store(true, Ordering::Release);
+                }
+                self.verified.store(true, Ordering::Release);
+            }
         }
     }
 }

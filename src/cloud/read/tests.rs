@@ -172,3 +172,96 @@ fn refused_credentials_are_named_once_per_account() {
         [("ali".to_owned(), refused.message.clone())]
     );
 }
+
+/// Huawei locks an access key for everyone after more than five bad signatures in a row, so a daemon with a
+/// wrong secret must stop sending it after a few checks, and try again as soon as the secret changes.
+#[tokio::test]
+async fn credentials_refused_in_consecutive_checks_are_not_sent_again_until_they_change() {
+    use crate::emulator::{self, Clock, Faults, Options, State, inventory::Inventory, store::Store};
+    let inventory = Inventory::parse(
+        r#"
+huawei:
+  - name: hw
+    ak: testak
+    sk: testsk
+    projects:
+      - region: cn-north-4
+        project_id: 0123456789abcdef0123456789abcdef
+        keys: [{id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {owner: platform}}]
+"#,
+        "inline",
+    )
+    .unwrap();
+    let emu_state = State::new(
+        Store::from_inventory(inventory).unwrap(),
+        Options::default(),
+        Faults::default(),
+        Clock::system(),
+    );
+    let running = emulator::start(emu_state.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sk_file = dir.path().join("sk");
+    std::fs::write(&sk_file, "wrong-sk").unwrap();
+    let desired = crate::config::parse(
+        &format!(
+            r#"version: 1
+accounts:
+  - name: hw
+    cloud: huawei
+    endpoint: {}
+    regions:
+      - {{name: cn-north-4, project_id: 0123456789abcdef0123456789abcdef}}
+    credentials:
+      type: access_key
+      ak: {{env: AK}}
+      sk: {{file: {}}}
+resources:
+  - {{account: hw, region: cn-north-4, type: key, id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f}}
+"#,
+            running.endpoint(),
+            sk_file.display()
+        ),
+        "inline.yaml",
+    )
+    .unwrap();
+    let reader = Reader::new(
+        &desired,
+        ReaderOptions {
+            env: Arc::new(MapEnv::new([("AK", "testak")])),
+            observer: Arc::new(NoObserver),
+        },
+    )
+    .unwrap();
+    let refused_calls = || {
+        emu_state.stats().clouds.get("huawei").map_or(0, |c| {
+            c.apis
+                .values()
+                .flat_map(|a| a.outcomes.iter())
+                .filter(|(outcome, _)| outcome.as_str() == "APIG.0301")
+                .map(|(_, n)| *n)
+                .sum::<u64>()
+        })
+    };
+    let outcome = |obs: &Observations| obs.resources[0].outcome.clone();
+
+    for check in 1..=6 {
+        let obs = reader.read(&desired).await;
+        let Outcome::Failed(e) = outcome(&obs) else {
+            panic!("check {check}: {:?}", outcome(&obs))
+        };
+        assert_eq!(e.code, ErrorCode::Auth, "check {check}: {e:?}");
+        if check > MAX_REFUSED_CHECKS {
+            assert!(e.message.contains("not sent"), "check {check}: {}", e.message);
+        }
+    }
+    assert_eq!(refused_calls(), u64::from(MAX_REFUSED_CHECKS));
+
+    // Rotated secret (a Kubernetes Secret mounted as a file): the next check sends it and reads the key.
+    std::fs::write(&sk_file, "testsk").unwrap();
+    let obs = reader.read(&desired).await;
+    assert!(matches!(outcome(&obs), Outcome::Found(_)), "{:?}", outcome(&obs));
+    assert_eq!(refused_calls(), u64::from(MAX_REFUSED_CHECKS));
+    running.stop().await.unwrap();
+}
