@@ -231,8 +231,8 @@ fn daemon_survives_faults_and_never_reports_a_failed_read_as_known() {
         // Faults off: the next check that starts afterwards must be complete and equal to the truth.
         let off = json!({"server_error": 0, "throttle": 0, "hang": 0, "reset": 0, "malformed": 0});
         http.post(format!("{emu}/_emulator/faults")).json(&off).send().await.unwrap();
-        let _in_flight = report(Some(last)).await;
-        let clean = report(Some(_in_flight["generated_at"].as_str().unwrap().to_owned())).await;
+        let in_flight = report(Some(last)).await;
+        let clean = report(Some(in_flight["generated_at"].as_str().unwrap().to_owned())).await;
         assert_eq!(clean["summary"]["unknown"], 0, "{}", clean["summary"]);
         assert_eq!(verdicts(&clean), truth, "the first clean check after the faults differs from the truth");
 

@@ -127,14 +127,12 @@ pub fn execute(
             ))
         }
         Api::BatchCreateOrDeleteTags | Api::CreateSecretTag | Api::DeleteSecretTag => {
-            let change = match route.api {
-                Api::BatchCreateOrDeleteTags => tagging::parse_batch(SERVICE, &req.body)?,
-                Api::CreateSecretTag => tagging::parse_single(SERVICE, &req.body)?,
-                _ => tagging::TagChange {
-                    action: tagging::Action::Delete,
-                    tags: vec![(route.tag_key.clone().unwrap_or_default(), String::new())],
-                },
+            let write = match route.api {
+                Api::BatchCreateOrDeleteTags => tagging::Write::Batch,
+                Api::CreateSecretTag => tagging::Write::Single,
+                _ => tagging::Write::DeleteKey,
             };
+            let change = tagging::parse_write(SERVICE, write, &req.body, route.tag_key.as_deref())?;
             let mut store = state.store_mut();
             let project = store
                 .huawei

@@ -196,6 +196,32 @@ pub fn parse_single(service: Service, body: &[u8]) -> Result<TagChange, HwError>
     })
 }
 
+/// The three tag-write forms both services share: the batch action, one tag created from the body, one tag
+/// deleted by the key in the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Batch,
+    Single,
+    DeleteKey,
+}
+
+/// The change a tag write asks for, from its form, body and (for [`Write::DeleteKey`]) the path's key.
+pub fn parse_write(
+    service: Service,
+    write: Write,
+    body: &[u8],
+    path_key: Option<&str>,
+) -> Result<TagChange, HwError> {
+    match write {
+        Write::Batch => parse_batch(service, body),
+        Write::Single => parse_single(service, body),
+        Write::DeleteKey => Ok(TagChange {
+            action: Action::Delete,
+            tags: vec![(path_key.unwrap_or_default().to_owned(), String::new())],
+        }),
+    }
+}
+
 fn check_duplicates(service: Service, tags: &[(String, String)]) -> Result<(), HwError> {
     let mut keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort_unstable();
