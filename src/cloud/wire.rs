@@ -17,21 +17,24 @@ use crate::cloud::{ErrorCode, ReadError};
 /// column 80`. The body itself is never echoed (it may be large; it never holds credentials, but stays out of
 /// messages anyway).
 pub fn decode<T: DeserializeOwned>(api: &str, body: &[u8]) -> Result<T, ReadError> {
+    parse(body).map_err(|why| {
+        ReadError::new(
+            ErrorCode::InvalidResponse,
+            format!("invalid {api} response ({} bytes): {why}", body.len()),
+        )
+    })
+}
+
+/// The decoding rule itself, without naming the API: what [`decode`] applies, and what the transport's body
+/// check applies before a call counts as answered, so the two can never disagree.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     // serde reads a struct from a JSON array by position, so `[]` would be an empty page; every answer is an
     // object.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
-        return Err(ReadError::new(
-            ErrorCode::InvalidResponse,
-            format!("invalid {api} response ({} bytes): not a JSON object", body.len()),
-        ));
+        return Err("not a JSON object".to_owned());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ReadError::new(
-            ErrorCode::InvalidResponse,
-            format!("invalid {api} response ({} bytes): {e}", body.len()),
-        )
-    })
+    serde_json::from_slice(body).map_err(|e| e.to_string())
 }
 
 /// A list: a JSON array, one object (wrapped), or `null` (empty). Use with `#[serde(default)]` so an absent

@@ -189,9 +189,7 @@ fn huawei_operation(operation: &str) -> Option<Operation> {
 /// after the call has been counted as answered.
 fn body_check(operation: Operation) -> BodyCheck {
     fn fits<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(), String> {
-        serde_json::from_slice::<T>(body)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        crate::cloud::wire::parse::<T>(body).map(drop)
     }
     use crate::cloud::{alibaba::wire as ali, huawei::wire as hw};
     match operation {
@@ -267,5 +265,32 @@ impl Dew for Client<'_> {
             .not_found(HUAWEI_NOT_FOUND)
             .validate(body_check(operation));
         self.send(transport_call, request, &HuaweiSigner).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transport's body check and the readers' decoding are one rule: what one refuses, so does the other.
+    #[test]
+    fn the_body_check_refuses_what_the_reader_would_refuse() {
+        let check = body_check(Operation::AlibabaListTagResources);
+        let page = br#"{"RequestId":"r","TagResources":{"TagResource":[]}}"#;
+        assert_eq!(check(page), Ok(()));
+        for bad in [
+            &b"[]"[..],
+            b"{\"RequestId\":\"r\",\"TagResources\":[",
+            b"{\"TagResources\":[]}",
+        ] {
+            let refused = check(bad).unwrap_err();
+            let decoded =
+                crate::cloud::wire::decode::<crate::cloud::alibaba::wire::TagPage>("ListTagResources", bad);
+            assert!(decoded.is_err(), "{bad:?}");
+            assert!(
+                decoded.unwrap_err().message.ends_with(&refused),
+                "{bad:?}: {refused}"
+            );
+        }
     }
 }
