@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::LogFormat;
-use crate::drift::Summary;
+use tagdrift_core::config::LogFormat;
+use tagdrift_core::drift::Summary;
 
 /// Keeps the tags on cloud KMS keys and secrets honest.
 ///
@@ -46,7 +46,8 @@ pub enum Command {
     /// `/v1/...`, `/v1.0/...` and the IAM paths. Signatures, pagination, error shapes and throttling follow the
     /// real services, so tagdrift, its Helm chart and your alerting can be tried without cloud credentials.
     /// Faults can be injected, and `/_emulator/stats` counts calls per API. Stops on Ctrl-C or SIGTERM.
-    Emulate(Box<crate::emulator::EmulateArgs>),
+    #[cfg(feature = "emulator")]
+    Emulate(Box<tagdrift_emulator::EmulateArgs>),
 
     /// Run the daemon: check on the configured schedule and serve metrics, probes, reports and a web page.
     ///
@@ -61,6 +62,7 @@ pub enum Command {
     /// Starts the cloud emulator in-process with a generated inventory in which some keys and secrets of both
     /// clouds have drifted, writes the matching desired state to a temporary directory, runs the daemon
     /// against it, prints the first plan and the URLs of the page and the metrics, and runs until Ctrl-C.
+    #[cfg(feature = "emulator")]
     Demo(DemoArgs),
 }
 
@@ -75,6 +77,7 @@ pub struct RunArgs {
     pub listen: Option<SocketAddr>,
 }
 
+#[cfg(feature = "emulator")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Address of the daemon's page, metrics and reports.

@@ -20,13 +20,15 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cloud::credentials::EnvLookup;
-use crate::cloud::read::{self, Reader, ReaderOptions};
-use crate::cloud::{CallObserver, Observations};
-use crate::config::{self, ConfigErrors, DesiredState};
+use crate::check::{CloudSource, Source};
+use crate::desired;
 use crate::metrics::Metrics;
-use crate::scheduler::{Active, BoxFuture, Checker, Schedule, ScheduleError, Source};
+use crate::scheduler::{Active, Checker, Schedule, ScheduleError};
 use crate::server::{self, AppState};
+use tagdrift_cloud::CallObserver;
+use tagdrift_cloud::credentials::EnvLookup;
+use tagdrift_cloud::read::{Reader, ReaderOptions};
+use tagdrift_core::config::{ConfigErrors, DesiredState};
 
 /// Why a source could not be built for a desired state (the reader's setup error, boxed).
 pub type SourceError = Box<dyn StdError + Send + Sync>;
@@ -49,22 +51,6 @@ pub fn cloud_sources(env: Arc<dyn EnvLookup>) -> SourceFactory {
         )?;
         Ok(Arc::new(CloudSource(reader)) as Arc<dyn Source>)
     })
-}
-
-/// [`Reader`] as a [`Source`], logging the accounts whose credentials a cloud refused (their resources are
-/// `unknown` with code `auth`; the log says which account to fix).
-struct CloudSource(Reader);
-
-impl Source for CloudSource {
-    fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
-        Box::pin(async move {
-            let observations = self.0.read(state).await;
-            for (account, message) in read::refused_accounts(&observations) {
-                tracing::error!(account = %account, reason = %message, "the cloud refused this account's credentials");
-            }
-            observations
-        })
-    }
 }
 
 /// Called once the server listens, with the bound address and the checker (the demo prints URLs from it).
@@ -241,7 +227,7 @@ impl Reloader<'_> {
     async fn reload(&self, schedule: &mut Schedule, trigger: &'static str) {
         let metrics = self.checker.metrics();
         let path = self.path.display().to_string();
-        let state = match config::load(self.path) {
+        let state = match desired::load(self.path) {
             Ok(state) => Arc::new(state),
             Err(errors) => {
                 log_rejected(trigger, &path, &errors);

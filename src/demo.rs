@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cli::DemoArgs;
-use crate::config::{self, ConfigErrors};
 use crate::daemon::{self, DaemonError, Options, SourceFactory};
-use crate::emulator::inventory::{self, GenerateOptions, InventoryError};
-use crate::emulator::{self, Clock, EmulatorError, Faults, Running, State, Store};
-use crate::report::{self, ReportMeta};
 use crate::scheduler::Checker;
+use tagdrift_core::config::ConfigErrors;
+use tagdrift_core::report::{self, ReportMeta};
+use tagdrift_emulator::inventory::{self, GenerateOptions, InventoryError};
+use tagdrift_emulator::{Clock, EmulatorError, Faults, Running, State, Store};
 
 /// The seed of the demo inventory: chosen so both clouds have drift (a test checks it).
 pub const SEED: u64 = 7;
@@ -107,11 +107,11 @@ pub async fn prepare(args: &DemoArgs) -> Result<Prepared, DemoError> {
     let store = Store::from_inventory(generated.inventory.clone()).map_err(DemoError::Inventory)?;
     let state = State::new(
         store,
-        emulator::Options::default(),
+        tagdrift_emulator::Options::default(),
         Faults::default(),
         Clock::system(),
     );
-    let running = emulator::start(state, args.emulator_listen)
+    let running = tagdrift_emulator::start(state, args.emulator_listen)
         .await
         .map_err(DemoError::Emulator)?;
     let yaml = desired_state(&generated, &running.endpoint(), &args.schedule, args.listen)
@@ -167,7 +167,7 @@ async fn serve(
     shutdown: impl Future<Output = ()>,
     prepared: &Prepared,
 ) -> Result<(), DemoError> {
-    let initial = config::load(&config_path).map_err(|errors| DemoError::Config { errors })?;
+    let initial = crate::desired::load(&config_path).map_err(|errors| DemoError::Config { errors })?;
     println!(
         "tagdrift demo: emulated Alibaba Cloud KMS and Huawei Cloud DEW at {} ({} resources, {} with drifted tags)",
         prepared.emulator.endpoint(),
@@ -221,7 +221,7 @@ async fn announce(addr: SocketAddr, checker: Arc<Checker>, started: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::Cloud;
+    use tagdrift_core::vocab::Cloud;
 
     #[test]
     fn the_demo_inventory_has_drift_in_both_clouds_and_its_desired_state_loads() {
@@ -236,7 +236,7 @@ mod tests {
             "127.0.0.1:9898".parse().unwrap(),
         )
         .unwrap();
-        let state = config::parse(&yaml, "demo.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let state = tagdrift_core::config::parse(&yaml, "demo.yaml").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(state.resources.len(), 40);
         assert_eq!(state.schedule.cron, "*/10 * * * * *");
         assert!(state.accounts.iter().any(|a| a.cloud == Cloud::Alibaba));

@@ -1,17 +1,19 @@
 //! tagdrift: declares which tags cloud KMS keys and secrets must carry, reads what they carry, and reports drift.
+//!
+//! This root crate is the program: the command line ([`cli`]), the one check pipeline ([`check`]), the daemon
+//! with its scheduler, HTTP server and metrics, and the demo. The desired state, drift engine and reports live
+//! in `tagdrift-core`, the cloud clients in `tagdrift-cloud`, and the emulated clouds in `tagdrift-emulator`,
+//! which is compiled in only with the default `emulator` feature (`tagdrift emulate` and `tagdrift demo`).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod check;
 pub mod cli;
-pub mod cloud;
-pub mod config;
 pub mod daemon;
+#[cfg(feature = "emulator")]
 pub mod demo;
-pub mod drift;
-pub mod emulator;
+pub mod desired;
 pub mod metrics;
-pub mod report;
 pub mod scheduler;
 pub mod server;
 pub mod telemetry;
-pub mod yaml;

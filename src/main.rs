@@ -3,24 +3,19 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
 use clap::Parser;
-use tagdrift::cli::{
-    CheckArgs, Cli, Command, DemoArgs, ReportFormat, RunArgs, ValidateArgs, check_exit_code,
-};
-use tagdrift::cloud::NoObserver;
-use tagdrift::cloud::credentials::{MapEnv, ProcessEnv};
-use tagdrift::cloud::read::{self, Reader, ReaderOptions};
-use tagdrift::config::{self, LogFormat};
+use tagdrift::check::{self, CloudSource};
+use tagdrift::cli::{CheckArgs, Cli, Command, ReportFormat, RunArgs, ValidateArgs, check_exit_code};
 use tagdrift::daemon::{self, Options};
-use tagdrift::demo;
-use tagdrift::drift;
-use tagdrift::emulator::{self, EmulateArgs};
-use tagdrift::report::{self, ReportMeta};
-use tagdrift::telemetry;
+use tagdrift::{desired, telemetry};
+use tagdrift_cloud::NoObserver;
+use tagdrift_cloud::credentials::ProcessEnv;
+use tagdrift_cloud::read::{self, Reader, ReaderOptions};
+use tagdrift_core::config::LogFormat;
+use tagdrift_core::report::{self, ReportMeta};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,9 +28,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Check(args) => check(&args),
-        Command::Emulate(args) => emulate(&args),
         Command::Run(args) => run(args, log_format),
-        Command::Demo(args) => demo(&args),
+        #[cfg(feature = "emulator")]
+        Command::Emulate(args) => emulated::emulate(&args),
+        #[cfg(feature = "emulator")]
+        Command::Demo(args) => emulated::demo(&args),
     };
     match result {
         Ok(code) => code,
@@ -47,7 +44,7 @@ fn main() -> ExitCode {
 }
 
 fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    match config::load(&args.config) {
+    match desired::load(&args.config) {
         Ok(state) => {
             println!(
                 "{}: valid ({} accounts, {} resources, {} rules, {} discovery entries)",
@@ -68,7 +65,7 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let state = match config::load(&args.config) {
+    let state = match desired::load(&args.config) {
         Ok(state) => state,
         Err(errors) => {
             eprintln!("{errors}");
@@ -80,39 +77,36 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         env: Arc::new(ProcessEnv),
         observer: Arc::new(NoObserver),
     };
-    let reader = match Reader::new(&state, options) {
-        Ok(reader) => reader,
+    let source = match Reader::new(&state, options) {
+        Ok(reader) => CloudSource(reader),
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let started = Instant::now();
-    let observations = runtime.block_on(async {
+    let read = runtime.block_on(async {
         tokio::select! {
-            observations = reader.read(&state) => Some(observations),
+            read = check::read(&state, &source) => Some(read),
             () = shutdown_signal() => None,
         }
     });
     // The reader's connections and caches are not needed any more; at 100,000 resources every megabyte
     // released before planning lowers the peak.
-    drop(reader);
-    let Some(observations) = observations else {
+    drop(source);
+    let Some(read) = read else {
         eprintln!("error: interrupted; the check was abandoned");
         return Ok(ExitCode::FAILURE);
     };
-    for (account, message) in read::refused_accounts(&observations) {
+    for (account, message) in read::refused_accounts(&read.observations) {
         eprintln!("error: account {account}: the cloud refused its credentials: {message}");
     }
-    let finished = Utc::now();
-    // The one place the clock enters: the engine takes today's date as an input.
-    let plan = drift::plan(&state, &observations, finished.date_naive());
-    drop(observations);
+    let checked = check::plan(&state, read);
     drop(state);
+    let plan = checked.plan;
     let meta = ReportMeta {
-        generated_at: finished,
-        duration: Some(started.elapsed()),
+        generated_at: checked.finished,
+        duration: Some(checked.duration),
         source: Some(args.config.display().to_string()),
     };
     let color = !args.no_color
@@ -138,7 +132,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
-    let initial = match config::load(&args.config) {
+    let initial = match desired::load(&args.config) {
         Ok(state) => state,
         Err(errors) => {
             eprintln!("{errors}");
@@ -167,21 +161,6 @@ fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let sources = |credentials| daemon::cloud_sources(Arc::new(MapEnv::new(credentials)));
-    let result = runtime.block_on(demo::run(args, sources, shutdown_signal()));
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    result?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn emulate(args: &EmulateArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(emulator::run(args, shutdown_signal()))?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Completes on Ctrl-C or SIGTERM (what Kubernetes sends), whichever comes first.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -206,4 +185,34 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The commands that need the emulated clouds compiled in (the default `emulator` feature).
+#[cfg(feature = "emulator")]
+mod emulated {
+    use std::process::ExitCode;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tagdrift::cli::DemoArgs;
+    use tagdrift::{daemon, demo};
+    use tagdrift_cloud::credentials::MapEnv;
+    use tagdrift_emulator::EmulateArgs;
+
+    use super::shutdown_signal;
+
+    pub(super) fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+        let runtime = tokio::runtime::Runtime::new()?;
+        let sources = |credentials| daemon::cloud_sources(Arc::new(MapEnv::new(credentials)));
+        let result = runtime.block_on(demo::run(args, sources, shutdown_signal()));
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        result?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(super) fn emulate(args: &EmulateArgs) -> anyhow::Result<ExitCode> {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(tagdrift_emulator::run(args, shutdown_signal()))?;
+        Ok(ExitCode::SUCCESS)
+    }
 }

@@ -14,9 +14,10 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::cloud::{CallObserver, Cloud, ErrorCode, ResourceType};
-use crate::config::DesiredState;
-use crate::drift::{Action, Plan, Scope, Status};
+use tagdrift_cloud::CallObserver;
+use tagdrift_core::config::DesiredState;
+use tagdrift_core::drift::{Action, Plan, Scope, Status};
+use tagdrift_core::vocab::{Cloud, ErrorCode, ResourceType};
 
 #[cfg(test)]
 mod tests;

@@ -1,38 +1,25 @@
 //! When and how the daemon checks: one check at start, then one per tick of the configured cron (with
 //! seconds, UTC) through tokio-cron-scheduler. Checks never overlap: a single runner task performs them and a
 //! tick that finds one running or pending is skipped and counted. A check reads the clouds through a
-//! [`Source`], plans with [`drift::plan`], and publishes a [`Snapshot`] that the HTTP surface and the metrics
+//! [`Source`] and plans ([`check`]), and publishes a [`Snapshot`] that the HTTP surface and the metrics
 //! read. Shutdown cancels the check in flight by dropping its read.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
-use crate::cloud::{ErrorCode, Observations, ReadError, ResourceType, ScopeFailure};
-use crate::config::DesiredState;
-use crate::drift::{self, Plan};
+use crate::check::{self, Source};
 use crate::metrics::{CheckRecord, Metrics};
+use tagdrift_core::config::DesiredState;
+use tagdrift_core::drift::Plan;
 
 #[cfg(test)]
 mod tests;
-
-/// A boxed, sendable future, so [`Source`] stays object-safe.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Where a check's observations come from: the cloud reader in production, a scripted source in tests.
-///
-/// `read` must be cancel-safe: dropping the future abandons the check.
-pub trait Source: Send + Sync + 'static {
-    fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations>;
-}
 
 /// The desired state in force and the source built for it. Replaced as a whole on reload, so a check always
 /// reads with the source that matches its desired state.
@@ -59,10 +46,6 @@ pub struct Snapshot {
     /// The deadline (`schedule.check_timeout_seconds`) passed before the read finished.
     pub timed_out: bool,
 }
-
-/// How long past `schedule.check_timeout_seconds` a source that ignores the deadline is given before its read
-/// is dropped.
-pub const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// The state every part of the daemon shares: what is in force, what the last check found, the metrics.
 pub struct Checker {
@@ -180,31 +163,17 @@ impl Checker {
     /// Runs one check against the desired state in force now. Cancel-safe: dropping it abandons the read.
     pub async fn check(&self) -> Snapshot {
         let active = self.active();
-        let state = active.state.clone();
-        let deadline = state.schedule.check_timeout;
-        let started = Utc::now();
-        let clock = Instant::now();
-        // The source applies the deadline itself and keeps what it read before it; this outer bound only
-        // catches a source that does not return.
-        let bounded = tokio::time::timeout(deadline + DEADLINE_GRACE, active.source.read(&state));
-        let (observations, cut_off) = match bounded.await {
-            Ok(observations) => (observations, false),
-            Err(_) => (timed_out(&state, deadline), true),
-        };
-        let finished = Utc::now();
-        let duration = clock.elapsed();
-        let timed_out = cut_off || duration >= deadline;
-        let plan = drift::plan(&state, &observations, finished.date_naive());
-        let success = !timed_out && plan.summary.unknown == 0 && plan.summary.unknown_scopes == 0;
+        let read = check::read(&active.state, active.source.as_ref()).await;
+        let checked = check::plan(&active.state, read);
         Snapshot {
-            plan: Arc::new(plan),
-            state,
+            plan: Arc::new(checked.plan),
+            state: active.state.clone(),
             path: active.path.clone(),
-            started,
-            finished,
-            duration,
-            success,
-            timed_out,
+            started: checked.started,
+            finished: checked.finished,
+            duration: checked.duration,
+            success: checked.success,
+            timed_out: checked.timed_out,
         }
     }
 
@@ -242,36 +211,6 @@ impl Checker {
             *self.last_success.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.finished);
         }
         *self.last.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snapshot));
-    }
-}
-
-/// Observations for a check whose source did not return in time: every scope failed with `timeout`, so every declared
-/// resource is unknown (never in sync) and every listing is reported as not done.
-fn timed_out(state: &DesiredState, deadline: Duration) -> Observations {
-    let error = ReadError::new(
-        ErrorCode::Timeout,
-        format!(
-            "the check did not finish within its deadline of {}s",
-            deadline.as_secs()
-        ),
-    );
-    let mut scope_failures = Vec::new();
-    for account in &state.accounts {
-        for region in &account.regions {
-            for resource_type in ResourceType::ALL {
-                scope_failures.push(ScopeFailure {
-                    cloud: account.cloud,
-                    account: account.name.clone(),
-                    region: region.name.clone(),
-                    resource_type,
-                    error: error.clone(),
-                });
-            }
-        }
-    }
-    Observations {
-        resources: Vec::new(),
-        scope_failures,
     }
 }
 

@@ -14,8 +14,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::report::{self, ReportMeta};
 use crate::scheduler::{Checker, Snapshot};
+use tagdrift_core::report::{self, ReportMeta};
 
 /// Largest request body accepted. No endpoint reads a body, so anything beyond a few bytes is a mistake or an
 /// attack; it is refused before a handler runs.

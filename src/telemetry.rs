@@ -3,7 +3,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use tagdrift_core::config::LogFormat;
 
 /// Installs the global subscriber. Safe to call once per process; later calls are ignored so tests that
 /// start several servers in one process do not fail.

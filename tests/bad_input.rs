@@ -7,8 +7,9 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use tagdrift::cloud::wire::decode;
-use tagdrift::cloud::{ErrorCode, ReadError, alibaba, huawei};
+use tagdrift_cloud::wire::decode;
+use tagdrift_cloud::{alibaba, huawei};
+use tagdrift_core::vocab::{ErrorCode, ReadError};
 
 /// One decoded answer reduced to what a reader takes from it: the entries (tag rows, ids, secrets, tags)
 /// and the pagination token.

@@ -6,9 +6,7 @@
 //! cargo test --release --test check_bench -- --ignored --nocapture
 //! ```
 
-#[path = "check_cli/support.rs"]
-#[allow(dead_code)]
-mod support;
+use crate::util::cli as support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -16,7 +14,7 @@ use std::process::{Child, Stdio};
 use std::time::Instant;
 
 use serde_json::Value;
-use tagdrift::emulator::inventory::Inventory;
+use tagdrift_emulator::inventory::Inventory;
 
 const TOTAL: usize = 10_000;
 
@@ -185,7 +183,7 @@ fn measure(
         .arg(desired)
         .args(["--format", "json", "--output"])
         .arg(dir.join("report.json"));
-    for (k, v) in tagdrift::emulator::inventory::credential_env_vars(inventory)
+    for (k, v) in tagdrift_emulator::inventory::credential_env_vars(inventory)
         .into_iter()
         .flat_map(|e| e.vars)
     {

@@ -1,8 +1,7 @@
 //! `tagdrift check` end to end: the real binary reads a real `tagdrift emulate` over HTTP and its exit code,
 //! JSON report and the emulator's call counts are checked.
 
-#[path = "check_cli/support.rs"]
-mod support;
+use crate::util::cli as support;
 
 use serde_json::{Value, json};
 use support::{Emulator, check, entry};

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagdrift::demo;
-use tagdrift::emulator::inventory;
-use tagdrift::emulator::{self, Clock, Faults, FaultsPatch, Running, State, Store};
+use tagdrift_emulator::inventory;
+use tagdrift_emulator::{Clock, Faults, FaultsPatch, Running, State, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tagdrift");
 
@@ -38,11 +38,11 @@ async fn emulated(dir: &std::path::Path) -> (Running, std::path::PathBuf, Vec<(S
     let store = Store::from_inventory(generated.inventory.clone()).unwrap();
     let state = State::new(
         store,
-        emulator::Options::default(),
+        tagdrift_emulator::Options::default(),
         Faults::default(),
         Clock::system(),
     );
-    let running = emulator::start(state, "127.0.0.1:0".parse().unwrap())
+    let running = tagdrift_emulator::start(state, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let yaml = demo::desired_state(

@@ -1,5 +1,5 @@
 //! `tagdrift validate` through the real binary: the shipped example is valid, and every broken fixture under
-//! tests/fixtures/config/bad/ fails with exactly the located messages its `.expected` file lists.
+//! crates/tagdrift-core/tests/fixtures/config/bad/ fails with exactly the located messages its `.expected` file lists.
 
 use std::fs;
 use std::path::Path;
@@ -33,7 +33,10 @@ fn example_config_is_valid() {
 
 #[test]
 fn every_broken_fixture_fails_with_its_located_messages() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/bad");
+    // The fixtures belong to the core crate, whose unit tests check the same files; their `.expected` files name
+    // them relative to that crate, so the binary runs from there.
+    let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/tagdrift-core");
+    let dir = core.join("tests/fixtures/config/bad");
     let mut fixtures: Vec<_> = fs::read_dir(&dir)
         .expect("read fixture dir")
         .map(|e| e.expect("dir entry").path())
@@ -48,14 +51,11 @@ fn every_broken_fixture_fails_with_its_located_messages() {
 
     let mut failures = Vec::new();
     for yaml in &fixtures {
-        let rel = yaml
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap()
-            .to_str()
-            .unwrap();
+        let rel = yaml.strip_prefix(&core).unwrap().to_str().unwrap();
         let rel = rel.trim_start_matches('/');
         let expected = fs::read_to_string(yaml.with_extension("expected")).expect("expected file");
         let out = tagdrift()
+            .current_dir(&core)
             .args(["validate", "--config", rel])
             .output()
             .expect("run tagdrift");

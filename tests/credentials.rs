@@ -14,12 +14,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use tagdrift::cloud::credentials::{EnvLookup, MapEnv, Provider};
-use tagdrift::cloud::transport::{
+use tagdrift_cloud::CallObserver;
+use tagdrift_cloud::credentials::{EnvLookup, MapEnv, Provider};
+use tagdrift_cloud::transport::{
     AlibabaV1, AlibabaV3, Auth, Call, HuaweiSigner, Operation, Request, Signer, Transport, TransportOptions,
 };
-use tagdrift::cloud::{CallObserver, Cloud, ErrorCode};
-use tagdrift::config::{Account, Credentials, SecretSource};
+use tagdrift_core::config::{Account, Credentials, SecretSource};
+use tagdrift_core::vocab::{Cloud, ErrorCode};
 
 const ROLE: &str = "acs:ram::1234567890123456:role/tagdrift";
 const OIDC_PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-demo";
@@ -144,7 +145,7 @@ async fn list_keys(
     endpoint: &str,
     provider: &Provider,
     v1: bool,
-) -> Result<Vec<String>, tagdrift::cloud::transport::CallError> {
+) -> Result<Vec<String>, tagdrift_cloud::transport::CallError> {
     let mut request = Request::post(endpoint, "/").query([("RegionId", "cn-hangzhou"), ("PageSize", "100")]);
     let v3 = AlibabaV3::kms("ListKeys");
     let signer: &dyn Signer = if v1 {
@@ -576,7 +577,7 @@ async fn list_secrets(
     transport: &Transport,
     endpoint: &str,
     provider: &Provider,
-) -> Result<Vec<String>, tagdrift::cloud::transport::CallError> {
+) -> Result<Vec<String>, tagdrift_cloud::transport::CallError> {
     let request = Request::get(endpoint, &format!("/v1/{PROJECT}/secrets"))
         .query([("limit", "50")])
         .header("Content-Type", "application/json")
@@ -785,4 +786,100 @@ async fn huawei_ecs_metadata_security_key_with_imdsv2() {
     // One fetch (token, then security key), cached for both calls.
     assert_eq!(emulator.stat("huawei", "MetadataToken", "ok").await, 1);
     assert_eq!(emulator.stat("huawei", "MetadataSecurityKey", "ok").await, 1);
+}
+
+/// Huawei locks an access key for everyone after more than five bad signatures in a row, so a daemon with a
+/// wrong secret must stop sending it after a few checks, and try again as soon as the secret changes.
+#[tokio::test]
+async fn credentials_refused_in_consecutive_checks_are_not_sent_again_until_they_change() {
+    use tagdrift_cloud::NoObserver;
+    use tagdrift_cloud::read::{MAX_REFUSED_CHECKS, Reader, ReaderOptions};
+    use tagdrift_core::vocab::{Observations, Outcome};
+    use tagdrift_emulator::{Clock, Faults, Options, State, inventory::Inventory, store::Store};
+    let inventory = Inventory::parse(
+        r#"
+huawei:
+  - name: hw
+    ak: testak
+    sk: testsk
+    projects:
+      - region: cn-north-4
+        project_id: 0123456789abcdef0123456789abcdef
+        keys: [{id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {owner: platform}}]
+"#,
+        "inline",
+    )
+    .unwrap();
+    let emu_state = State::new(
+        Store::from_inventory(inventory).unwrap(),
+        Options::default(),
+        Faults::default(),
+        Clock::system(),
+    );
+    let running = tagdrift_emulator::start(emu_state.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sk_file = dir.path().join("sk");
+    std::fs::write(&sk_file, "wrong-sk").unwrap();
+    let desired = tagdrift_core::config::parse(
+        &format!(
+            r#"version: 1
+accounts:
+  - name: hw
+    cloud: huawei
+    endpoint: {}
+    regions:
+      - {{name: cn-north-4, project_id: 0123456789abcdef0123456789abcdef}}
+    credentials:
+      type: access_key
+      ak: {{env: AK}}
+      sk: {{file: {}}}
+resources:
+  - {{account: hw, region: cn-north-4, type: key, id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f}}
+"#,
+            running.endpoint(),
+            sk_file.display()
+        ),
+        "inline.yaml",
+    )
+    .unwrap();
+    let reader = Reader::new(
+        &desired,
+        ReaderOptions {
+            env: Arc::new(MapEnv::new([("AK", "testak")])),
+            observer: Arc::new(NoObserver),
+        },
+    )
+    .unwrap();
+    let refused_calls = || {
+        emu_state.stats().clouds.get("huawei").map_or(0, |c| {
+            c.apis
+                .values()
+                .flat_map(|a| a.outcomes.iter())
+                .filter(|(outcome, _)| outcome.as_str() == "APIG.0301")
+                .map(|(_, n)| *n)
+                .sum::<u64>()
+        })
+    };
+    let outcome = |obs: &Observations| obs.resources[0].outcome.clone();
+
+    for check in 1..=6 {
+        let obs = reader.read(&desired).await;
+        let Outcome::Failed(e) = outcome(&obs) else {
+            panic!("check {check}: {:?}", outcome(&obs))
+        };
+        assert_eq!(e.code, ErrorCode::Auth, "check {check}: {e:?}");
+        if check > MAX_REFUSED_CHECKS {
+            assert!(e.message.contains("not sent"), "check {check}: {}", e.message);
+        }
+    }
+    assert_eq!(refused_calls(), u64::from(MAX_REFUSED_CHECKS));
+
+    // Rotated secret (a Kubernetes Secret mounted as a file): the next check sends it and reads the key.
+    std::fs::write(&sk_file, "testsk").unwrap();
+    let obs = reader.read(&desired).await;
+    assert!(matches!(outcome(&obs), Outcome::Found(_)), "{:?}", outcome(&obs));
+    assert_eq!(refused_calls(), u64::from(MAX_REFUSED_CHECKS));
+    running.stop().await.unwrap();
 }

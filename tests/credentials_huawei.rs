@@ -17,11 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use chrono::Utc;
 use serde_json::{Value, json};
-use tagdrift::cloud::credentials::{EnvLookup, MapEnv, Provider};
-use tagdrift::cloud::huawei::sign;
-use tagdrift::cloud::transport::{Auth, Call, HuaweiSigner, Operation, Request, Transport, TransportOptions};
-use tagdrift::cloud::{Cloud, ErrorCode, NoObserver};
-use tagdrift::config::{Account, Credentials};
+use tagdrift_cloud::NoObserver;
+use tagdrift_cloud::credentials::{EnvLookup, MapEnv, Provider};
+use tagdrift_cloud::huawei::sign;
+use tagdrift_cloud::transport::{Auth, Call, HuaweiSigner, Operation, Request, Transport, TransportOptions};
+use tagdrift_core::config::{Account, Credentials};
+use tagdrift_core::vocab::{Cloud, ErrorCode};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 

@@ -3,9 +3,7 @@
 //! The daemon runs in-process with a scripted source (tests/daemon/harness.rs); the binary-level tests are in
 //! tests/cli_run.rs and the browser test of the page in tests/daemon/page_browser.rs.
 
-#[path = "daemon/harness.rs"]
 mod harness;
-#[path = "daemon/page_browser.rs"]
 mod page_browser;
 
 use std::sync::atomic::Ordering;
@@ -215,7 +213,7 @@ async fn metrics_after_a_known_check_are_exact() {
     // A second check replaces the first: the drifted key is fixed, so its series disappears.
     d.source.answers.lock().unwrap().insert(
         "key-drifted".to_owned(),
-        tagdrift::cloud::Outcome::Found(harness::tags(&[("owner", "payments"), ("env", "prod")])),
+        tagdrift_core::vocab::Outcome::Found(harness::tags(&[("owner", "payments"), ("env", "prod")])),
     );
     d.checker.tick();
     let text = d
@@ -236,7 +234,8 @@ async fn promtool_accepts_the_metrics() {
     let d = start(FIXTURE, Scripted::fixture()).await;
     d.first_check().await;
     // Give the histogram and error counters something to show.
-    use tagdrift::cloud::{CallObserver, Cloud, ErrorCode};
+    use tagdrift_cloud::CallObserver;
+    use tagdrift_core::vocab::{Cloud, ErrorCode};
     d.checker.metrics().attempt(
         Cloud::Huawei,
         "ListSecrets",

@@ -2,7 +2,6 @@
 //! their timestamps), rejection of altered requests, every KMS API, pagination and batch limits, throttling,
 //! injected faults, STS AssumeRoleWithOIDC, ECS metadata, and tag writes changing reads.
 
-#[path = "emulator_alibaba/support.rs"]
 mod support;
 
 use std::collections::BTreeMap;
@@ -13,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 use support::*;
-use tagdrift::cloud::alibaba::sign::{self, Credential, V3Call};
-use tagdrift::emulator::{Faults, Options};
+use tagdrift_cloud::alibaba::sign::{self, Credential, V3Call};
+use tagdrift_emulator::{Faults, Options};
 
 // ---------------------------------------------------------------------------------------------------------
 // Known-answer acceptance: requests exactly as the reference vectors (and the SDK captures) sent them.

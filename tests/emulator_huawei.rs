@@ -3,7 +3,6 @@
 //! at page boundaries, batch limits, not-found answers, throttling, injected faults, the IAM federated
 //! credential flow, ECS metadata credentials, and a generated inventory served by the real binary.
 
-#[path = "emulator_huawei/support.rs"]
 mod support;
 
 use std::collections::BTreeSet;
@@ -14,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 use support::*;
-use tagdrift::cloud::huawei::sign;
+use tagdrift_cloud::huawei::sign;
 
 const KEY: &str = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
 
@@ -1355,11 +1354,11 @@ async fn ecs_metadata_security_key_flow() {
     // With --imds-token-required a request without the token header is refused.
     let strict = Emu::start_with(
         IAM_INVENTORY,
-        tagdrift::emulator::Options {
+        tagdrift_emulator::Options {
             imds_token_required: true,
             ..Default::default()
         },
-        tagdrift::emulator::Faults::default(),
+        tagdrift_emulator::Faults::default(),
     )
     .await;
     let r = strict
@@ -1508,12 +1507,12 @@ fn percentiles(mut times: Vec<f64>) -> String {
 #[tokio::test]
 #[ignore = "prints figures; run alone"]
 async fn huawei_page_latency_at_100k() {
-    use tagdrift::emulator::Faults;
+    use tagdrift_emulator::Faults;
     let faults = Faults {
         rate_limits_enabled: false,
         ..Faults::default()
     };
-    let emu = Emu::start_generated(100_000, tagdrift::emulator::Options::default(), faults).await;
+    let emu = Emu::start_generated(100_000, tagdrift_emulator::Options::default(), faults).await;
     let projects = emu
         .call_as(
             "GET",

@@ -3,9 +3,7 @@
 //! documented 400, unknown paths 404, wrong methods 405, an absurdly long URL or header block and a garbage
 //! request line a clean 4xx, and each server keeps serving afterwards.
 
-#[path = "check_cli/support.rs"]
-#[allow(dead_code)]
-mod support;
+use crate::util::cli as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

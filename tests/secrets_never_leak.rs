@@ -5,9 +5,7 @@
 //! exchange, nor anything shaped like a computed signature appears in stdout, stderr, the text, JSON and
 //! Markdown reports, `/metrics`, `/report*` or the HTML page.
 
-#[path = "check_cli/support.rs"]
-#[allow(dead_code)]
-mod support;
+use crate::util::cli as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

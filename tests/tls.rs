@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tagdrift::cloud::transport::{Auth, Call, Operation, Request, Transport, TransportOptions};
-use tagdrift::cloud::{ErrorCode, NoObserver};
+use tagdrift_cloud::NoObserver;
+use tagdrift_cloud::transport::{Auth, Call, Operation, Request, Transport, TransportOptions};
+use tagdrift_core::vocab::ErrorCode;
 
 const CHILD_URL: &str = "TAGDRIFT_TLS_TEST_URL";
 
@@ -124,7 +125,7 @@ fn serve(dir: &Path) -> (Server, u16) {
     (Server(child), port)
 }
 
-async fn get(url: &str) -> Result<u16, tagdrift::cloud::transport::CallError> {
+async fn get(url: &str) -> Result<u16, tagdrift_cloud::transport::CallError> {
     let mut options = TransportOptions::new(Arc::new(NoObserver));
     options.max_attempts = 1;
     let transport = Transport::new(options).unwrap();
@@ -155,7 +156,7 @@ async fn https_is_verified_against_the_system_roots() {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "https_is_verified_against_the_system_roots",
+            "tls::https_is_verified_against_the_system_roots",
             "--nocapture",
         ])
         .env(CHILD_URL, &url)

@@ -4,9 +4,9 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::cloud::{Cloud, ErrorCode};
-use crate::drift::fixtures::{Desired, Obs, ali_key, ali_secret, date, hw_key, hw_secret};
-use crate::drift::{self, Plan};
+use tagdrift_core::drift::fixtures::{Desired, Obs, ali_key, ali_secret, date, hw_key, hw_secret};
+use tagdrift_core::drift::{self, Plan};
+use tagdrift_core::vocab::{Cloud, ErrorCode};
 
 /// The exposition lines of `metric` (exact name, so `tagdrift_resources` does not match
 /// `tagdrift_resources_total`), without HELP/TYPE.
@@ -20,7 +20,7 @@ fn lines(text: &str, metric: &str) -> Vec<String> {
         .collect()
 }
 
-fn fixture() -> (Arc<crate::config::DesiredState>, Arc<Plan>) {
+fn fixture() -> (Arc<tagdrift_core::config::DesiredState>, Arc<Plan>) {
     let state = Desired::new()
         .declare(&ali_key("key-a"), &[("owner", "payments"), ("env", "prod")])
         .declare(&ali_secret("db"), &[("owner", "payments")])

@@ -6,11 +6,12 @@ use chrono::{TimeZone, Utc};
 use tokio::sync::watch;
 
 use super::*;
-use crate::cloud::{ErrorCode, Observations};
-use crate::config::DesiredState;
-use crate::drift::Status;
-use crate::drift::fixtures::{Desired, Obs, ali_key};
+use crate::check::BoxFuture;
 use crate::metrics::Metrics;
+use tagdrift_core::config::DesiredState;
+use tagdrift_core::drift::Status;
+use tagdrift_core::drift::fixtures::{Desired, Obs, ali_key};
+use tagdrift_core::vocab::{ErrorCode, Observations};
 
 /// Answers every read with the same observations after `delay`, and records how many reads overlap.
 struct Slow {

@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::cloud::Cloud;
-use crate::drift::{Action, ResourcePlan, Status};
-use crate::report;
 use crate::scheduler::{Active, Snapshot};
+use tagdrift_core::drift::{Action, ResourcePlan, Status};
+use tagdrift_core::report;
+use tagdrift_core::vocab::Cloud;
 
 /// Resources listed on the page at most; the rest are counted and left to `/report.json`, so a large drift
 /// cannot make the page unusable.
@@ -69,9 +69,9 @@ pub fn render(input: &PageInput<'_>) -> String {
     let summary = &plan.summary;
 
     let verdict_class = match summary.verdict() {
-        crate::drift::Verdict::NoDrift => "ok",
-        crate::drift::Verdict::Drift => "drift",
-        crate::drift::Verdict::Unknown => "unknown",
+        tagdrift_core::drift::Verdict::NoDrift => "ok",
+        tagdrift_core::drift::Verdict::Drift => "drift",
+        tagdrift_core::drift::Verdict::Unknown => "unknown",
     };
     let _ = write!(
         html,

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tagdrift::cloud::{
+use tagdrift::check::{BoxFuture, Source};
+use tagdrift::daemon::{self, DaemonError, Options, SourceFactory};
+use tagdrift::scheduler::Checker;
+use tagdrift_core::config::DesiredState;
+use tagdrift_core::vocab::{
     Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, Tags,
 };
-use tagdrift::config::{self, DesiredState};
-use tagdrift::daemon::{self, DaemonError, Options, SourceFactory};
-use tagdrift::scheduler::{BoxFuture, Checker, Source};
 use tokio::sync::{Notify, oneshot};
 
 pub const FIXTURE: &str = include_str!("../fixtures/daemon/desired.yaml");
@@ -154,7 +155,7 @@ pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("desired.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let initial = config::load(&config).unwrap_or_else(|e| panic!("{e}"));
+    let initial = tagdrift::desired::load(&config).unwrap_or_else(|e| panic!("{e}"));
     let for_factory = source.clone();
     let sources: SourceFactory = Arc::new(move |_, _| Ok(for_factory.clone() as Arc<dyn Source>));
     let (listening, listened) = oneshot::channel();

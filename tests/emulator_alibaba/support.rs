@@ -1,8 +1,7 @@
 //! Test harness: the real `tagdrift emulate` binary on 127.0.0.1:0 with a manual clock (see
 //! `tests/common/emulator_process.rs`), and a client that signs with `cloud::alibaba::sign` and talks real HTTP.
 
-#[path = "../common/emulator_process.rs"]
-mod process;
+use crate::util::emulator_process as process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,8 +10,8 @@ pub use process::EmulatorProcess;
 use process::Source;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use tagdrift::cloud::alibaba::sign::{self, Credential, V3Call};
-use tagdrift::emulator::{Faults, Options, StatsSnapshot};
+use tagdrift_cloud::alibaba::sign::{self, Credential, V3Call};
+use tagdrift_emulator::{Faults, Options, StatsSnapshot};
 
 pub const SAMPLE: &str = include_str!("../../config/emulator-inventory.yaml");
 pub const T0: &str = "2025-01-02T03:04:05Z";

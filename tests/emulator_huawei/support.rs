@@ -4,16 +4,15 @@
 
 #![allow(dead_code)]
 
-#[path = "../common/emulator_process.rs"]
-mod process;
+use crate::util::emulator_process as process;
 
 use chrono::{DateTime, TimeDelta, Utc};
 pub use process::EmulatorProcess;
 use process::Source;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use tagdrift::cloud::huawei::sign::{self, Credential};
-use tagdrift::emulator::{Faults, Options, StatsSnapshot};
+use tagdrift_cloud::huawei::sign::{self, Credential};
+use tagdrift_emulator::{Faults, Options, StatsSnapshot};
 
 pub const SAMPLE: &str = include_str!("../../config/emulator-inventory.yaml");
 /// The reference vectors' project and `X-Sdk-Date`.

@@ -1,0 +1,451 @@
+//! Reading one Alibaba scope (account, region, `key` or `secret`) with the fewest KMS calls for what the
+//! desired state asks, and reporting every resource into the check's [`Sink`]. The plans and their call
+//! counts (documented in docs/reading.md):
+//!
+//! * **declared keys** (no discovery): `ListTagResources` with up to 50 `ResourceId.N` per call, following
+//!   `NextToken` (200 rows a page). A batch answered `InvalidResourceId.NotFound` is split in halves until the
+//!   missing ids stand alone (they are `NotFound`). A declared resource with no tag row at all is confirmed
+//!   with `DescribeKey` / `DescribeSecret` (one call each), because whether the service skips unknown ids
+//!   instead of failing is not documented, and "no rows" must not turn a deleted resource into "no tags".
+//! * **discovery of keys**: `ListKeys` pages of 100 (page 1, then the rest concurrently) and, at the same
+//!   time, `ListTagResources` *without* `ResourceId`, which pages through every (key, tag) row of the region:
+//!   `ceil(rows / 200)` calls, never more than the batched form (`Σ ceil(rows_b / 200) ≥ ceil(Σ rows_b / 200)`).
+//! * **discovery of secrets**: `ListSecrets` pages of 100 with `FetchTags=true` carry every secret's tags, so
+//!   no tag call is needed; declared secrets are covered by the same listing.
+//! * **declared secrets** without discovery: page 1 of `ListSecrets` first (it tells the region's total and
+//!   reads 100 secrets), then whichever is cheaper for the rest — the remaining pages, or the batched
+//!   `ListTagResources` above (see [`declared_secrets`]).
+//!
+//! A declared resource missing from a complete listing is `NotFound`; when a listing fails the scope is a
+//! [`ScopeFailure`](crate::ScopeFailure) and each declared resource there is `Failed`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::stream::{self, StreamExt};
+
+use super::wire;
+use crate::read::{ApiError, Scope, Sink, listing_failed};
+use crate::wire::decode;
+use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
+
+/// Most `ResourceId.N` in one `ListTagResources` call.
+pub const BATCH: usize = 50;
+/// Rows in one `ListTagResources` page (documented default; the API has no page-size parameter).
+pub const TAG_PAGE_ROWS: usize = 200;
+/// Rows a batch leaves free below a page for tags the desired state does not expect (drift), so that a few
+/// extra tags do not cost a second page: batches of 49 resources with 4 tags, not 50.
+pub const ROW_SLACK: usize = 4;
+/// `PageSize` of `ListKeys` and `ListSecrets` (the documented maximum).
+pub const PAGE_SIZE: usize = 100;
+
+/// One KMS RPC call as the reader asks for it. The transport adds the common and signing parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcCall {
+    /// The API (`Action`), also the metric `operation`.
+    pub action: &'static str,
+    /// The rate-limit group (`config::API_GROUPS`).
+    pub group: &'static str,
+    pub region: String,
+    /// API parameters (`RegionId`, `ResourceId.1`, ...), in the order given.
+    pub params: Vec<(String, String)>,
+}
+
+/// What the reader needs from the transport: send one call (signing, retries, throttling, timeouts are the
+/// transport's business) and return the body of the successful answer.
+pub trait Kms: Sync {
+    fn call(&self, call: RpcCall) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
+}
+
+/// The not-found answers of the APIs used here (reference §2–3): 404 with one of these codes.
+fn is_not_found(e: &ApiError) -> bool {
+    matches!(
+        e.cloud_code.as_deref(),
+        Some(
+            "InvalidResourceId.NotFound"
+                | "Forbidden.KeyNotFound"
+                | "Forbidden.ResourceNotFound"
+                | "Forbidden.AliasNotFound"
+        )
+    )
+}
+
+fn rpc(action: &'static str, scope: &Scope, params: Vec<(String, String)>) -> RpcCall {
+    let group = match action {
+        "ListSecrets" | "DescribeSecret" => "secrets_read",
+        _ => "kms_read",
+    };
+    RpcCall {
+        action,
+        group,
+        region: scope.region.clone(),
+        params,
+    }
+}
+
+/// Reads `scope` and reports into `sink`. `concurrency` bounds the calls this scope has in flight.
+pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
+    let concurrency = concurrency.max(1);
+    match (scope.resource_type, scope.discover) {
+        (ResourceType::Key, false) => declared(kms, scope, sink, concurrency, &scope.declared).await,
+        (ResourceType::Secret, false) => declared_secrets(kms, scope, sink, concurrency).await,
+        (ResourceType::Key, true) => discover_keys(kms, scope, sink, concurrency).await,
+        (ResourceType::Secret, true) => discover_secrets(kms, scope, sink, concurrency).await,
+    }
+}
+
+/// Every (resource, tag) row of `ids` (all resources of the type when `ids` is empty), following `NextToken`.
+async fn tag_rows<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    ids: &[String],
+) -> Result<BTreeMap<String, Tags>, ApiError> {
+    let mut tags: BTreeMap<String, Tags> = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = vec![
+            ("RegionId".to_owned(), scope.region.clone()),
+            ("ResourceType".to_owned(), scope.resource_type.as_str().to_owned()),
+        ];
+        for (i, id) in ids.iter().enumerate() {
+            params.push((format!("ResourceId.{}", i + 1), id.clone()));
+        }
+        if let Some(t) = &token {
+            params.push(("NextToken".to_owned(), t.clone()));
+        }
+        let body = kms.call(rpc("ListTagResources", scope, params)).await?;
+        let page: wire::TagPage = decode("ListTagResources", &body).map_err(ApiError::from)?;
+        let next = page.next().map(str::to_owned);
+        for row in page.rows() {
+            tags.entry(row.resource_id)
+                .or_default()
+                .insert(row.tag_key, row.tag_value.unwrap_or_default());
+        }
+        match next {
+            // A token that does not move would page forever.
+            Some(n) if token.as_deref() == Some(n.as_str()) => {
+                return Err(ApiError::from(ReadError::new(
+                    ErrorCode::InvalidResponse,
+                    format!("invalid ListTagResources response: NextToken {n:?} repeats"),
+                )));
+            }
+            Some(n) => token = Some(n),
+            None => return Ok(tags),
+        }
+    }
+}
+
+/// Declared resources only: `ListTagResources` in batches of 50, split on not-found, then existence checks
+/// for resources without any tag row.
+async fn declared<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, ids: &[String]) {
+    let batches = batches(scope, ids);
+    let untagged: Vec<Vec<String>> = stream::iter(batches)
+        .map(|batch| read_batch(kms, scope, sink, batch))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    stream::iter(untagged.into_iter().flatten())
+        .map(|id| async move {
+            let outcome = describe(kms, scope, &id).await;
+            sink.observe(scope, &id, None, None, outcome);
+        })
+        .buffer_unordered(concurrency)
+        .collect::<()>()
+        .await;
+}
+
+/// Splits `ids` into batches of at most [`BATCH`] ids whose expected tag rows (when the desired state tells)
+/// fit one page with [`ROW_SLACK`] to spare, so a batch usually costs exactly one call.
+fn batches(scope: &Scope, ids: &[String]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut rows = 0;
+    for id in ids {
+        let expected = scope.expected_tags.get(id).map(|n| (*n).max(1));
+        let full = current.len() == BATCH
+            || expected.is_some_and(|n| !current.is_empty() && rows + n > TAG_PAGE_ROWS - ROW_SLACK);
+        if full {
+            out.push(std::mem::take(&mut current));
+            rows = 0;
+        }
+        rows += expected.unwrap_or(0);
+        current.push(id.clone());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Reads one batch, reporting every resource with tags, not found or failed; returns the ids that exist but
+/// have no tag row (to confirm).
+async fn read_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, batch: Vec<String>) -> Vec<String> {
+    let mut untagged = Vec::new();
+    // Halves still to read; a stack instead of recursion (async recursion needs boxing).
+    let mut work = vec![batch];
+    while let Some(ids) = work.pop() {
+        match tag_rows(kms, scope, &ids).await {
+            Ok(mut tags) => {
+                for id in ids {
+                    match tags.remove(&id) {
+                        Some(t) => sink.observe(scope, &id, None, None, Outcome::Found(t)),
+                        None => untagged.push(id),
+                    }
+                }
+            }
+            Err(e) if is_not_found(&e) && ids.len() == 1 => {
+                sink.observe(scope, &ids[0], None, None, Outcome::NotFound);
+            }
+            Err(e) if is_not_found(&e) => {
+                let mut left = ids;
+                let right = left.split_off(left.len() / 2);
+                work.push(right);
+                work.push(left);
+            }
+            Err(e) => {
+                for id in ids {
+                    sink.observe(scope, &id, None, None, Outcome::Failed(e.error.clone()));
+                }
+            }
+        }
+    }
+    untagged
+}
+
+/// Whether a resource without tag rows exists: `DescribeKey`, or `DescribeSecret` with its tags.
+async fn describe<K: Kms>(kms: &K, scope: &Scope, id: &str) -> Outcome {
+    let region = ("RegionId".to_owned(), scope.region.clone());
+    let result = match scope.resource_type {
+        ResourceType::Key => {
+            let params = vec![region, ("KeyId".to_owned(), id.to_owned())];
+            match kms.call(rpc("DescribeKey", scope, params)).await {
+                Ok(body) => decode::<wire::DescribeKey>("DescribeKey", &body).map(|_| Tags::new()),
+                Err(e) => return failed_or_missing(e),
+            }
+        }
+        ResourceType::Secret => {
+            let params = vec![
+                region,
+                ("SecretName".to_owned(), id.to_owned()),
+                ("FetchTags".to_owned(), "true".to_owned()),
+            ];
+            match kms.call(rpc("DescribeSecret", scope, params)).await {
+                Ok(body) => decode::<wire::DescribeSecret>("DescribeSecret", &body)
+                    .map(|d| d.tags.map(wire::TagList::into_tags).unwrap_or_default()),
+                Err(e) => return failed_or_missing(e),
+            }
+        }
+    };
+    match result {
+        Ok(tags) => Outcome::Found(tags),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+fn failed_or_missing(e: ApiError) -> Outcome {
+    if is_not_found(&e) {
+        Outcome::NotFound
+    } else {
+        Outcome::Failed(e.error)
+    }
+}
+
+/// One page of a `PageNumber`/`PageSize` listing: its items and the total count when the answer has one.
+type Page<T> = Result<(Vec<T>, Option<u64>), ApiError>;
+
+/// Pages of a `PageNumber`/`PageSize` listing: page 1 first (it tells the total), then the rest concurrently.
+/// `fetch(n)` returns the page's items and the total count when the answer has one.
+async fn all_pages<T, F, Fut>(fetch: F, concurrency: usize) -> Result<Vec<T>, ApiError>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Page<T>>,
+{
+    let (mut items, total) = fetch(1).await?;
+    let first_len = items.len();
+    match total {
+        Some(total) if first_len > 0 => {
+            let total = usize::try_from(total).unwrap_or(usize::MAX);
+            let pages = total.div_ceil(PAGE_SIZE);
+            let mut rest = std::pin::pin!(stream::iter(2..=pages).map(&fetch).buffered(concurrency));
+            while let Some(page) = rest.next().await {
+                let page = page?.0;
+                let short = page.len() < PAGE_SIZE;
+                items.extend(page);
+                // A short page is the last one whatever the total said: a corrupted or absurd TotalCount must
+                // not cost a call per promised page.
+                if short {
+                    break;
+                }
+            }
+        }
+        // No total: read on until a short page.
+        None if first_len == PAGE_SIZE => {
+            let mut number = 2;
+            loop {
+                let (page, _) = fetch(number).await?;
+                let short = page.len() < PAGE_SIZE;
+                items.extend(page);
+                if short {
+                    break;
+                }
+                number += 1;
+            }
+        }
+        _ => {}
+    }
+    Ok(items)
+}
+
+fn paging(scope: &Scope, number: usize) -> Vec<(String, String)> {
+    vec![
+        ("RegionId".to_owned(), scope.region.clone()),
+        ("PageNumber".to_owned(), number.to_string()),
+        ("PageSize".to_owned(), PAGE_SIZE.to_string()),
+    ]
+}
+
+/// Reports the failure of a listing: the scope, and every declared resource not yet reported.
+fn listing_failure(scope: &Scope, sink: &Sink, error: ReadError) {
+    let declared_error = listing_failed(scope, &error);
+    for id in &scope.declared {
+        sink.observe(scope, id, None, None, Outcome::Failed(declared_error.clone()));
+    }
+    sink.fail_listing(scope, error);
+}
+
+async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
+    let keys = all_pages(
+        |n| async move {
+            let body = kms.call(rpc("ListKeys", scope, paging(scope, n))).await?;
+            let page: wire::KeyPage = decode("ListKeys", &body).map_err(ApiError::from)?;
+            let total = page.total_count;
+            Ok((page.ids(), total))
+        },
+        concurrency,
+    );
+    let (keys, tags) = futures_util::join!(keys, tag_rows(kms, scope, &[]));
+    let (keys, mut tags) = match (keys, tags) {
+        (Ok(k), Ok(t)) => (k, t),
+        (Err(e), _) | (_, Err(e)) => return listing_failure(scope, sink, e.error),
+    };
+    let listed: BTreeSet<String> = keys.into_iter().collect();
+    for id in &listed {
+        let t = tags.remove(id).unwrap_or_default();
+        sink.observe(scope, id, None, None, Outcome::Found(t));
+    }
+    // Rows of a key created between the two listings: it exists, so report it.
+    for (id, t) in tags {
+        sink.observe(scope, &id, None, None, Outcome::Found(t));
+    }
+    for id in &scope.declared {
+        sink.observe(scope, id, None, None, Outcome::NotFound);
+    }
+    sink.listed(scope);
+}
+
+/// One `ListSecrets` page with tags: the secrets and the total count.
+async fn secret_page<K: Kms>(kms: &K, scope: &Scope, number: usize) -> Page<wire::SecretEntry> {
+    let mut params = paging(scope, number);
+    params.push(("FetchTags".to_owned(), "true".to_owned()));
+    let body = kms.call(rpc("ListSecrets", scope, params)).await?;
+    let page: wire::SecretPage = decode("ListSecrets", &body).map_err(ApiError::from)?;
+    let total = page.total_count;
+    Ok((page.secrets(), total))
+}
+
+/// Reports listed secrets (only the declared ones unless the scope is discovered); returns how many tag rows
+/// they had.
+fn report_secrets(scope: &Scope, sink: &Sink, secrets: Vec<wire::SecretEntry>) -> usize {
+    let mut rows = 0;
+    for s in secrets {
+        let tags = s.tags.map(wire::TagList::into_tags).unwrap_or_default();
+        rows += tags.len();
+        if scope.discover || scope.declared.binary_search(&s.secret_name).is_ok() {
+            sink.observe(scope, &s.secret_name, None, None, Outcome::Found(tags));
+        }
+    }
+    rows
+}
+
+async fn discover_secrets<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
+    let secrets = all_pages(|n| secret_page(kms, scope, n), concurrency).await;
+    let secrets = match secrets {
+        Ok(s) => s,
+        Err(e) => return listing_failure(scope, sink, e.error),
+    };
+    report_secrets(scope, sink, secrets);
+    for id in &scope.declared {
+        sink.observe(scope, id, None, None, Outcome::NotFound);
+    }
+    sink.listed(scope);
+}
+
+/// Declared secrets without discovery: `ListSecrets` carries 100 secrets with their tags per call, twice what
+/// a 200-row `ListTagResources` page holds at four tags each, so when the file declares most of a region's
+/// secrets, listing is cheaper. Page 1 tells the region's total (and reads up to 100 secrets); the rest is
+/// listed when the remaining pages cost no more than batching the declared secrets not yet seen, else
+/// those are batched. At worst one call more than batching alone; for a fully declared region half the calls.
+async fn declared_secrets<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
+    let (first, total) = match secret_page(kms, scope, 1).await {
+        Ok(page) => page,
+        // The batched read may still work (or fail with its own reason per resource).
+        Err(_) => return declared(kms, scope, sink, concurrency, &scope.declared).await,
+    };
+    let listed = first.len();
+    let rows = report_secrets(scope, sink, first);
+    let rest: Vec<String> = scope
+        .declared
+        .iter()
+        .filter(|id| !sink.has(scope, id))
+        .cloned()
+        .collect();
+    if rest.is_empty() {
+        return;
+    }
+    let total = match total {
+        Some(t) => usize::try_from(t).unwrap_or(usize::MAX),
+        None if listed < PAGE_SIZE => listed,
+        // No total and a full page: the size of the region is unknown, so batch the rest.
+        None => return declared(kms, scope, sink, concurrency, &rest).await,
+    };
+    if total <= listed {
+        // Page 1 was the whole listing.
+        for id in &rest {
+            sink.observe(scope, id, None, None, Outcome::NotFound);
+        }
+        return;
+    }
+    let pages_left = total.div_ceil(PAGE_SIZE) - 1;
+    let tags_per_secret = rows.div_ceil(listed.max(1)).max(1);
+    let pages_per_batch = (BATCH * tags_per_secret).div_ceil(TAG_PAGE_ROWS);
+    let batch_cost = rest.len().div_ceil(BATCH) * pages_per_batch;
+    if pages_left > batch_cost {
+        return declared(kms, scope, sink, concurrency, &rest).await;
+    }
+    let pages: Vec<Page<wire::SecretEntry>> = stream::iter(2..=pages_left + 1)
+        .map(|n| secret_page(kms, scope, n))
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let mut failed = None;
+    for page in pages {
+        match page {
+            Ok((secrets, _)) => {
+                report_secrets(scope, sink, secrets);
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    let unseen: Vec<String> = rest.into_iter().filter(|id| !sink.has(scope, id)).collect();
+    match failed {
+        // A page failed, so an unseen secret may be on it: read those by batch instead.
+        Some(_) => declared(kms, scope, sink, concurrency, &unseen).await,
+        None => {
+            for id in &unseen {
+                sink.observe(scope, id, None, None, Outcome::NotFound);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,382 @@
+//! The read plans against an in-memory KMS that answers like the documented API (200-row tag pages,
+//! `InvalidResourceId.NotFound` for unknown ids, `PageNumber` listings), counting calls per action.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use super::*;
+use crate::Cloud;
+
+#[derive(Default)]
+struct FakeKms {
+    resources: BTreeMap<String, Tags>,
+    /// Actions that fail with this error (after being counted).
+    failing: BTreeMap<&'static str, ApiError>,
+    calls: Mutex<BTreeMap<&'static str, usize>>,
+    max_ids: Mutex<usize>,
+}
+
+fn not_found(code: &str) -> ApiError {
+    ApiError {
+        status: Some(404),
+        cloud_code: Some(code.to_owned()),
+        error: ReadError::new(ErrorCode::Http4xx, code),
+    }
+}
+
+impl FakeKms {
+    fn with(resources: impl IntoIterator<Item = (String, usize)>) -> Self {
+        FakeKms {
+            resources: resources
+                .into_iter()
+                .map(|(id, n)| {
+                    let tags = (0..n).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+                    (id, tags)
+                })
+                .collect(),
+            ..FakeKms::default()
+        }
+    }
+
+    fn calls(&self) -> BTreeMap<&'static str, usize> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn answer(&self, call: &RpcCall) -> Result<serde_json::Value, ApiError> {
+        let p = |name: &str| {
+            call.params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        match call.action {
+            "ListTagResources" => {
+                let ids: Vec<String> = call
+                    .params
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("ResourceId."))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                assert!(ids.len() <= BATCH, "{} ids in one call", ids.len());
+                let mut max = self.max_ids.lock().unwrap();
+                *max = (*max).max(ids.len());
+                if ids.iter().any(|id| !self.resources.contains_key(id)) {
+                    return Err(not_found("InvalidResourceId.NotFound"));
+                }
+                let rows: Vec<serde_json::Value> = self
+                    .resources
+                    .iter()
+                    .filter(|(id, _)| ids.is_empty() || ids.contains(id))
+                    .flat_map(|(id, tags)| {
+                        tags.iter()
+                            .map(move |(k, v)| json!({"ResourceId": id, "ResourceType": "key", "TagKey": k, "TagValue": v}))
+                    })
+                    .collect();
+                let start: usize = p("NextToken").map_or(0, |t| t.parse().unwrap());
+                let end = (start + TAG_PAGE_ROWS).min(rows.len());
+                let next = if end < rows.len() {
+                    end.to_string()
+                } else {
+                    String::new()
+                };
+                Ok(
+                    json!({"NextToken": next, "RequestId": "r", "TagResources": {"TagResource": rows[start..end]}}),
+                )
+            }
+            "ListKeys" | "ListSecrets" => {
+                let number: usize = p("PageNumber").unwrap().parse().unwrap();
+                let size: usize = p("PageSize").unwrap().parse().unwrap();
+                let all: Vec<(&String, &Tags)> = self.resources.iter().collect();
+                let page = all.iter().skip((number - 1) * size).take(size);
+                if call.action == "ListKeys" {
+                    let keys: Vec<_> = page
+                        .map(|(id, _)| json!({"KeyId": id, "KeyArn": "arn"}))
+                        .collect();
+                    Ok(
+                        json!({"PageNumber": number, "PageSize": size, "TotalCount": all.len(), "Keys": {"Key": keys}}),
+                    )
+                } else {
+                    assert_eq!(p("FetchTags").as_deref(), Some("true"));
+                    let secrets: Vec<_> = page
+                        .map(|(id, tags)| {
+                            let t: Vec<_> = tags
+                                .iter()
+                                .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                                .collect();
+                            json!({"SecretName": id, "Tags": {"Tag": t}})
+                        })
+                        .collect();
+                    // Counts as strings: tolerated.
+                    Ok(
+                        json!({"PageNumber": number.to_string(), "TotalCount": all.len().to_string(), "SecretList": {"Secret": secrets}}),
+                    )
+                }
+            }
+            "DescribeKey" => match self.resources.get(&p("KeyId").unwrap()) {
+                Some(_) => Ok(json!({"KeyMetadata": {"KeyId": p("KeyId").unwrap()}})),
+                None => Err(not_found("Forbidden.KeyNotFound")),
+            },
+            "DescribeSecret" => match self.resources.get(&p("SecretName").unwrap()) {
+                Some(_) => Ok(json!({"SecretName": p("SecretName").unwrap()})),
+                None => Err(not_found("Forbidden.ResourceNotFound")),
+            },
+            other => panic!("unexpected action {other}"),
+        }
+    }
+}
+
+impl Kms for FakeKms {
+    async fn call(&self, call: RpcCall) -> Result<Vec<u8>, ApiError> {
+        *self.calls.lock().unwrap().entry(call.action).or_default() += 1;
+        assert_eq!(call.region, "cn-hangzhou");
+        if let Some(e) = self.failing.get(call.action) {
+            return Err(e.clone());
+        }
+        self.answer(&call).map(|v| serde_json::to_vec(&v).unwrap())
+    }
+}
+
+fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
+    let mut declared: Vec<String> = declared.iter().map(|s| (*s).to_owned()).collect();
+    declared.sort();
+    Scope {
+        cloud: Cloud::Alibaba,
+        account: "ali".into(),
+        region: "cn-hangzhou".into(),
+        project_id: None,
+        resource_type: rt,
+        declared,
+        discover,
+        expected_tags: BTreeMap::new(),
+    }
+}
+
+fn run(kms: &FakeKms, scope: &Scope) -> crate::Observations {
+    let sink = Sink::default();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(scan(kms, scope, &sink, 4));
+    sink.finish(
+        std::slice::from_ref(scope),
+        &ReadError::new(ErrorCode::Timeout, "unread"),
+    )
+}
+
+fn outcome<'a>(obs: &'a crate::Observations, id: &str) -> &'a Outcome {
+    &obs.resources
+        .iter()
+        .find(|o| o.resource.id == id)
+        .unwrap_or_else(|| panic!("{id} not reported"))
+        .outcome
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("key-{i:04}")).collect()
+}
+
+#[test]
+fn declared_keys_are_read_in_batches_of_fifty() {
+    let all = ids(120);
+    let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 4)));
+    let declared: Vec<&str> = all.iter().map(String::as_str).collect();
+    let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
+    // 50 + 50 + 20 resources, each batch ≤ 200 rows: one page each.
+    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 3)]));
+    assert_eq!(*kms.max_ids.lock().unwrap(), 50);
+    assert_eq!(obs.resources.len(), 120);
+    let Outcome::Found(tags) = outcome(&obs, "key-0042") else {
+        panic!()
+    };
+    assert_eq!(tags.len(), 4);
+    assert!(obs.scope_failures.is_empty());
+}
+
+#[test]
+fn batches_over_two_hundred_rows_follow_next_token() {
+    let all = ids(50);
+    let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 5)));
+    let declared: Vec<&str> = all.iter().map(String::as_str).collect();
+    let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
+    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
+    // The resource split across the page boundary has all its tags.
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 5))
+    );
+}
+
+#[test]
+fn a_missing_id_is_isolated_and_untagged_keys_are_confirmed() {
+    let mut inventory: Vec<(String, usize)> = ids(49).into_iter().map(|id| (id, 2)).collect();
+    inventory.push(("key-bare".into(), 0));
+    let kms = FakeKms::with(inventory);
+    let mut declared: Vec<String> = ids(49);
+    declared.push("key-bare".into());
+    declared.push("key-0020-gone".into());
+    let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
+    let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
+    assert_eq!(outcome(&obs, "key-0020-gone"), &Outcome::NotFound);
+    assert_eq!(outcome(&obs, "key-bare"), &Outcome::Found(Tags::new()));
+    assert!(matches!(outcome(&obs, "key-0000"), Outcome::Found(t) if t.len() == 2));
+    let calls = kms.calls();
+    // Two batches (50 + 1); the failing one is bisected down to the missing id: far fewer calls than one
+    // per resource.
+    assert!(calls["ListTagResources"] <= 2 + 2 * 6, "{calls:?}");
+    assert_eq!(calls["DescribeKey"], 1);
+    assert_eq!(obs.resources.len(), 51);
+}
+
+#[test]
+fn key_discovery_lists_keys_and_every_tag_row() {
+    let kms = FakeKms::with(ids(250).into_iter().map(|id| (id, 1)));
+    let obs = run(&kms, &scope(ResourceType::Key, &["key-0001", "key-nope"], true));
+    // ceil(250 / 100) ListKeys pages and ceil(250 rows / 200) tag pages.
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 3), ("ListTagResources", 2)])
+    );
+    assert_eq!(obs.resources.len(), 251);
+    assert_eq!(outcome(&obs, "key-nope"), &Outcome::NotFound);
+    assert!(obs.scope_failures.is_empty());
+}
+
+#[test]
+fn secret_discovery_needs_no_tag_calls() {
+    let kms = FakeKms::with(ids(150).into_iter().map(|id| (id, 3)));
+    let obs = run(&kms, &scope(ResourceType::Secret, &["key-0149", "missing"], true));
+    assert_eq!(kms.calls(), BTreeMap::from([("ListSecrets", 2)]));
+    assert!(matches!(outcome(&obs, "key-0149"), Outcome::Found(t) if t.len() == 3));
+    assert_eq!(outcome(&obs, "missing"), &Outcome::NotFound);
+}
+
+#[test]
+fn a_failed_listing_fails_the_scope_and_its_declared_resources() {
+    let mut kms = FakeKms::with(ids(10).into_iter().map(|id| (id, 1)));
+    kms.failing.insert(
+        "ListKeys",
+        ApiError::from(ReadError::new(
+            ErrorCode::Throttled,
+            "still throttled after 5 attempts",
+        )),
+    );
+    let obs = run(&kms, &scope(ResourceType::Key, &["key-0001"], true));
+    assert_eq!(obs.scope_failures.len(), 1);
+    assert_eq!(obs.scope_failures[0].error.code, ErrorCode::Throttled);
+    let Outcome::Failed(e) = outcome(&obs, "key-0001") else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::ListingFailed);
+    assert!(e.message.contains("throttled"), "{}", e.message);
+    // Only the declared resource: nothing was discovered.
+    assert_eq!(obs.resources.len(), 1);
+}
+
+#[test]
+fn a_failed_batch_fails_only_its_resources() {
+    let mut kms = FakeKms::with(ids(60).into_iter().map(|id| (id, 1)));
+    kms.failing.insert(
+        "ListTagResources",
+        ApiError::from(ReadError::new(
+            ErrorCode::Http5xx,
+            "503 ServiceUnavailableTemporary",
+        )),
+    );
+    let all = ids(60);
+    let declared: Vec<&str> = all.iter().map(String::as_str).collect();
+    let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
+    assert_eq!(obs.resources.len(), 60);
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Failed(e) if e.code == ErrorCode::Http5xx))
+    );
+    // Failures are not bisected: one call per batch.
+    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
+}
+
+#[test]
+fn declared_secrets_use_the_listing_when_the_file_declares_most_of_the_region() {
+    let all = ids(250);
+    let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 4)));
+    let mut declared: Vec<&str> = all.iter().map(String::as_str).collect();
+    declared.push("missing");
+    let obs = run(&kms, &scope(ResourceType::Secret, &declared, false));
+    // ceil(250 / 100) pages of 100 secrets with tags, instead of ceil(251 / 50) = 6 batches.
+    assert_eq!(kms.calls(), BTreeMap::from([("ListSecrets", 3)]));
+    assert_eq!(obs.resources.len(), 251);
+    assert_eq!(outcome(&obs, "missing"), &Outcome::NotFound);
+    assert!(matches!(outcome(&obs, "key-0249"), Outcome::Found(t) if t.len() == 4));
+}
+
+#[test]
+fn declared_secrets_are_batched_when_the_file_declares_few_of_the_region() {
+    let all = ids(1000);
+    let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 2)));
+    let obs = run(
+        &kms,
+        &scope(ResourceType::Secret, &["key-0001", "key-0500", "key-0999"], false),
+    );
+    // Page 1 reads key-0001 and tells that 9 more pages would be needed; one batch reads the other two.
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListSecrets", 1), ("ListTagResources", 1)])
+    );
+    assert_eq!(obs.resources.len(), 3);
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 2))
+    );
+}
+
+#[test]
+fn batches_leave_room_for_a_few_unexpected_tags() {
+    let all = ids(120);
+    let mut kms = FakeKms::with(all.iter().map(|id| (id.clone(), 4)));
+    // Drift: a few resources carry a fifth tag the desired state does not expect.
+    for id in ["key-0003", "key-0010", "key-0060"] {
+        kms.resources
+            .get_mut(id)
+            .unwrap()
+            .insert("extra".into(), "x".into());
+    }
+    let mut s = scope(
+        ResourceType::Key,
+        &all.iter().map(String::as_str).collect::<Vec<_>>(),
+        false,
+    );
+    s.expected_tags = all.iter().map(|id| (id.clone(), 4)).collect();
+    let obs = run(&kms, &s);
+    // 49 + 49 + 22 resources: each batch's rows stay within one page despite the extra tags.
+    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 3)]));
+    assert_eq!(*kms.max_ids.lock().unwrap(), 49);
+    assert!(matches!(outcome(&obs, "key-0010"), Outcome::Found(t) if t.len() == 5));
+}
+
+/// Regression: an absurd `TotalCount` (corrupted, or 10^15) made the listing fetch a page per promised 100
+/// items, each empty, until the check deadline. A short page now ends it.
+#[tokio::test]
+async fn regression_an_absurd_total_count_stops_at_the_first_short_page() {
+    let calls = Mutex::new(Vec::new());
+    let fetch = |n: usize| {
+        calls.lock().unwrap().push(n);
+        async move {
+            let items: Vec<usize> = match n {
+                1 => (0..PAGE_SIZE).collect(),
+                2 => vec![1, 2, 3],
+                _ => Vec::new(),
+            };
+            // A thousand pages promised; without the fix each would be fetched.
+            Ok((items, Some(100_000)))
+        }
+    };
+    let items = all_pages(fetch, 4).await.unwrap();
+    assert_eq!(items.len(), PAGE_SIZE + 3);
+    let calls = calls.into_inner().unwrap();
+    // Page 1, page 2, and at most the pages already in flight behind it.
+    assert!(calls.len() <= 2 + 4, "{calls:?}");
+}

@@ -1,0 +1,353 @@
+//! The read plans against an in-memory DEW that answers like the documented API (name-marker secret pages,
+//! `truncated` key pages, tag calls by UUID, offset-paged batch reads), counting calls per operation.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::{Cloud, Observations};
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+/// name → (uuid, alias, tags)
+#[derive(Default)]
+struct FakeDew {
+    resources: BTreeMap<String, (String, Option<String>, Tags)>,
+    /// The batch read leaves out resources without tags (one of the two undocumented possibilities).
+    calls: Mutex<BTreeMap<&'static str, usize>>,
+    fail: Option<(&'static str, ApiError)>,
+    /// A `total_count` the batch read answers instead of the true one.
+    instance_total: Option<usize>,
+}
+
+fn tags(n: usize) -> Tags {
+    (0..n).map(|i| (format!("k{i}"), format!("v{i}"))).collect()
+}
+
+impl FakeDew {
+    fn with(n: usize, tag_count: impl Fn(usize) -> usize) -> Self {
+        let resources = (0..n)
+            .map(|i| {
+                let name = format!("res-{i:04}");
+                let uuid = format!("00000000-0000-0000-0000-{i:012}");
+                (name, (uuid, Some(format!("alias-{i}")), tags(tag_count(i))))
+            })
+            .collect();
+        FakeDew {
+            resources,
+            ..FakeDew::default()
+        }
+    }
+
+    fn calls(&self) -> BTreeMap<&'static str, usize> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn tag_json(t: &Tags) -> Vec<Value> {
+        t.iter().map(|(k, v)| json!({"key": k, "value": v})).collect()
+    }
+
+    fn answer(&self, call: &RestCall) -> Result<Value, ApiError> {
+        let q = |name: &str| call.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let b = |name: &str| {
+            call.body
+                .as_ref()
+                .and_then(|b| b[name].as_str().map(str::to_owned))
+        };
+        match call.operation {
+            "ListSecrets" => {
+                let limit: usize = q("limit").unwrap().parse().unwrap();
+                let marker = q("marker");
+                let page: Vec<_> = self
+                    .resources
+                    .iter()
+                    .filter(|(name, _)| marker.as_ref().is_none_or(|m| *name > m))
+                    .take(limit)
+                    .collect();
+                let next = if page.len() == limit {
+                    page.last().unwrap().0.clone()
+                } else {
+                    String::new()
+                };
+                let secrets: Vec<_> = page
+                    .iter()
+                    .map(|(n, (id, _, _))| json!({"id": id, "name": n, "state": "ENABLED"}))
+                    .collect();
+                Ok(
+                    json!({"secrets": secrets, "page_info": {"next_marker": next, "current_count": page.len()}}),
+                )
+            }
+            "ListKeys" => {
+                assert_eq!(b("key_spec").as_deref(), Some("ALL"));
+                let limit: usize = b("limit").unwrap().parse().unwrap();
+                let marker = b("marker").unwrap();
+                let all: Vec<_> = self.resources.values().collect();
+                let start: usize = if marker.is_empty() {
+                    0
+                } else {
+                    marker.parse().unwrap()
+                };
+                let end = (start + limit).min(all.len());
+                let details: Vec<_> = all[start..end]
+                    .iter()
+                    .map(|(id, alias, _)| json!({"key_id": id, "key_alias": alias}))
+                    .collect();
+                let ids: Vec<_> = all[start..end].iter().map(|(id, _, _)| json!(id)).collect();
+                let truncated = end < all.len();
+                Ok(
+                    json!({"keys": ids, "key_details": details, "next_marker": if truncated { end.to_string() } else { String::new() }, "truncated": truncated.to_string(), "total": all.len()}),
+                )
+            }
+            "ListSecretTags" | "ShowKmsTags" => {
+                let uuid = call.path.rsplit('/').nth(1).unwrap();
+                match self.resources.values().find(|(id, _, _)| id == uuid) {
+                    Some((_, _, t)) => Ok(json!({"tags": Self::tag_json(t), "sys_tags": null})),
+                    None => Err(ApiError {
+                        status: Some(400),
+                        cloud_code: Some("CSMS.0005".into()),
+                        error: ReadError::new(ErrorCode::Http4xx, "CSMS.0005"),
+                    }),
+                }
+            }
+            "ListSecretResourceInstances" | "ListKmsResourceInstances" => {
+                let offset: usize = b("offset").unwrap().parse().unwrap();
+                let limit: usize = b("limit").unwrap().parse().unwrap();
+                let tagged: Vec<_> = self
+                    .resources
+                    .iter()
+                    .filter(|(_, (_, _, t))| !t.is_empty())
+                    .collect();
+                let page: Vec<_> = tagged
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|(name, (id, alias, t))| {
+                        json!({"resource_id": id, "resource_name": name, "resource_detail": {"name": name, "key_alias": alias}, "tags": Self::tag_json(t), "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}]})
+                    })
+                    .collect();
+                Ok(json!({"resources": page, "total_count": self.instance_total.unwrap_or(tagged.len())}))
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+}
+
+impl Dew for FakeDew {
+    async fn call(&self, call: RestCall) -> Result<Vec<u8>, ApiError> {
+        *self.calls.lock().unwrap().entry(call.operation).or_default() += 1;
+        assert_eq!(call.project_id, PROJECT);
+        assert!(call.path.contains(PROJECT));
+        if let Some((op, e)) = &self.fail
+            && *op == call.operation
+        {
+            return Err(e.clone());
+        }
+        self.answer(&call).map(|v| serde_json::to_vec(&v).unwrap())
+    }
+}
+
+fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
+    let mut declared: Vec<String> = declared.iter().map(|s| (*s).to_owned()).collect();
+    declared.sort();
+    Scope {
+        cloud: Cloud::Huawei,
+        account: "hw".into(),
+        region: "cn-north-4".into(),
+        project_id: Some(PROJECT.into()),
+        resource_type: rt,
+        declared,
+        discover,
+        expected_tags: BTreeMap::new(),
+    }
+}
+
+fn run(dew: &FakeDew, scope: &Scope, batch: bool) -> Observations {
+    let sink = Sink::default();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(super::scan(dew, scope, batch, &sink, 4));
+    sink.finish(
+        std::slice::from_ref(scope),
+        &ReadError::new(ErrorCode::Timeout, "unread"),
+    )
+}
+
+fn get<'a>(obs: &'a Observations, id: &str) -> &'a crate::Observed {
+    obs.resources
+        .iter()
+        .find(|o| o.resource.id == id)
+        .unwrap_or_else(|| panic!("{id} not reported"))
+}
+
+#[test]
+fn declared_secrets_are_resolved_by_the_listing_then_read_by_uuid() {
+    let dew = FakeDew::with(120, |_| 3);
+    let obs = run(
+        &dew,
+        &scope(ResourceType::Secret, &["res-0007", "res-0119", "gone"], false),
+        false,
+    );
+    // ceil(120 / 50) listing pages, one tag call per declared secret that exists.
+    assert_eq!(
+        dew.calls(),
+        BTreeMap::from([("ListSecrets", 3), ("ListSecretTags", 2)])
+    );
+    let o = get(&obs, "res-0119");
+    assert_eq!(
+        o.native_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000119")
+    );
+    assert_eq!(o.outcome, Outcome::Found(tags(3)));
+    assert_eq!(get(&obs, "gone").outcome, Outcome::NotFound);
+    assert_eq!(obs.resources.len(), 3);
+}
+
+#[test]
+fn key_discovery_lists_every_spec_and_reads_each_key() {
+    let dew = FakeDew::with(150, |_| 1);
+    let keys: Vec<String> = dew.resources.values().map(|(id, _, _)| id.clone()).collect();
+    let obs = run(
+        &dew,
+        &scope(
+            ResourceType::Key,
+            &[&keys[3], "11111111-2222-3333-4444-555555555555"],
+            true,
+        ),
+        false,
+    );
+    assert_eq!(
+        dew.calls(),
+        BTreeMap::from([("ListKeys", 2), ("ShowKmsTags", 150)])
+    );
+    assert_eq!(obs.resources.len(), 151);
+    assert_eq!(get(&obs, &keys[3]).alias.as_deref(), Some("alias-3"));
+    assert_eq!(
+        get(&obs, "11111111-2222-3333-4444-555555555555").outcome,
+        Outcome::NotFound
+    );
+    assert!(obs.scope_failures.is_empty());
+}
+
+#[test]
+fn declared_keys_need_one_call_each_and_a_missing_key_is_not_found() {
+    let dew = FakeDew::with(3, |_| 2);
+    let obs = run(
+        &dew,
+        &scope(
+            ResourceType::Key,
+            &[
+                "00000000-0000-0000-0000-000000000001",
+                "99999999-0000-0000-0000-000000000000",
+            ],
+            false,
+        ),
+        false,
+    );
+    assert_eq!(dew.calls(), BTreeMap::from([("ShowKmsTags", 2)]));
+    assert_eq!(
+        get(&obs, "00000000-0000-0000-0000-000000000001").outcome,
+        Outcome::Found(tags(2))
+    );
+    assert_eq!(
+        get(&obs, "99999999-0000-0000-0000-000000000000").outcome,
+        Outcome::NotFound
+    );
+}
+
+#[test]
+fn batch_read_covers_tagged_resources_and_confirms_the_rest() {
+    // Every tenth secret has no tags, so the batch answer (which leaves them out here) lacks them.
+    let dew = FakeDew::with(1500, |i| if i % 10 == 0 { 0 } else { 2 });
+    let obs = run(&dew, &scope(ResourceType::Secret, &[], true), true);
+    // ceil(1350 tagged / 1000) batch pages; 1500 / 50 full listing pages plus the empty one that ends the
+    // listing (a full page carries a next_marker); one confirmation per untagged secret.
+    assert_eq!(
+        dew.calls(),
+        BTreeMap::from([
+            ("ListSecretResourceInstances", 2),
+            ("ListSecrets", 31),
+            ("ListSecretTags", 150)
+        ])
+    );
+    assert_eq!(obs.resources.len(), 1500);
+    let tagged = get(&obs, "res-0001");
+    let Outcome::Found(t) = &tagged.outcome else {
+        panic!()
+    };
+    assert_eq!(t.get("_sys_enterprise_project_id").map(String::as_str), Some("0"));
+    assert_eq!(get(&obs, "res-0010").outcome, Outcome::Found(Tags::new()));
+}
+
+#[test]
+fn batch_read_of_declared_secrets_skips_the_listing_when_all_are_tagged() {
+    let dew = FakeDew::with(40, |_| 1);
+    let obs = run(
+        &dew,
+        &scope(ResourceType::Secret, &["res-0001", "res-0039"], false),
+        true,
+    );
+    assert_eq!(dew.calls(), BTreeMap::from([("ListSecretResourceInstances", 1)]));
+    assert_eq!(
+        get(&obs, "res-0039").native_id.as_deref(),
+        Some("00000000-0000-0000-0000-000000000039")
+    );
+}
+
+#[test]
+fn a_failed_secret_listing_fails_the_scope_and_declared_secrets() {
+    let mut dew = FakeDew::with(5, |_| 1);
+    dew.fail = Some((
+        "ListSecrets",
+        ApiError::from(ReadError::new(
+            ErrorCode::Auth,
+            "APIG.0301 verify aksk signature fail",
+        )),
+    ));
+    let obs = run(&dew, &scope(ResourceType::Secret, &["res-0001"], true), false);
+    assert_eq!(obs.scope_failures.len(), 1);
+    let Outcome::Failed(e) = &get(&obs, "res-0001").outcome else {
+        panic!()
+    };
+    // Credential failures keep their code so they are not mistaken for a listing problem.
+    assert_eq!(e.code, ErrorCode::Auth);
+    assert_eq!(dew.calls(), BTreeMap::from([("ListSecrets", 1)]));
+}
+
+#[test]
+fn only_the_services_not_found_answers_mean_missing() {
+    let answer = |status: u16, code: &str| ApiError {
+        status: Some(status),
+        cloud_code: Some(code.to_owned()),
+        error: ReadError::new(ErrorCode::Http4xx, code),
+    };
+    assert!(is_not_found(&answer(400, "CSMS.0005")));
+    assert!(is_not_found(&answer(400, "KMS.0205")));
+    assert!(is_not_found(&answer(404, "CSMS.0005")));
+    // The gateway has no such API: the endpoint is wrong, the resource may well exist.
+    assert!(!is_not_found(&answer(404, "APIG.0101")));
+    assert!(!is_not_found(&answer(400, "CSMS.0002")));
+}
+
+/// Regression: a `total_count` below the rows already read (corrupted, here 1) ended the batch read after
+/// its first full page, so the rest of the tagged secrets had to be confirmed one call each.
+#[test]
+fn regression_a_total_count_below_the_rows_read_does_not_end_the_batch_read() {
+    let dew = FakeDew {
+        instance_total: Some(1),
+        ..FakeDew::with(1500, |_| 2)
+    };
+    let obs = run(&dew, &scope(ResourceType::Secret, &[], true), true);
+    assert_eq!(obs.resources.len(), 1500);
+    let calls = dew.calls();
+    assert_eq!(calls.get("ListSecretResourceInstances"), Some(&2), "{calls:?}");
+    assert_eq!(calls.get("ListSecretTags"), None, "{calls:?}");
+    assert!(
+        obs.resources
+            .iter()
+            .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 3)),
+        "every secret read with its two tags and the system tag"
+    );
+}

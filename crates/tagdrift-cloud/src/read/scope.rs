@@ -1,0 +1,248 @@
+//! The unit of reading: one (cloud, account, region, resource type) with the ids the desired state declares
+//! there and whether discovery lists it, plus the [`Sink`] a provider reports into. Planning is pure; the sink
+//! is shared by every scope of a check so that a deadline keeps whatever was read before it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::{
+    Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, ScopeFailure,
+};
+use tagdrift_core::config::{DesiredState, Selector};
+
+/// One account, region and resource type to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub cloud: Cloud,
+    pub account: String,
+    pub region: String,
+    /// Huawei: the IAM project of the region (`None` only if the config lacks it, which validation refuses).
+    pub project_id: Option<String>,
+    pub resource_type: ResourceType,
+    /// Ids the desired state declares here (KeyId, or secret name), sorted and without duplicates.
+    pub declared: Vec<String>,
+    /// A discovery entry covers this scope, so every resource in it is listed and reported.
+    pub discover: bool,
+    /// How many tags each declared resource should carry (its own plus matching defaults), to size tag-read
+    /// batches so their rows fit one page. Absent ids are unknown.
+    pub expected_tags: BTreeMap<String, usize>,
+}
+
+impl Scope {
+    pub fn resource(&self, id: &str) -> ResourceRef {
+        ResourceRef {
+            cloud: self.cloud,
+            account: self.account.clone(),
+            region: self.region.clone(),
+            resource_type: self.resource_type,
+            id: id.to_owned(),
+        }
+    }
+
+    /// `alibaba/ali-prod/cn-hangzhou/key`, for messages.
+    pub fn label(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.cloud, self.account, self.region, self.resource_type
+        )
+    }
+}
+
+/// Whether a discovery selector covers a whole scope. `name` only filters what the listing returns (the
+/// engine applies it per resource), so it does not decide whether to list.
+fn covers(selector: &Selector, cloud: Cloud, account: &str, region: &str, rt: ResourceType) -> bool {
+    selector.cloud.is_none_or(|c| c == cloud)
+        && selector.resource_type.is_none_or(|t| t == rt)
+        && selector.account.as_ref().is_none_or(|g| g.is_match(account))
+        && selector.region.as_ref().is_none_or(|g| g.is_match(region))
+}
+
+/// Every scope the desired state asks to read, in (account, region, type) file order. A scope with nothing
+/// declared and no discovery is not read at all.
+pub fn plan(state: &DesiredState) -> Vec<Scope> {
+    let mut declared: BTreeMap<(&str, &str, ResourceType), BTreeSet<&str>> = BTreeMap::new();
+    let mut expected: BTreeMap<(&str, &str, ResourceType), BTreeMap<String, usize>> = BTreeMap::new();
+    for r in &state.resources {
+        let key = (r.account.as_str(), r.region.as_str(), r.resource_type);
+        declared.entry(key).or_default().insert(r.id.as_str());
+        let resource = ResourceRef {
+            cloud: r.cloud,
+            account: r.account.clone(),
+            region: r.region.clone(),
+            resource_type: r.resource_type,
+            id: r.id.clone(),
+        };
+        let mut keys: BTreeSet<&str> = r.tags.keys().map(String::as_str).collect();
+        for d in state
+            .defaults
+            .iter()
+            .filter(|d| d.selector.matches(&resource, None))
+        {
+            keys.extend(d.tags.keys().map(String::as_str));
+        }
+        expected.entry(key).or_default().insert(r.id.clone(), keys.len());
+    }
+    let mut scopes = Vec::new();
+    for account in &state.accounts {
+        for region in &account.regions {
+            for rt in ResourceType::ALL {
+                let ids: Vec<String> = declared
+                    .get(&(account.name.as_str(), region.name.as_str(), rt))
+                    .map(|s| s.iter().map(|id| (*id).to_owned()).collect())
+                    .unwrap_or_default();
+                let discover = state
+                    .discovery
+                    .iter()
+                    .any(|d| covers(&d.selector, account.cloud, &account.name, &region.name, rt));
+                if ids.is_empty() && !discover {
+                    continue;
+                }
+                scopes.push(Scope {
+                    cloud: account.cloud,
+                    account: account.name.clone(),
+                    region: region.name.clone(),
+                    project_id: region.project_id.clone(),
+                    resource_type: rt,
+                    declared: ids,
+                    discover,
+                    expected_tags: expected
+                        .remove(&(account.name.as_str(), region.name.as_str(), rt))
+                        .unwrap_or_default(),
+                });
+            }
+        }
+    }
+    scopes
+}
+
+#[derive(Default)]
+struct Collected {
+    resources: Vec<Observed>,
+    /// Ids reported per scope, so the deadline can tell which declared ones were never read.
+    seen: BTreeSet<ResourceRef>,
+    scope_failures: Vec<ScopeFailure>,
+    /// Discovery scopes whose listing finished (successfully or with a recorded failure).
+    listed: BTreeSet<(Cloud, String, String, ResourceType)>,
+}
+
+/// Collects what every scope of one check observed. Cloning shares the collection.
+#[derive(Clone, Default)]
+pub struct Sink {
+    inner: Arc<Mutex<Collected>>,
+}
+
+impl Sink {
+    fn with<R>(&self, f: impl FnOnce(&mut Collected) -> R) -> R {
+        // A panic while holding the lock leaves at worst a partly pushed vector; the data stays usable.
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    /// Records one resource of `scope`. The first report of a resource wins.
+    pub fn observe(
+        &self,
+        scope: &Scope,
+        id: &str,
+        native_id: Option<String>,
+        alias: Option<String>,
+        outcome: Outcome,
+    ) {
+        let resource = scope.resource(id);
+        self.with(|c| {
+            if c.seen.insert(resource.clone()) {
+                c.resources.push(Observed {
+                    resource,
+                    native_id,
+                    alias,
+                    outcome,
+                });
+            }
+        });
+    }
+
+    /// Records that `scope`'s listing failed. Declared resources are reported separately by the provider.
+    pub fn fail_listing(&self, scope: &Scope, error: ReadError) {
+        self.with(|c| {
+            c.listed.insert(key(scope));
+            c.scope_failures.push(ScopeFailure {
+                cloud: scope.cloud,
+                account: scope.account.clone(),
+                region: scope.region.clone(),
+                resource_type: scope.resource_type,
+                error,
+            })
+        });
+    }
+
+    /// Records that `scope`'s listing completed.
+    pub fn listed(&self, scope: &Scope) {
+        self.with(|c| {
+            c.listed.insert(key(scope));
+        });
+    }
+
+    /// Whether `id` of `scope` has been reported.
+    pub fn has(&self, scope: &Scope, id: &str) -> bool {
+        let r = scope.resource(id);
+        self.with(|c| c.seen.contains(&r))
+    }
+
+    /// Everything collected, with every declared resource not reported ending as `Failed(unread)` and every
+    /// discovery listing that did not finish as a scope failure with the same error.
+    pub fn finish(&self, scopes: &[Scope], unread: &ReadError) -> Observations {
+        let mut c = self.with(std::mem::take);
+        for scope in scopes {
+            for id in &scope.declared {
+                let resource = scope.resource(id);
+                if c.seen.insert(resource.clone()) {
+                    c.resources.push(Observed {
+                        resource,
+                        native_id: None,
+                        alias: None,
+                        outcome: Outcome::Failed(unread.clone()),
+                    });
+                }
+            }
+            if scope.discover && !c.listed.contains(&key(scope)) {
+                c.scope_failures.push(ScopeFailure {
+                    cloud: scope.cloud,
+                    account: scope.account.clone(),
+                    region: scope.region.clone(),
+                    resource_type: scope.resource_type,
+                    error: unread.clone(),
+                });
+            }
+        }
+        c.resources.sort_by(|a, b| a.resource.cmp(&b.resource));
+        Observations {
+            resources: c.resources,
+            scope_failures: c.scope_failures,
+        }
+    }
+}
+
+fn key(scope: &Scope) -> (Cloud, String, String, ResourceType) {
+    (
+        scope.cloud,
+        scope.account.clone(),
+        scope.region.clone(),
+        scope.resource_type,
+    )
+}
+
+/// The error a declared resource gets when the listing that would have resolved it failed: the listing's
+/// own code when it is about the account (credentials) or the check (deadline, shutdown), else
+/// `listing_failed`, with the listing's reason in the message.
+pub fn listing_failed(scope: &Scope, listing: &ReadError) -> ReadError {
+    let code = match listing.code {
+        ErrorCode::Auth | ErrorCode::Timeout | ErrorCode::Cancelled => listing.code,
+        _ => ErrorCode::ListingFailed,
+    };
+    ReadError::new(
+        code,
+        format!(
+            "listing {}s in {} failed: {}: {}",
+            scope.resource_type, scope.region, listing.code, listing.message
+        ),
+    )
+}

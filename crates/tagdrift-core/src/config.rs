@@ -1,0 +1,184 @@
+//! The desired-state file: reading it, parsing YAML with positions, validating every field, and building the
+//! [`DesiredState`] the rest of tagdrift consumes. Validation collects every problem, each located at its line,
+//! column and field path, before failing. This module does no network IO and reads no credentials: credential
+//! fields only name where secrets live (`{env: NAME}` or `{file: PATH}`).
+
+mod model;
+pub mod tags;
+mod validate;
+
+use crate::yaml;
+use std::fmt;
+
+pub use model::*;
+pub use validate::{check_cron, endpoint_url};
+
+/// Why a problem was found: the file could not be read at all, or its content is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Unreadable,
+    Invalid,
+}
+
+/// One problem with a desired-state file.
+///
+/// Displays as `FILE:LINE:COL: PATH: MESSAGE` (`FILE: PATH: MESSAGE` when the position is unknown; the path part
+/// is left out for whole-document problems).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", yaml::render(.file, *.line, *.column, .path, .message))]
+pub struct ConfigError {
+    pub kind: ErrorKind,
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Field path like `accounts[0].regions[1].project_id`; empty for whole-document problems.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn unreadable(file: &str, message: String) -> Self {
+        ConfigError {
+            kind: ErrorKind::Unreadable,
+            file: file.to_string(),
+            line: None,
+            column: None,
+            path: String::new(),
+            message,
+        }
+    }
+
+    /// A fixed snake_case code for metric labels and reports.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::Unreadable => "config_unreadable",
+            ErrorKind::Invalid => "config_invalid",
+        }
+    }
+}
+
+impl From<yaml::Problem> for ConfigError {
+    fn from(p: yaml::Problem) -> Self {
+        ConfigError {
+            kind: ErrorKind::Invalid,
+            file: p.file,
+            line: p.line,
+            column: p.column,
+            path: p.path,
+            message: p.message,
+        }
+    }
+}
+
+/// Every problem found in a desired-state file, ordered by position. Never empty. Displays one problem per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The file could not be read at all; `message` says why.
+    pub fn unreadable(file: &str, message: String) -> Self {
+        ConfigErrors(vec![ConfigError::unreadable(file, message)])
+    }
+
+    /// The code of the problems: `config_unreadable` if the file could not be read, else `config_invalid`.
+    pub fn code(&self) -> &'static str {
+        self.0.first().map_or("config_invalid", ConfigError::code)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Validates a desired-state file from its bytes as read: text that is not UTF-8 is a problem located at the
+/// first bad byte. `file` names the file in problems. Reading the file is the caller's business.
+pub fn from_bytes(bytes: Vec<u8>, file: &str) -> Result<DesiredState, ConfigErrors> {
+    let file = file.to_string();
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, &file),
+        Err(e) => {
+            let bad = e.utf8_error().valid_up_to();
+            let before = &e.as_bytes()[..bad];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+            Err(ConfigErrors(vec![ConfigError {
+                kind: ErrorKind::Invalid,
+                file,
+                line: Some(line),
+                column: Some(column),
+                path: String::new(),
+                message: "the file is not valid UTF-8".to_string(),
+            }]))
+        }
+    }
+}
+
+/// Validates desired-state YAML `text`; `file` names it in problems.
+pub fn parse(text: &str, file: &str) -> Result<DesiredState, ConfigErrors> {
+    let root = match yaml::parse(text, file) {
+        Ok(Some(root)) if !is_empty_document(&root) => root,
+        Ok(_) => {
+            return Err(ConfigErrors(vec![ConfigError::from(yaml::Problem::new(
+                file,
+                None,
+                "",
+                "the file holds no YAML document (it is empty or only comments); expected a mapping with at least \
+                 version and accounts",
+            ))]));
+        }
+        Err(problem) => return Err(ConfigErrors(vec![problem.into()])),
+    };
+    let mut collector = yaml::Collector::new(file);
+    let state = validate::desired_state(&root, &mut collector);
+    match state {
+        Some(state) if !collector.has_problems() => Ok(state),
+        _ => {
+            let mut problems: Vec<ConfigError> = collector
+                .into_problems()
+                .into_iter()
+                .map(ConfigError::from)
+                .collect();
+            if problems.is_empty() {
+                // Unreachable by construction (no state without a problem), but never return an empty error.
+                problems.push(ConfigError::from(yaml::Problem::new(
+                    file,
+                    None,
+                    "",
+                    "the desired state is invalid",
+                )));
+            }
+            Err(ConfigErrors(problems))
+        }
+    }
+}
+
+/// A document that is only `---` (or an empty plain scalar) says nothing, like an empty file.
+fn is_empty_document(root: &yaml::Node) -> bool {
+    root.as_scalar().is_some_and(|s| s.plain && s.text.is_empty())
+}
+
+#[cfg(test)]
+mod tests;

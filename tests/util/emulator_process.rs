@@ -1,0 +1,286 @@
+//! The real `tagdrift emulate` binary as a test fixture, shared by the emulator suites: spawns it on
+//! 127.0.0.1:0 with `--manual-clock`, learns the address from its JSON "emulator listening" log line, turns
+//! start-up `Options`/`Faults` into command-line flags (and checks the running emulator reports the same
+//! faults back), moves its clock through `/_emulator/clock`, and kills it when dropped. The process's log is
+//! printed when a test fails, so a failure shows what the emulator said.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{Value, json};
+use tagdrift_emulator::{Faults, Options, StatsSnapshot};
+
+/// Longest wait for the "emulator listening" line (a generated 100,000-resource inventory takes seconds in
+/// a debug build on a shared machine).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the emulator serves.
+pub enum Source<'a> {
+    /// Inventory YAML, written to a temporary file for `--inventory`.
+    Yaml(&'a str),
+    /// `--generate N` (with the default tags per resource and drift ratio, seeded by `Options::seed`).
+    Generate(usize),
+}
+
+/// Command-line flags for `options` and `faults`. Every field is destructured, so a new field fails to compile
+/// here until it is mapped; fields without a flag must keep their defaults.
+pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
+    let Options {
+        seed,
+        max_clock_skew,
+        temp_credential_lifetime,
+        imds_token_required,
+        max_nonces,
+    } = options.clone();
+    let defaults = Options::default();
+    assert_eq!(
+        max_clock_skew, defaults.max_clock_skew,
+        "tagdrift emulate has no flag for max_clock_skew"
+    );
+    assert_eq!(
+        max_nonces, defaults.max_nonces,
+        "tagdrift emulate has no flag for max_nonces"
+    );
+    let mut flags = vec!["--seed".to_owned(), seed.to_string()];
+    if let Some(lifetime) = temp_credential_lifetime {
+        assert_eq!(
+            lifetime.subsec_nanos(),
+            0,
+            "--sts-duration-secs takes whole seconds"
+        );
+        flags.extend(["--sts-duration-secs".to_owned(), lifetime.as_secs().to_string()]);
+    }
+    if imds_token_required {
+        flags.push("--imds-token-required".to_owned());
+    }
+
+    let Faults {
+        latency_ms,
+        latency_jitter_ms,
+        server_error,
+        throttle,
+        hang,
+        reset,
+        malformed,
+        hang_ms,
+        rate_limits_enabled,
+        rate_limits,
+    } = faults.clone();
+    for (flag, value) in [
+        ("--latency-ms", latency_ms.to_string()),
+        ("--latency-jitter-ms", latency_jitter_ms.to_string()),
+        ("--fault-5xx", server_error.to_string()),
+        ("--fault-throttle", throttle.to_string()),
+        ("--fault-hang", hang.to_string()),
+        ("--fault-reset", reset.to_string()),
+        ("--fault-malformed", malformed.to_string()),
+        ("--hang-ms", hang_ms.to_string()),
+    ] {
+        flags.extend([flag.to_owned(), value]);
+    }
+    if !rate_limits_enabled {
+        flags.push("--no-rate-limits".to_owned());
+    }
+    for (group, qps) in rate_limits {
+        flags.extend(["--rate-limit".to_owned(), format!("{group}={qps}")]);
+    }
+    flags
+}
+
+/// A running `tagdrift emulate` process.
+pub struct EmulatorProcess {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    child: Option<Child>,
+    /// Every stderr line so far (read by a thread, so the pipe never fills).
+    log: Arc<Mutex<Vec<String>>>,
+    /// The emulator's clock as it last reported it: it only moves when this fixture moves it.
+    clock: Mutex<DateTime<Utc>>,
+    _dir: tempfile::TempDir,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+impl EmulatorProcess {
+    /// Spawns `tagdrift emulate` serving `source` with its clock at `t0`, the flags for `options` and
+    /// `faults`, and waits until it listens.
+    pub async fn spawn(source: Source<'_>, t0: DateTime<Utc>, options: &Options, faults: &Faults) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagdrift"));
+        cmd.current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .args(["--log-format", "json", "emulate", "--listen", "127.0.0.1:0"])
+            .args(["--manual-clock", &rfc3339(t0)]);
+        match source {
+            Source::Yaml(yaml) => {
+                let path = dir.path().join("inventory.yaml");
+                std::fs::write(&path, yaml).unwrap();
+                cmd.arg("--inventory").arg(&path);
+            }
+            Source::Generate(total) => {
+                cmd.args(["--generate", &total.to_string()]);
+            }
+        }
+        cmd.args(flags(options, faults));
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tagdrift emulate");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (listening, addr) = tokio::sync::oneshot::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || read_log(stderr, &lines, listening));
+
+        let mut emu = EmulatorProcess {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: reqwest::Client::new(),
+            child: Some(child),
+            log,
+            clock: Mutex::new(t0),
+            _dir: dir,
+        };
+        emu.addr = match tokio::time::timeout(START_TIMEOUT, addr).await {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(_)) => panic!("tagdrift emulate exited before listening:\n{}", emu.log_text()),
+            Err(_) => panic!(
+                "tagdrift emulate did not listen within {START_TIMEOUT:?}:\n{}",
+                emu.log_text()
+            ),
+        };
+
+        // The flags took: the emulator reports the same faults and the manual clock at t0.
+        let served: Faults = emu.get_json("/_emulator/faults").await;
+        assert_eq!(&served, faults, "faults served differ from the flags' intent");
+        let clock: Value = emu.get_json("/_emulator/clock").await;
+        assert_eq!(clock, json!({"now": rfc3339(t0), "manual": true}));
+        emu
+    }
+
+    /// `http://<addr>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.endpoint()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// The emulator clock (as it last answered; only this fixture moves it).
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        *self.clock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn move_clock(&self, body: Value) -> DateTime<Utc> {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/clock", self.endpoint()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "POST /_emulator/clock {body}: {answer}");
+        let now = DateTime::parse_from_rfc3339(answer["now"].as_str().unwrap())
+            .unwrap()
+            .to_utc();
+        *self.clock.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        now
+    }
+
+    /// Moves the emulator clock to `at`.
+    pub async fn set_clock(&self, at: DateTime<Utc>) {
+        let now = self.move_clock(json!({"set": rfc3339(at)})).await;
+        assert_eq!(now, at);
+    }
+
+    /// Moves the emulator clock by `by` (back when negative; millisecond steps).
+    pub async fn advance(&self, by: TimeDelta) {
+        let before = self.clock_now();
+        let now = self
+            .move_clock(json!({"advance_ms": by.num_milliseconds()}))
+            .await;
+        assert_eq!(now - before, by);
+    }
+
+    pub async fn stats(&self) -> StatsSnapshot {
+        self.get_json("/_emulator/stats").await
+    }
+
+    /// `POST /_emulator/faults` with `body`; must be accepted.
+    pub async fn set_faults(&self, body: Value) {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/faults", self.endpoint()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+
+    /// Stops the emulator with SIGTERM (a graceful shutdown) and returns its exit status.
+    pub async fn stop(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("send SIGTERM");
+        assert!(killed.success());
+        tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
+    }
+}
+
+/// Collects the emulator's stderr; reports the address of the "emulator listening" line.
+fn read_log(
+    stderr: impl std::io::Read,
+    log: &Mutex<Vec<String>>,
+    listening: tokio::sync::oneshot::Sender<SocketAddr>,
+) {
+    let mut listening = Some(listening);
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if let Ok(event) = serde_json::from_str::<Value>(&line)
+            && event["message"] == "emulator listening"
+            && let Some(tx) = listening.take()
+        {
+            let addr = event["addr"].as_str().and_then(|a| a.parse().ok());
+            let _ = tx.send(addr.expect("addr field of the listening line"));
+        }
+        log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- tagdrift emulate log ---\n{}\n---", self.log_text());
+        }
+    }
+}
