@@ -11,11 +11,14 @@ ARG RUST_VERSION=1.95
 
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
-# Manifests first, so the dependency download is cached until Cargo.lock changes.
+# The workspace: its manifest and lock file, the library crates and the root package.
 COPY Cargo.toml Cargo.lock ./
-RUN cargo fetch --locked
+COPY crates ./crates
 COPY src ./src
-RUN cargo build --release --locked --bin tagdrift \
+RUN cargo fetch --locked
+# Without the default `emulator` feature: the emulated clouds (`tagdrift emulate`, `tagdrift demo`) are test
+# tooling and stay out of the image.
+RUN cargo build --release --locked --no-default-features --package tagdrift --bin tagdrift \
  && install -D -m 0755 target/release/tagdrift /out/tagdrift
 
 # Same Debian release (bookworm, glibc 2.36) as the build stage, so the dynamically linked binary runs.

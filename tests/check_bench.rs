@@ -3,7 +3,7 @@
 //! inventory allows, and the wall time. Run alone:
 //!
 //! ```text
-//! cargo test --release --test check_bench -- --ignored --nocapture
+//! cargo test --release --test tests check_bench -- --ignored --nocapture
 //! ```
 
 use crate::util::cli as support;

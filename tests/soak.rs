@@ -4,7 +4,7 @@
 //! counts the errors in its metrics, and that the first check after the faults stop is complete and correct.
 //!
 //! Duration: `TAGDRIFT_SOAK_SECONDS` (default 60, what CI runs). For a long run:
-//! `TAGDRIFT_SOAK_SECONDS=1800 cargo test --release --test soak -- --nocapture`.
+//! `TAGDRIFT_SOAK_SECONDS=1800 cargo test --release --test tests soak -- --nocapture`.
 //! The figures (checks run, faults answered, RSS and fd samples) are printed at the end.
 
 use std::collections::BTreeMap;

@@ -203,7 +203,7 @@ fn api_calls_reloads_and_skips_are_counted() {
 
 /// Prints how long one scrape takes for a large check (100,000 declared resources, 5% drifted), and how big it
 /// is, with the per-resource series at the default cap and without one. Run with
-/// `cargo test --release --lib -- --ignored measure_scrape --nocapture`.
+/// `cargo test --release -p tagdrift --lib -- --ignored measure_scrape --nocapture`.
 #[test]
 #[ignore]
 fn measure_scrape_of_a_large_check() {

@@ -1,5 +1,6 @@
 //! The KMS `2016-01-20` response bodies the reader decodes, with the documented field names
-//! (`/work/shared/reference/alibaba-kms.md` §2–3, §8). Lists follow [`crate::wire::list`]; counts may be
+//! (ListTagResources: <https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-listtagresources>; the others as the official SDK's
+//! `alibabacloud_kms20160120` models read them). Lists follow [`crate::wire::list`]; counts may be
 //! numbers or numeric strings; `NextToken` may be absent, `null` or `""` on the last page.
 
 use serde::Deserialize;

@@ -1,5 +1,6 @@
 //! The DEW response bodies the reader decodes, with the documented field names
-//! (`/work/shared/reference/huawei-dew.md` §2, §3, §5, §11): lists may be a scalar (wrapped) or `null`,
+//! (secret tags: <https://support.huaweicloud.com/intl/en-us/api-dew/ListSecretTags.html>; the others as the official SDKs'
+//! `huaweicloudsdkkms`/`huaweicloudsdkcsms` 3.1.219 models read them): lists may be a scalar (wrapped) or `null`,
 //! `sys_tags` is often `null`, `truncated` is the *string* `"true"`/`"false"`, counts may be strings, and
 //! the key tag count is `existTagsNum` (an old doc says `existTagNum`; neither is needed).
 

@@ -1,6 +1,8 @@
 //! The clouds' own limits on tag keys, values and counts, as documented in the vendor references
-//! (`/work/shared/reference`: alibaba-kms.md §3 "Tag rules", huawei-dew.md §2 and §3). Pure functions: the
-//! config validator uses them on every declared tag, and a reconciler may use them before writing.
+//! (Alibaba: the `Tag.N.Key` rules of <https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-listtagresources>;
+//! Huawei: the TagItem constraints of <https://support.huaweicloud.com/intl/en-us/api-dew/ListSecretTags.html> and the
+//! KMS key tag pages). Pure functions: the config validator uses them on every declared tag, and a reconciler
+//! may use them before writing.
 //!
 //! Lengths count Unicode characters, as the vendors' limits do.
 

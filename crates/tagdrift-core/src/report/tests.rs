@@ -2,7 +2,7 @@
 //! `tests/fixtures/golden/*`. On a mismatch the failure shows a unified diff.
 //!
 //! After an intended change of the output, rewrite the goldens with
-//! `TAGDRIFT_BLESS=1 cargo test --lib report::` and review the diff in git before committing.
+//! `TAGDRIFT_BLESS=1 cargo test -p tagdrift-core --lib report::` and review the diff in git before committing.
 
 use std::path::Path;
 use std::time::Duration;

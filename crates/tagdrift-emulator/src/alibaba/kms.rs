@@ -1,6 +1,7 @@
 //! The KMS `2016-01-20` APIs tagdrift uses: ListTagResources, ListKeys, ListSecrets, DescribeKey,
 //! DescribeSecret, TagResources and UntagResources, over the store. Parameter rules, page sizes, limits and
-//! error codes follow the reference (`/work/shared/reference/alibaba-kms.md` §2–3). Reads take the store's
+//! error codes follow the API reference (<https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-listtagresources> and its
+//! sibling pages) and the official SDK's models. Reads take the store's
 //! read lock only while building one page; writes validate everything before changing anything.
 
 use axum::http::{HeaderMap, StatusCode};

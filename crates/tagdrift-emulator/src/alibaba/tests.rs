@@ -209,7 +209,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Memory of a 100,000-resource inventory and the handler's own time per ListTagResources page (request
 /// parsing, page building and JSON serialization; no network, no signature check).
-/// `cargo test --lib footprint -- --ignored --nocapture`
+/// `cargo test -p tagdrift-emulator --lib footprint -- --ignored --nocapture`
 #[test]
 #[ignore = "measurement; run explicitly with --ignored --nocapture"]
 fn footprint_and_page_latency_at_100k() {
@@ -334,7 +334,7 @@ fn sign_encode(s: &str) -> String {
 }
 
 /// Memory and time of reading a 100,000-resource inventory back from YAML (the `--inventory` path of a
-/// benchmark that wrote it with `--write-inventory`). Run alone: `cargo test --lib yaml_inventory_at_100k --
+/// benchmark that wrote it with `--write-inventory`). Run alone: `cargo test -p tagdrift-emulator --lib yaml_inventory_at_100k --
 /// --ignored --nocapture`.
 #[test]
 #[ignore = "measurement; run explicitly with --ignored --nocapture"]

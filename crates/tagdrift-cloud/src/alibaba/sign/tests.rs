@@ -1,4 +1,5 @@
-//! Known-answer tests from /work/shared/reference/alibaba-kms.md §4 and §5 (computed with the official SDKs),
+//! Known-answer tests for signature V1 (HMAC-SHA1) and V3 (ACS3-HMAC-SHA256), whose expected values were
+//! computed by running the official Python SDKs (`alibabacloud-tea-openapi` 0.4.6, `aliyun-python-sdk-core` 2.16.1),
 //! plus sensitivity, parsing and encoding edge cases.
 
 use proptest::prelude::*;

@@ -1,5 +1,5 @@
-//! Known-answer tests from /work/shared/reference/huawei-dew.md §7 (computed with `huaweicloudsdkcore`
-//! 3.1.219), plus sensitivity, parsing and encoding edge cases. V6 (derived `V11-HMAC-SHA256` signing) is
+//! Known-answer tests whose expected values were computed by running the official `huaweicloudsdkcore` 3.1.219
+//! signer, plus sensitivity, parsing and encoding edge cases. V6 (derived `V11-HMAC-SHA256` signing) is
 //! skipped on purpose: CSMS and KMS clients never use it, so this module does not implement it.
 
 use proptest::prelude::*;
