@@ -795,7 +795,7 @@ async fn credentials_refused_in_consecutive_checks_are_not_sent_again_until_they
     use tagdrift_cloud::NoObserver;
     use tagdrift_cloud::read::{MAX_REFUSED_CHECKS, Reader, ReaderOptions};
     use tagdrift_core::vocab::{Observations, Outcome};
-    use tagdrift_emulator::{Clock, Faults, Options, State, inventory::Inventory, store::Store};
+    use tagdrift_emulator::{Clock, Faults, Options, State, Store, inventory::Inventory};
     let inventory = Inventory::parse(
         r#"
 huawei:

@@ -33,17 +33,17 @@ use serde_json::{Value, json};
 use super::{Call, Flavor, JSON_UTF8, Payload, RequestCtx, State, record};
 use tagdrift_core::vocab::Cloud;
 
-pub use request::RpcRequest;
+pub(crate) use request::RpcRequest;
 
 /// KMS API version served.
-pub const KMS_VERSION: &str = "2016-01-20";
+pub(crate) const KMS_VERSION: &str = "2016-01-20";
 /// STS API version served.
-pub const STS_VERSION: &str = "2015-04-01";
+pub(crate) const STS_VERSION: &str = "2015-04-01";
 /// Content type of XML answers (the SDK parses error bodies as XML only for exactly this value).
-pub const XML_UTF8: &str = "text/xml;charset=utf-8";
+pub(crate) const XML_UTF8: &str = "text/xml;charset=utf-8";
 
 /// The Alibaba routes, merged into the emulator router by the core.
-pub fn routes() -> Router<Arc<State>> {
+pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/", any(rpc))
         .route("/latest/api/token", put(metadata::put_token))
@@ -63,7 +63,7 @@ pub fn routes() -> Router<Arc<State>> {
 
 /// The APIs the gateway knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
+pub(crate) enum Api {
     ListTagResources,
     ListKeys,
     ListSecrets,
@@ -77,7 +77,7 @@ pub enum Api {
 
 impl Api {
     /// The API for an action of a version, if served.
-    pub fn lookup(version: &str, action: &str) -> Option<Api> {
+    pub(crate) fn lookup(version: &str, action: &str) -> Option<Api> {
         let api = match (version, action) {
             (KMS_VERSION, "ListTagResources") => Api::ListTagResources,
             (KMS_VERSION, "ListKeys") => Api::ListKeys,
@@ -93,7 +93,7 @@ impl Api {
         Some(api)
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Api::ListTagResources => "ListTagResources",
             Api::ListKeys => "ListKeys",
@@ -108,7 +108,7 @@ impl Api {
     }
 
     /// The rate-limit group (`config::API_GROUPS`); STS has none here and is not limited.
-    pub fn group(self) -> &'static str {
+    pub(crate) fn group(self) -> &'static str {
         match self {
             Api::ListTagResources | Api::ListKeys | Api::DescribeKey => "kms_read",
             Api::ListSecrets | Api::DescribeSecret => "secrets_read",
@@ -118,14 +118,14 @@ impl Api {
     }
 
     /// Whether the API takes unsigned requests.
-    pub fn anonymous(self) -> bool {
+    pub(crate) fn anonymous(self) -> bool {
         matches!(self, Api::AssumeRoleWithOidc)
     }
 }
 
 /// Which error body shape an error uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// The shared API gateway: `RequestId, HostId, Code, Message, Recommend`.
     Gateway,
     /// The KMS backend: `HttpStatus, Code, Message, RequestId`.
@@ -134,7 +134,7 @@ pub enum Shape {
 
 /// An error answer of the Alibaba gateway or of an API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AliError {
+pub(crate) struct AliError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: String,
@@ -144,7 +144,12 @@ pub struct AliError {
 }
 
 impl AliError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, shape: Shape) -> AliError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        shape: Shape,
+    ) -> AliError {
         AliError {
             status,
             code: Cow::Borrowed(code),
@@ -155,7 +160,7 @@ impl AliError {
     }
 
     /// 400 `MissingParameter` for a required parameter that was not sent.
-    pub fn missing(param: &str) -> AliError {
+    pub(crate) fn missing(param: &str) -> AliError {
         AliError::new(
             StatusCode::BAD_REQUEST,
             "MissingParameter",
@@ -167,7 +172,7 @@ impl AliError {
     }
 
     /// 400 `InvalidParameter` naming the parameter, with an explanation.
-    pub fn invalid(param: &str, why: &str) -> AliError {
+    pub(crate) fn invalid(param: &str, why: &str) -> AliError {
         AliError::new(
             StatusCode::BAD_REQUEST,
             "InvalidParameter",
@@ -177,7 +182,7 @@ impl AliError {
     }
 
     /// 400 `IncompleteSignature` with the reason.
-    pub fn incomplete_signature(why: &str) -> AliError {
+    pub(crate) fn incomplete_signature(why: &str) -> AliError {
         AliError::new(
             StatusCode::BAD_REQUEST,
             "IncompleteSignature",
@@ -189,7 +194,7 @@ impl AliError {
 
 /// How answers to one request are written: format, host and request id.
 #[derive(Debug, Clone)]
-pub struct Responder {
+pub(crate) struct Responder {
     pub request_id: String,
     pub host: String,
     pub xml: bool,
@@ -198,7 +203,7 @@ pub struct Responder {
 }
 
 impl Responder {
-    pub fn new(ctx: &RequestCtx, req: &RpcRequest) -> Responder {
+    pub(crate) fn new(ctx: &RequestCtx, req: &RpcRequest) -> Responder {
         Responder {
             request_id: ctx.request_id(),
             host: req.host.clone(),
@@ -218,7 +223,7 @@ impl Responder {
     }
 
     /// A success answer: `body` gets `RequestId` added.
-    pub fn success(&self, mut body: Value) -> (HeaderMap, Payload) {
+    pub(crate) fn success(&self, mut body: Value) -> (HeaderMap, Payload) {
         if let Value::Object(map) = &mut body {
             map.insert("RequestId".into(), Value::String(self.request_id.clone()));
         }
@@ -232,7 +237,7 @@ impl Responder {
 
     /// A success answer from a typed body that already carries its `RequestId` (large pages: no
     /// intermediate JSON value is built).
-    pub fn success_typed<T: serde::Serialize>(&self, body: &T) -> (HeaderMap, Payload) {
+    pub(crate) fn success_typed<T: serde::Serialize>(&self, body: &T) -> (HeaderMap, Payload) {
         if self.xml {
             let value = serde_json::to_value(body).unwrap_or(Value::Null);
             let xml = to_xml(&format!("{}Response", self.action), &value);
@@ -246,7 +251,7 @@ impl Responder {
     }
 
     /// An error answer in the error's shape.
-    pub fn error(&self, e: &AliError) -> (StatusCode, HeaderMap, Payload) {
+    pub(crate) fn error(&self, e: &AliError) -> (StatusCode, HeaderMap, Payload) {
         let body = match e.shape {
             Shape::Gateway => json!({
                 "RequestId": self.request_id,
@@ -282,7 +287,7 @@ impl Responder {
     }
 
     /// An error answer as a complete response, counted under `api`.
-    pub fn error_response(&self, api: &'static str, e: &AliError) -> Response {
+    pub(crate) fn error_response(&self, api: &'static str, e: &AliError) -> Response {
         let (status, headers, payload) = self.error(e);
         let body = match payload {
             Payload::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
@@ -299,7 +304,7 @@ impl Responder {
 }
 
 /// JSON to the gateway's XML form: objects become nested elements, arrays repeat their element name.
-pub fn to_xml(root: &str, value: &Value) -> String {
+pub(crate) fn to_xml(root: &str, value: &Value) -> String {
     fn escape(s: &str, out: &mut String) {
         for c in s.chars() {
             match c {
@@ -361,7 +366,7 @@ pub fn to_xml(root: &str, value: &Value) -> String {
 }
 
 /// How the Alibaba gateway answers throttling and server faults for one request.
-pub struct AlibabaFlavor<'a> {
+pub(crate) struct AlibabaFlavor<'a> {
     pub responder: &'a Responder,
 }
 
@@ -524,7 +529,7 @@ fn resolve_api(req: &RpcRequest) -> Result<Api, AliError> {
 
 /// Who signed the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// Index into `Store::alibaba`.
     pub account: usize,
     pub access_key_id: String,

@@ -37,10 +37,10 @@ use serde_json::{Value, json};
 use super::{Call, Flavor, JSON_UTF8, Payload, RequestCtx, State, record};
 use tagdrift_core::vocab::Cloud;
 
-pub use request::HwRequest;
+pub(crate) use request::HwRequest;
 
 /// The Huawei routes, merged into the emulator router by the core.
-pub fn routes() -> Router<Arc<State>> {
+pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/v1/{*rest}", any(dew))
         .route("/v1.0/{*rest}", any(dew))
@@ -59,7 +59,7 @@ pub fn routes() -> Router<Arc<State>> {
 
 /// The DEW APIs served (names as the official SDK calls the operations; counted in the stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
+pub(crate) enum Api {
     ListSecrets,
     ShowSecret,
     ListSecretTags,
@@ -79,7 +79,7 @@ pub enum Api {
 }
 
 impl Api {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Api::ListSecrets => "ListSecrets",
             Api::ShowSecret => "ShowSecret",
@@ -101,7 +101,7 @@ impl Api {
     }
 
     /// The rate-limit group (`config::API_GROUPS`).
-    pub fn group(self) -> &'static str {
+    pub(crate) fn group(self) -> &'static str {
         match self {
             Api::ListSecrets | Api::ShowSecret => "list_secrets",
             Api::ListKeys | Api::ListKeyDetail => "list_keys",
@@ -118,7 +118,7 @@ impl Api {
     }
 
     /// CSMS (secrets) rather than KMS (keys).
-    pub fn is_csms(self) -> bool {
+    pub(crate) fn is_csms(self) -> bool {
         matches!(
             self,
             Api::ListSecrets
@@ -135,7 +135,7 @@ impl Api {
 
 /// A matched DEW route: the API and the path parameters (decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     pub api: Api,
     pub project_id: String,
     /// Secret id (UUID) or key id.
@@ -146,7 +146,7 @@ pub struct Route {
 
 impl Route {
     /// The route for a method and decoded path segments (without the leading empty one), if served.
-    pub fn parse(method: &str, segments: &[String]) -> Option<Route> {
+    pub(crate) fn parse(method: &str, segments: &[String]) -> Option<Route> {
         let s: Vec<&str> = segments.iter().map(String::as_str).collect();
         let route = |api: Api, project: &str, resource: Option<&str>, tag_key: Option<&str>| Route {
             api,
@@ -191,7 +191,7 @@ impl Route {
 
 /// Which error body shape an error uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// DEW services: `{"error":{"error_code","error_msg"}}`.
     Dew,
     /// The API gateway: `{"error_code","error_msg","request_id"}`.
@@ -202,7 +202,7 @@ pub enum Shape {
 
 /// An error answer of the gateway, DEW or IAM.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HwError {
+pub(crate) struct HwError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: String,
@@ -210,7 +210,12 @@ pub struct HwError {
 }
 
 impl HwError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, shape: Shape) -> HwError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        shape: Shape,
+    ) -> HwError {
         HwError {
             status,
             code: Cow::Borrowed(code),
@@ -220,7 +225,7 @@ impl HwError {
     }
 
     /// 401 `APIG.0301` with the gateway's prefix and a reason.
-    pub fn iam_auth(why: &str) -> HwError {
+    pub(crate) fn iam_auth(why: &str) -> HwError {
         HwError::new(
             StatusCode::UNAUTHORIZED,
             "APIG.0301",
@@ -230,12 +235,12 @@ impl HwError {
     }
 
     /// A DEW error of the service the API belongs to.
-    pub fn dew(status: StatusCode, code: &'static str, message: impl Into<String>) -> HwError {
+    pub(crate) fn dew(status: StatusCode, code: &'static str, message: impl Into<String>) -> HwError {
         HwError::new(status, code, message, Shape::Dew)
     }
 
     /// The body of this error.
-    pub fn body(&self, request_id: &str) -> Value {
+    pub(crate) fn body(&self, request_id: &str) -> Value {
         match self.shape {
             Shape::Dew => json!({"error": {"error_code": self.code, "error_msg": self.message}}),
             Shape::Gateway => json!({
@@ -248,7 +253,7 @@ impl HwError {
     }
 
     /// Status, headers and body of this error.
-    pub fn parts(&self, request_id: &str) -> (StatusCode, HeaderMap, Payload) {
+    pub(crate) fn parts(&self, request_id: &str) -> (StatusCode, HeaderMap, Payload) {
         (
             self.status,
             json_headers(request_id),
@@ -257,7 +262,7 @@ impl HwError {
     }
 
     /// A complete response, counted under `api`.
-    pub fn response(&self, request_id: &str, api: impl Into<Cow<'static, str>>) -> Response {
+    pub(crate) fn response(&self, request_id: &str, api: impl Into<Cow<'static, str>>) -> Response {
         let body = serde_json::to_vec(&self.body(request_id)).unwrap_or_default();
         record(
             (self.status, json_headers(request_id), body).into_response(),
@@ -269,14 +274,14 @@ impl HwError {
 }
 
 /// `Content-Type: application/json;charset=utf-8` and `X-Request-Id`.
-pub fn json_headers(request_id: &str) -> HeaderMap {
+pub(crate) fn json_headers(request_id: &str) -> HeaderMap {
     let mut headers = request_id_header(request_id);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
     headers
 }
 
 /// Just `X-Request-Id` (204 answers have no body and no content type).
-pub fn request_id_header(request_id: &str) -> HeaderMap {
+pub(crate) fn request_id_header(request_id: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", v);
@@ -286,17 +291,15 @@ pub fn request_id_header(request_id: &str) -> HeaderMap {
 
 /// What a DEW handler answers on success.
 #[derive(Debug)]
-pub enum Success {
+pub(crate) enum Success {
     /// 200 with a JSON body.
     Json(Value),
-    /// 200 with pre-serialized JSON (large pages).
-    Bytes(Vec<u8>),
     /// 204 No Content (tag writes).
     NoContent,
 }
 
 /// How the Huawei gateway answers throttling and server faults.
-pub struct HuaweiFlavor<'a> {
+pub(crate) struct HuaweiFlavor<'a> {
     pub request_id: &'a str,
     /// The code of the service's internal error (`CSMS.0001`, `KMS.0001`, `IAM.0001`).
     pub internal_error_code: &'static str,
@@ -310,7 +313,7 @@ impl HuaweiFlavor<'_> {
 }
 
 /// The gateway's throttling answer, 429 `APIG.0308`.
-pub fn throttled(limit_qps: f64) -> HwError {
+pub(crate) fn throttled(limit_qps: f64) -> HwError {
     HwError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "APIG.0308",
@@ -374,7 +377,7 @@ const UNKNOWN_API: &str = "unknown";
 
 /// Who signed a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// Index into `Store::huawei`.
     pub account: usize,
     pub access_key_id: String,
@@ -433,7 +436,6 @@ async fn dew(
     };
     match result {
         Ok(Success::Json(v)) => admission.reply("ok", StatusCode::OK, json_headers(&rid), Payload::Json(v)),
-        Ok(Success::Bytes(b)) => admission.reply("ok", StatusCode::OK, json_headers(&rid), Payload::Bytes(b)),
         Ok(Success::NoContent) => admission.reply(
             "ok",
             StatusCode::NO_CONTENT,
@@ -484,7 +486,7 @@ fn project_of(
 }
 
 /// Time as the IAM and metadata answers write it: `2026-01-01T00:00:00.000000Z`.
-pub fn format_expires_at(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn format_expires_at(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 

@@ -15,17 +15,17 @@
 #![deny(rust_2018_idioms)]
 #![warn(unreachable_pub)]
 
-pub mod alibaba;
+mod alibaba;
 mod args;
 mod clock;
 mod faults;
-pub mod huawei;
+mod huawei;
 pub mod inventory;
 mod limiter;
 mod metadata;
 mod net;
 mod stats;
-pub mod store;
+mod store;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -401,7 +401,7 @@ fn is_hex32(s: &str) -> bool {
 }
 
 /// The Huawei KMS key specs an inventory key may have.
-pub const HUAWEI_KEY_SPECS: [&str; 13] = [
+pub(crate) const HUAWEI_KEY_SPECS: [&str; 13] = [
     "AES_256",
     "SM4",
     "RSA_2048",

@@ -9,7 +9,7 @@ use super::AliError;
 
 /// How a request is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     /// `Authorization: ACS3-HMAC-SHA256 ...`.
     V3,
     /// `Signature`/`SignatureMethod`/`AccessKeyId` parameters.
@@ -20,7 +20,7 @@ pub enum Style {
 
 /// A request to the RPC gateway.
 #[derive(Debug, Clone)]
-pub struct RpcRequest {
+pub(crate) struct RpcRequest {
     pub method: String,
     pub path: String,
     /// Decoded URL query parameters, in order.
@@ -87,7 +87,7 @@ pub(super) fn parse_pairs(s: &str) -> Vec<(String, String)> {
 }
 
 impl RpcRequest {
-    pub fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> RpcRequest {
+    pub(crate) fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> RpcRequest {
         let query = uri.query().map(parse_pairs).unwrap_or_default();
         let mut params = query.clone();
         let is_form = headers
@@ -128,7 +128,7 @@ impl RpcRequest {
     }
 
     /// The first value of parameter `name`.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n == name)
@@ -136,7 +136,7 @@ impl RpcRequest {
     }
 
     /// The first value of parameter `name`, or `MissingParameter` when absent or empty.
-    pub fn required(&self, name: &str) -> Result<&str, AliError> {
+    pub(crate) fn required(&self, name: &str) -> Result<&str, AliError> {
         match self.param(name) {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(AliError::missing(name)),
@@ -144,14 +144,14 @@ impl RpcRequest {
     }
 
     /// The (first) value of header `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn style(&self) -> Style {
+    pub(crate) fn style(&self) -> Style {
         if self
             .header("authorization")
             .is_some_and(|a| a.trim_start().starts_with("ACS3-"))
@@ -168,7 +168,7 @@ impl RpcRequest {
     }
 
     /// `x-acs-action` for V3 requests, else the `Action` parameter (either when unsigned).
-    pub fn action(&self) -> Option<&str> {
+    pub(crate) fn action(&self) -> Option<&str> {
         let header = self.header("x-acs-action").filter(|v| !v.is_empty());
         let param = self.param("Action").filter(|v| !v.is_empty());
         match self.style() {
@@ -179,7 +179,7 @@ impl RpcRequest {
     }
 
     /// `x-acs-version` for V3 requests, else the `Version` parameter (either when unsigned).
-    pub fn version(&self) -> Option<&str> {
+    pub(crate) fn version(&self) -> Option<&str> {
         let header = self.header("x-acs-version").filter(|v| !v.is_empty());
         let param = self.param("Version").filter(|v| !v.is_empty());
         match self.style() {
@@ -191,7 +191,7 @@ impl RpcRequest {
 
     /// Whether answers should be XML: the `Format` parameter decides when present; a V1 request without it
     /// gets the documented default, XML; V3 and unsigned requests get JSON.
-    pub fn wants_xml(&self) -> bool {
+    pub(crate) fn wants_xml(&self) -> bool {
         match self.param("Format") {
             Some(f) => f.eq_ignore_ascii_case("xml"),
             None => self.style() == Style::V1,
@@ -200,7 +200,7 @@ impl RpcRequest {
 
     /// Values of `<prefix>.<n>` parameters ordered by n (1-based). Names whose suffix is not a positive number
     /// are an `InvalidParameter`.
-    pub fn indexed(&self, prefix: &str) -> Result<Vec<(u32, &str)>, AliError> {
+    pub(crate) fn indexed(&self, prefix: &str) -> Result<Vec<(u32, &str)>, AliError> {
         let mut out = Vec::new();
         for (name, value) in &self.params {
             let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
@@ -219,7 +219,7 @@ impl RpcRequest {
     }
 
     /// `Tag.N.Key` / `Tag.N.Value` pairs ordered by N; a value without a key is `MissingParameter`.
-    pub fn tags(&self) -> Result<Vec<(u32, String, Option<String>)>, AliError> {
+    pub(crate) fn tags(&self) -> Result<Vec<(u32, String, Option<String>)>, AliError> {
         let mut keys: Vec<(u32, &str)> = Vec::new();
         let mut values: Vec<(u32, &str)> = Vec::new();
         for (name, value) in &self.params {

@@ -9,7 +9,7 @@ use tagdrift_cloud::huawei::sign;
 
 /// A request to a Huawei path. `Debug` shows header names only (values carry signatures and tokens).
 #[derive(Clone)]
-pub struct HwRequest {
+pub(crate) struct HwRequest {
     pub method: String,
     /// The path exactly as sent (percent-encoded).
     pub path: String,
@@ -50,7 +50,7 @@ pub(super) fn parse_query(s: &str) -> Vec<(String, String)> {
 }
 
 impl HwRequest {
-    pub fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> HwRequest {
+    pub(crate) fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> HwRequest {
         let path = uri.path().to_owned();
         let trimmed = path.strip_prefix('/').unwrap_or(&path);
         let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
@@ -75,7 +75,7 @@ impl HwRequest {
     }
 
     /// The first value of header `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -83,7 +83,7 @@ impl HwRequest {
     }
 
     /// The first value of query parameter `name`.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(n, _)| n == name)
