@@ -11,82 +11,23 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::Cloud;
 use crate::transport::{CallError, Transport};
-use crate::{Cloud, ErrorCode};
 use tagdrift_core::config::{Account, Credentials, SecretSource};
 
 mod alibaba;
 mod huawei;
 mod source;
 
+// Defined below the transport (see `crate::credential`); this is their public home.
+pub use crate::credential::{Credential, CredentialError, CredentialSource};
 use source::{Fetched, Source};
-
-/// An access key (Alibaba AccessKeyId/Secret, Huawei AK/SK), with the security token of temporary
-/// credentials. `Debug` shows only the key id.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    pub access_key_id: String,
-    pub secret: String,
-    pub security_token: Option<String>,
-    /// When temporary credentials stop working; `None` for permanent keys.
-    pub expiration: Option<DateTime<Utc>>,
-}
-
-impl Credential {
-    pub fn new(
-        access_key_id: impl Into<String>,
-        secret: impl Into<String>,
-        security_token: Option<String>,
-    ) -> Credential {
-        Credential {
-            access_key_id: access_key_id.into(),
-            secret: secret.into(),
-            security_token,
-            expiration: None,
-        }
-    }
-
-    /// As Alibaba's signer takes it.
-    pub fn alibaba(&self) -> crate::alibaba::sign::Credential {
-        crate::alibaba::sign::Credential {
-            access_key_id: self.access_key_id.clone(),
-            access_key_secret: self.secret.clone(),
-            security_token: self.security_token.clone(),
-        }
-    }
-
-    /// As Huawei's signer takes it.
-    pub fn huawei(&self) -> crate::huawei::sign::Credential {
-        crate::huawei::sign::Credential {
-            ak: self.access_key_id.clone(),
-            sk: self.secret.clone(),
-            security_token: self.security_token.clone(),
-        }
-    }
-
-    /// The values that must never appear in a log line or message.
-    pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.secret.as_str()).chain(self.security_token.as_deref())
-    }
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret", &"<redacted>")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("expiration", &self.expiration)
-            .finish()
-    }
-}
 
 /// Reads environment variables. [`ProcessEnv`] reads the process's; [`MapEnv`] a fixed map (tests, and
 /// embedding without touching the global environment).
@@ -135,53 +76,9 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
-/// Why no credential could be had. Messages name variables, files and endpoints, never values.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CredentialError {
-    #[error("environment variable {name} is not set")]
-    MissingEnv { name: String },
-    #[error("cannot read credential file {path}: {reason}")]
-    File { path: String, reason: String },
-    #[error("credential file {path} is empty")]
-    EmptyFile { path: String },
-    #[error("{provider}: {reason}")]
-    Incomplete { provider: &'static str, reason: String },
-    #[error("{provider}: {message}")]
-    Fetch {
-        provider: &'static str,
-        code: ErrorCode,
-        message: String,
-    },
-    #[error("{provider}: invalid answer: {reason}")]
-    Invalid { provider: &'static str, reason: String },
-    #[error("no credentials found for {cloud}: {}", tried.join("; "))]
-    NoneFound { cloud: Cloud, tried: Vec<String> },
-}
-
+// Here rather than with the type: only the credential services' calls fail with a `CallError`, and
+// `crate::credential` sits below the transport, so it cannot name the transport's error.
 impl CredentialError {
-    /// A short fixed code for logs and metric labels.
-    pub fn code(&self) -> &'static str {
-        match self {
-            CredentialError::MissingEnv { .. } => "missing_env",
-            CredentialError::File { .. } => "file",
-            CredentialError::EmptyFile { .. } => "empty_file",
-            CredentialError::Incomplete { .. } => "incomplete",
-            CredentialError::Fetch { .. } => "fetch",
-            CredentialError::Invalid { .. } => "invalid_answer",
-            CredentialError::NoneFound { .. } => "none_found",
-        }
-    }
-
-    /// How a cloud read that could not get a credential is classified: a credential service that timed out
-    /// or answered 5xx keeps that code, everything else is `auth`.
-    pub fn error_code(&self) -> ErrorCode {
-        match self {
-            CredentialError::Fetch { code, .. } => *code,
-            CredentialError::Invalid { .. } => ErrorCode::InvalidResponse,
-            _ => ErrorCode::Auth,
-        }
-    }
-
     fn fetch(provider: &'static str, error: CallError) -> CredentialError {
         CredentialError::Fetch {
             provider,
@@ -347,7 +244,7 @@ impl Provider {
     /// next call fetches anew (a rotated key, revoked temporary credentials). Only when it is still the cached
     /// one and was fetched at least [`REFETCH_AFTER_REFUSAL`] ago, so a burst of refused requests, or a
     /// service that keeps issuing refused credentials, does not turn into a burst of STS or IAM calls.
-    pub(crate) async fn refused(&self, credential: &Credential) {
+    async fn refused(&self, credential: &Credential) {
         let mut cache = self.inner.cache.lock().await;
         let now = (self.inner.clock)();
         if cache.as_ref().is_some_and(|cached| {
@@ -380,6 +277,16 @@ impl Provider {
             cloud: self.inner.cloud.unwrap_or(Cloud::Alibaba),
             tried: errors,
         })
+    }
+}
+
+impl CredentialSource for Provider {
+    fn credential(&self) -> Pin<Box<dyn Future<Output = Result<Credential, CredentialError>> + Send + '_>> {
+        Box::pin(Provider::credential(self))
+    }
+
+    fn refused<'a>(&'a self, credential: &'a Credential) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(Provider::refused(self, credential))
     }
 }
 

@@ -15,9 +15,11 @@ use tagdrift_core::vocab::{
 };
 
 pub mod alibaba;
+mod credential;
 pub mod credentials;
 pub mod huawei;
 pub mod read;
+pub mod scope;
 pub mod signing;
 pub mod transport;
 pub mod wire;

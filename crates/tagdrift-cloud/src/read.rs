@@ -1,10 +1,9 @@
 //! The read orchestrator: turns a desired state into [`Observations`] by planning the scopes to read
-//! ([`scope::plan`]), running every scope's provider reader concurrently under the check deadline, and making
+//! ([`plan`]), running every scope's provider reader concurrently under the check deadline, and making
 //! sure every declared resource ends up reported — read, not found, or failed with a reason — and never
 //! silently in sync.
 
 mod clients;
-pub mod scope;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,41 +12,15 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
+use crate::credential::Credential;
 use crate::credentials::{EnvLookup, Provider};
+use crate::scope::{Scope, Sink, plan};
 use crate::transport::{Transport, TransportOptions};
 use crate::{CallObserver, Cloud, ErrorCode, Observations, Outcome, ReadError, alibaba, huawei};
 use clients::{Breaker, Client};
 use tagdrift_core::config::DesiredState;
 
 pub use clients::{alibaba_endpoint, huawei_endpoint};
-pub use scope::{Scope, Sink, listing_failed, plan};
-
-/// A failed cloud call as the provider readers see it: the classified error, plus what the cloud answered
-/// (so a reader can tell "not found" from other 4xx answers, which only the API knows how to read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// The HTTP status, when the cloud answered.
-    pub status: Option<u16>,
-    /// The cloud's error code (`InvalidResourceId.NotFound`, `CSMS.0005`), when the body had one.
-    pub cloud_code: Option<String>,
-    pub error: ReadError,
-}
-
-impl From<ReadError> for ApiError {
-    fn from(error: ReadError) -> Self {
-        ApiError {
-            status: None,
-            cloud_code: None,
-            error,
-        }
-    }
-}
-
-impl ApiError {
-    pub fn code(&self) -> ErrorCode {
-        self.error.code
-    }
-}
 
 /// What a [`Reader`] needs besides the desired state.
 #[derive(Clone)]
@@ -121,7 +94,7 @@ struct Refusal {
     error: ReadError,
 }
 
-fn fingerprint(credential: &crate::credentials::Credential) -> [u8; 32] {
+fn fingerprint(credential: &Credential) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for part in [

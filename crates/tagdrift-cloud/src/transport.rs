@@ -14,7 +14,8 @@
 //!
 //! - Build one [`Transport`] per process ([`TransportOptions::from_schedule`]), call
 //!   [`configure_account`](Transport::configure_account) for every account (its `rate_limits`), and one
-//!   [`Provider`] per account ([`Provider::for_account`]).
+//!   [`Provider`](crate::credentials::Provider) per account
+//!   ([`Provider::for_account`](crate::credentials::Provider::for_account)).
 //! - Describe each logical call with a [`Call`]: the [`Operation`] (metric label and rate-limit group), the
 //!   account and region (which token bucket), and the cloud codes that mean "no such resource"
 //!   ([`Call::not_found`]).
@@ -67,7 +68,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 
-use crate::credentials::{Credential, CredentialError, Provider};
+use crate::credential::{Credential, CredentialError, CredentialSource};
 use crate::{CallObserver, Cloud, ErrorCode, ReadError};
 use tagdrift_core::config::{Account, Schedule};
 
@@ -341,7 +342,7 @@ pub enum Auth<'a> {
     /// Sent as is: STS AssumeRoleWithOIDC, Huawei IAM id-token exchange, instance metadata.
     Anonymous,
     /// Signed on every attempt with the provider's current credential.
-    Signed(&'a Provider, &'a dyn Signer),
+    Signed(&'a dyn CredentialSource, &'a dyn Signer),
 }
 
 /// A successful answer (HTTP 2xx).

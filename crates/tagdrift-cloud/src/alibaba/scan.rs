@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::stream::{self, StreamExt};
 
 use super::wire;
-use crate::read::{ApiError, Scope, Sink, listing_failed};
+use crate::scope::{ApiError, Scope, Sink, listing_failed};
 use crate::wire::decode;
 use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
 

@@ -10,8 +10,8 @@ use chrono::{TimeDelta, TimeZone, Utc};
 
 use super::source::Fetched;
 use super::*;
-use crate::NoObserver;
 use crate::transport::TransportOptions;
+use crate::{ErrorCode, NoObserver};
 
 fn transport() -> Transport {
     let mut options = TransportOptions::new(Arc::new(NoObserver));

@@ -22,7 +22,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::wire;
-use crate::read::{ApiError, Scope, Sink, listing_failed};
+use crate::scope::{ApiError, Scope, Sink, listing_failed};
 use crate::signing::percent_encode;
 use crate::wire::decode;
 use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Semaphore;
 
-use super::ApiError;
 use crate::alibaba::scan::{Kms, RpcCall};
 use crate::credentials::Provider;
 use crate::huawei::scan::{Dew, Method, RestCall};
+use crate::scope::ApiError;
 use crate::transport::{
     AlibabaV3, Auth, BodyCheck, Call, CallError, HuaweiSigner, Operation, Request, Transport,
 };

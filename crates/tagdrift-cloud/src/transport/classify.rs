@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::retry;
 use super::{CallError, Operation};
-use crate::credentials::Credential;
+use crate::credential::Credential;
 use crate::{Cloud, ErrorCode};
 
 /// Longest cloud message kept in an error, in characters.

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::Request;
 use crate::alibaba::sign as alibaba;
-use crate::credentials::Credential;
+use crate::credential::Credential;
 use crate::huawei::sign as huawei;
 
 /// Authenticates one attempt of a request with the current credential at `now`.

@@ -1,6 +1,11 @@
 //! The unit of reading: one (cloud, account, region, resource type) with the ids the desired state declares
 //! there and whether discovery lists it, plus the [`Sink`] a provider reports into. Planning is pure; the sink
 //! is shared by every scope of a check so that a deadline keeps whatever was read before it.
+//!
+//! This is the contract between [`read`](crate::read) and the per-cloud scanners (`alibaba::scan`,
+//! `huawei::scan`): what a scanner reads ([`Scope`]), where it reports ([`Sink`]), how a failed call reaches
+//! it ([`ApiError`]) and what a failed listing means for the declared resources ([`listing_failed`]). It sits
+//! below both, so the scanners never import the orchestrator that drives them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -45,6 +50,33 @@ impl Scope {
             "{}/{}/{}/{}",
             self.cloud, self.account, self.region, self.resource_type
         )
+    }
+}
+
+/// A failed cloud call as the provider readers see it: the classified error, plus what the cloud answered
+/// (so a reader can tell "not found" from other 4xx answers, which only the API knows how to read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status, when the cloud answered.
+    pub status: Option<u16>,
+    /// The cloud's error code (`InvalidResourceId.NotFound`, `CSMS.0005`), when the body had one.
+    pub cloud_code: Option<String>,
+    pub error: ReadError,
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        ApiError {
+            status: None,
+            cloud_code: None,
+            error,
+        }
+    }
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        self.error.code
     }
 }
 
