@@ -1,16 +1,18 @@
 //! The HTML page at `/`: the last check at a glance for a person with a browser. Rendered on the server, so it
 //! reads fine without JavaScript; a small inline script only filters rows by cloud, status and account (and
 //! keeps the filter in the URL so a filtered view can be shared). Self-contained: no external scripts, styles
-//! or fonts. Every piece of text that comes from the desired state or a cloud is HTML-escaped.
+//! or fonts. Each section is an askama template in HTML mode, which escapes every value it prints, so no text
+//! from the desired state or a cloud can become markup; only the fixed style and script are written as they are.
 
-use std::fmt::Write as _;
+use std::fmt;
 
+use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::scheduler::{Active, Snapshot};
-use tagdrift_core::drift::{Action, ResourcePlan, Status};
+use tagdrift_core::drift::{Action, Plan, ResourcePlan, Scope, Status, TagChange, UnknownScope, Verdict};
 use tagdrift_core::report;
-use tagdrift_core::vocab::Cloud;
+use tagdrift_core::vocab::{Cloud, ErrorCode};
 
 /// Resources listed on the page at most; the rest are counted and left to `/report.json`, so a large drift
 /// cannot make the page unusable.
@@ -23,273 +25,322 @@ pub struct PageInput<'a> {
     pub active: &'a Active,
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+/// The whole page: the fixed head, then one template per section, then (after a check) the filter script.
+pub fn render(input: &PageInput<'_>) -> String {
+    let mut html = String::with_capacity(16 * 1024);
+    html.push_str(HEAD);
+    write(&mut html, &header(input));
+    html.push_str("<main>");
+    if let Some(snapshot) = input.snapshot {
+        let plan = &snapshot.plan;
+        write(&mut html, &check(snapshot, input.last_success));
+        write(&mut html, &filters(snapshot));
+        write(&mut html, &summary(plan));
+        write(&mut html, &resources(plan));
+        let failures = &plan.scope_failures;
+        write(&mut html, &FailedListings { failures });
+        write(&mut html, &Links);
+        html.push_str("</main>");
+        html.push_str(SCRIPT);
+    } else {
+        write(&mut html, &NoCheckYet);
+        html.push_str("</main>");
     }
-    out
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// Appends one section. Rendering into a `String` cannot fail: every value printed is text or a number.
+fn write(html: &mut String, section: &impl Template) {
+    let _ = section.render_into(html);
+}
+
+/// The escaper askama applies to every value an HTML template prints (askama.toml registers it for `html`):
+/// `&`, `<`, `>`, `"` and `'` become `&amp;`, `&lt;`, `&gt;`, `&quot;` and `&#39;`, safe in element content
+/// and in quoted attribute values. askama's own escaper writes numeric references (`&#60;`) instead.
+#[derive(Clone, Copy)]
+struct Escaper;
+
+impl askama::filters::Escaper for Escaper {
+    fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, mut text: &str) -> fmt::Result {
+        while let Some(i) = text.find(['&', '<', '>', '"', '\'']) {
+            dest.write_str(&text[..i])?;
+            dest.write_str(match text.as_bytes()[i] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            text = &text[i + 1..];
+        }
+        dest.write_str(text)
+    }
 }
 
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-pub fn render(input: &PageInput<'_>) -> String {
-    let mut html = String::with_capacity(16 * 1024);
-    html.push_str(HEAD);
-    html.push_str("<header><h1>tagdrift</h1>");
-    let _ = write!(
-        html,
-        "<p class=\"meta\">Desired state <code>{}</code>, loaded {}.",
-        escape(&input.active.path),
-        time(input.active.loaded_at)
-    );
-    if input.running {
-        html.push_str(" <span class=\"badge running\">check running</span>");
+/// The title bar: the desired state in force, and whether a check is running.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <header><h1>tagdrift</h1>\
+        <p class=\"meta\">Desired state <code>{{ path }}</code>, loaded {{ loaded }}.\
+            {% if running %} <span class=\"badge running\">check running</span>{% endif %}\
+        </p></header>"
+)]
+struct Header<'a> {
+    path: &'a str,
+    loaded: String,
+    running: bool,
+}
+
+fn header<'a>(input: &PageInput<'a>) -> Header<'a> {
+    Header {
+        path: &input.active.path,
+        loaded: time(input.active.loaded_at),
+        running: input.running,
     }
-    html.push_str("</p></header><main>");
+}
 
-    let Some(snapshot) = input.snapshot else {
-        html.push_str(
-            "<section><h2>No check has completed yet</h2><p>The first check starts when tagdrift starts; \
-             reload this page in a moment.</p></section></main></body></html>\n",
-        );
-        return html;
-    };
-    let plan = &snapshot.plan;
-    let summary = &plan.summary;
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <section><h2>No check has completed yet</h2>\
+        <p>The first check starts when tagdrift starts; reload this page in a moment.</p></section>"
+)]
+struct NoCheckYet;
 
-    let verdict_class = match summary.verdict() {
-        tagdrift_core::drift::Verdict::NoDrift => "ok",
-        tagdrift_core::drift::Verdict::Drift => "drift",
-        tagdrift_core::drift::Verdict::Unknown => "unknown",
-    };
-    let _ = write!(
-        html,
-        "<section id=\"check\"><p class=\"verdict {verdict_class}\" id=\"verdict\">{}</p>",
-        escape(&report::summary_lines(summary).join(" "))
-    );
-    let _ = write!(
-        html,
-        "<dl><dt>Last check</dt><dd id=\"last-check\">{} ({}, {})</dd><dt>Last successful check</dt>\
-         <dd id=\"last-success\">{}</dd></dl></section>",
-        time(snapshot.finished),
-        report::seconds(snapshot.duration),
-        if snapshot.success {
+/// The verdict and when the last check and the last successful one ran.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <section id=\"check\"><p class=\"verdict {{ class }}\" id=\"verdict\">{{ verdict }}</p><dl>\
+            <dt>Last check</dt><dd id=\"last-check\">{{ finished }} ({{ duration }}, {{ outcome }})</dd>\
+            <dt>Last successful check</dt><dd id=\"last-success\">{{ last_success }}</dd>\
+        </dl></section>"
+)]
+struct Check {
+    class: &'static str,
+    verdict: String,
+    finished: String,
+    duration: String,
+    outcome: &'static str,
+    last_success: String,
+}
+
+fn check(snapshot: &Snapshot, last_success: Option<DateTime<Utc>>) -> Check {
+    let summary = &snapshot.plan.summary;
+    Check {
+        class: match summary.verdict() {
+            Verdict::NoDrift => "ok",
+            Verdict::Drift => "drift",
+            Verdict::Unknown => "unknown",
+        },
+        verdict: report::summary_lines(summary).join(" "),
+        finished: time(snapshot.finished),
+        duration: report::seconds(snapshot.duration),
+        outcome: if snapshot.success {
             "successful"
         } else if snapshot.timed_out {
             "unsuccessful: deadline exceeded"
         } else {
             "unsuccessful: some resources or listings could not be read"
         },
-        input.last_success.map_or_else(|| "never".to_owned(), time),
-    );
+        last_success: last_success.map_or_else(|| "never".to_owned(), time),
+    }
+}
 
-    // Filters: the option lists come from the plan and the desired state, so every value exists.
+/// The cloud, status and account filters the inline script applies. The options come from the plan and the
+/// desired state, so every value exists.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <section id=\"filters\" aria-label=\"Filters\">\
+        {% for f in selects %}\
+            {% if !loop.first %} {% endif %}\
+            <label>{{ f.label }} <select id=\"f-{{ f.id }}\"><option value=\"\">all</option>\
+                {% for v in f.values %}<option value=\"{{ v }}\">{{ v }}</option>{% endfor %}\
+            </select></label>\
+        {% endfor %}\
+        </section>"
+)]
+struct Filters<'a> {
+    selects: [Select<'a>; 3],
+}
+
+struct Select<'a> {
+    label: &'static str,
+    id: &'static str,
+    values: Vec<&'a str>,
+}
+
+fn filters(snapshot: &Snapshot) -> Filters<'_> {
     let mut accounts: Vec<&str> = snapshot.state.accounts.iter().map(|a| a.name.as_str()).collect();
     accounts.sort_unstable();
     accounts.dedup();
-    html.push_str("<section id=\"filters\" aria-label=\"Filters\"><label>Cloud <select id=\"f-cloud\"><option value=\"\">all</option>");
-    for cloud in Cloud::ALL {
-        let _ = write!(html, "<option value=\"{0}\">{0}</option>", cloud.as_str());
+    let select = |label, id, values| Select { label, id, values };
+    Filters {
+        selects: [
+            select("Cloud", "cloud", Cloud::ALL.map(Cloud::as_str).to_vec()),
+            select("Status", "status", Status::ALL.map(Status::as_str).to_vec()),
+            select("Account", "account", accounts),
+        ],
     }
-    html.push_str("</select></label> <label>Status <select id=\"f-status\"><option value=\"\">all</option>");
-    for status in Status::ALL {
-        let _ = write!(html, "<option value=\"{0}\">{0}</option>", status.as_str());
-    }
-    html.push_str(
-        "</select></label> <label>Account <select id=\"f-account\"><option value=\"\">all</option>",
-    );
-    for account in &accounts {
-        let _ = write!(html, "<option value=\"{0}\">{0}</option>", escape(account));
-    }
-    html.push_str("</select></label></section>");
-
-    // Summary per scope.
-    html.push_str(
-        "<section><h2>Summary</h2><table id=\"summary\"><thead><tr><th>Cloud</th><th>Account</th><th>Region</th>\
-         <th>Type</th><th>In sync</th><th>Drifted</th><th>Missing</th><th>Unmanaged</th><th>Unknown</th>\
-         <th>Listing</th></tr></thead><tbody>",
-    );
-    for (scope, counts) in plan.breakdown().scopes {
-        let _ = write!(
-            html,
-            "<tr data-scope data-cloud=\"{}\" data-account=\"{}\"",
-            scope.cloud.as_str(),
-            escape(&scope.account)
-        );
-        for status in Status::ALL {
-            let _ = write!(
-                html,
-                " data-n-{}=\"{}\"",
-                status.as_str(),
-                counts.resources[&status]
-            );
-        }
-        let _ = write!(
-            html,
-            "><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            scope.cloud.as_str(),
-            escape(&scope.account),
-            escape(&scope.region),
-            scope.resource_type.as_str()
-        );
-        for status in Status::ALL {
-            let n = counts.resources[&status];
-            let class = if n > 0 && status != Status::InSync {
-                " class=\"hot\""
-            } else {
-                ""
-            };
-            let _ = write!(html, "<td{class}>{n}</td>");
-        }
-        match counts.scope_failure {
-            Some(code) => {
-                let _ = write!(html, "<td class=\"hot\">failed: {}</td></tr>", code.as_str());
-            }
-            None => html.push_str("<td>ok</td></tr>"),
-        }
-    }
-    html.push_str("</tbody></table></section>");
-
-    // Resources that are not in sync.
-    let listed: Vec<&ResourcePlan> = plan.not_in_sync().collect();
-    let _ = write!(
-        html,
-        "<section><h2>Resources not in sync (<span id=\"shown\">{}</span> shown)</h2>",
-        listed.len().min(MAX_LISTED)
-    );
-    if listed.is_empty() {
-        html.push_str("<p id=\"none\">Every resource is in sync.</p>");
-    } else {
-        html.push_str(
-            "<table id=\"resources\"><thead><tr><th>Status</th><th>Resource</th><th>Differences</th></tr></thead>\
-             <tbody>",
-        );
-        for r in listed.iter().take(MAX_LISTED) {
-            resource_row(&mut html, r);
-        }
-        html.push_str("</tbody></table>");
-        if listed.len() > MAX_LISTED {
-            let _ = write!(
-                html,
-                "<p class=\"note\">{} more are not listed here; see <a href=\"report.json\">report.json</a>.</p>",
-                listed.len() - MAX_LISTED
-            );
-        }
-    }
-    html.push_str("</section>");
-
-    if !plan.scope_failures.is_empty() {
-        html.push_str("<section><h2>Listings that failed</h2><ul id=\"scope-failures\">");
-        for f in &plan.scope_failures {
-            let _ = write!(
-                html,
-                "<li data-cloud=\"{}\" data-account=\"{}\">{} {} {} {}: <code>{}</code> {}</li>",
-                f.scope.cloud.as_str(),
-                escape(&f.scope.account),
-                f.scope.cloud.as_str(),
-                escape(&f.scope.account),
-                escape(&f.scope.region),
-                f.scope.resource_type.as_str(),
-                f.code.as_str(),
-                escape(&f.message)
-            );
-        }
-        html.push_str("</ul></section>");
-    }
-    html.push_str(
-        "<p class=\"note\">Also: <a href=\"report\">text report</a>, <a href=\"report.json\">JSON</a>, \
-         <a href=\"report.md\">Markdown</a>, <a href=\"metrics\">metrics</a>.</p></main>",
-    );
-    html.push_str(SCRIPT);
-    html.push_str("</body></html>\n");
-    html
 }
 
-fn resource_row(html: &mut String, r: &ResourcePlan) {
-    let res = &r.resource;
-    let _ = write!(
-        html,
-        "<tr data-resource data-cloud=\"{}\" data-account=\"{}\" data-status=\"{}\"><td><span class=\"badge {}\">{}</span></td>",
-        res.cloud.as_str(),
-        escape(&res.account),
-        r.status.as_str(),
-        r.status.as_str(),
-        r.status.as_str()
-    );
-    let _ = write!(
-        html,
-        "<td><code class=\"id\">{}</code><br><small>{} · {} · {} · {}",
-        escape(&res.id),
-        res.cloud.as_str(),
-        escape(&res.account),
-        escape(&res.region),
-        res.resource_type.as_str()
-    );
-    if let Some(alias) = &r.alias {
-        let _ = write!(html, " · alias <code>{}</code>", escape(alias));
-    }
-    if !r.managed {
-        html.push_str(" · not declared");
-    }
-    html.push_str("</small></td><td><ul class=\"diff\">");
-    if let Some(error) = &r.error {
-        let _ = write!(
-            html,
-            "<li class=\"err\">could not be read: <code>{}</code>: {}</li>",
-            error.code.as_str(),
-            escape(&error.message)
-        );
-    }
-    if r.status == Status::Missing {
-        html.push_str("<li class=\"err\">declared, but the cloud says it does not exist</li>");
-    }
-    for c in &r.changes {
-        let value = |v: &Option<String>| {
-            v.as_deref()
-                .map_or_else(|| "(none)".to_owned(), |v| format!("\"{}\"", escape(v)))
-        };
-        let (class, text) = match c.action {
-            Action::Add => ("add", format!("{} = {}", escape(&c.key), value(&c.after))),
-            Action::Change => (
-                "change",
-                format!("{} = {} → {}", escape(&c.key), value(&c.before), value(&c.after)),
-            ),
-            Action::Remove => ("remove", format!("{} = {}", escape(&c.key), value(&c.before))),
-        };
-        let _ = write!(
-            html,
-            "<li class=\"{class}\"><b>{}</b> {text} <small>({})</small></li>",
-            c.action.symbol(),
-            c.cause.as_str()
-        );
-    }
-    for v in &r.violations {
-        let value = v
-            .kind
-            .value()
-            .map(|v| format!(" = \"{}\"", escape(v)))
-            .unwrap_or_default();
-        let _ = write!(
-            html,
-            "<li class=\"violation\"><b>!</b> {}{value}: {} <small>(rule {})</small></li>",
-            escape(&v.key),
-            escape(&report::violation_note(v)),
-            escape(&v.rule)
-        );
-    }
-    html.push_str("</ul></td></tr>");
+/// Resources per status in each scope, and whether its listing failed.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <section><h2>Summary</h2><table id=\"summary\"><thead><tr>\
+            <th>Cloud</th><th>Account</th><th>Region</th><th>Type</th><th>In sync</th><th>Drifted</th>\
+            <th>Missing</th><th>Unmanaged</th><th>Unknown</th><th>Listing</th>\
+        </tr></thead><tbody>\
+        {% for row in rows %}{% let s = row.scope %}\
+            <tr data-scope data-cloud=\"{{ s.cloud }}\" data-account=\"{{ s.account }}\"\
+                {% for (status, n) in row.counts %} data-n-{{ status }}=\"{{ n }}\"{% endfor %}>\
+            <td>{{ s.cloud }}</td><td>{{ s.account }}</td><td>{{ s.region }}</td><td>{{ s.resource_type }}</td>\
+            {% for (status, n) in row.counts %}\
+                <td{% if *n > 0 && *status != Status::InSync %} class=\"hot\"{% endif %}>{{ n }}</td>\
+            {% endfor %}\
+            {% match row.failure %}\
+                {% when Some(code) %}<td class=\"hot\">failed: {{ code }}</td>\
+                {% when None %}<td>ok</td>\
+            {% endmatch %}\
+            </tr>\
+        {% endfor %}\
+        </tbody></table></section>"
+)]
+struct Summary {
+    rows: Vec<ScopeRow>,
 }
+
+struct ScopeRow {
+    scope: Scope,
+    counts: [(Status, usize); 5],
+    failure: Option<ErrorCode>,
+}
+
+fn summary(plan: &Plan) -> Summary {
+    let rows = plan
+        .breakdown()
+        .scopes
+        .into_iter()
+        .map(|(scope, counts)| ScopeRow {
+            scope,
+            counts: Status::ALL.map(|status| (status, counts.resources[&status])),
+            failure: counts.scope_failure,
+        });
+    Summary { rows: rows.collect() }
+}
+
+/// The resources that are not in sync, at most [`MAX_LISTED`], each with what differs.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <section><h2>Resources not in sync (<span id=\"shown\">{{ rows.len() }}</span> shown)</h2>\
+        {% if rows.is_empty() %}\
+            <p id=\"none\">Every resource is in sync.</p>\
+        {% else %}\
+            <table id=\"resources\"><thead><tr><th>Status</th><th>Resource</th><th>Differences</th></tr>\
+            </thead><tbody>\
+            {% for r in rows %}{% let res = r.resource %}\
+                <tr data-resource data-cloud=\"{{ res.cloud }}\" data-account=\"{{ res.account }}\" \
+                    data-status=\"{{ r.status }}\">\
+                <td><span class=\"badge {{ r.status }}\">{{ r.status }}</span></td>\
+                <td><code class=\"id\">{{ res.id }}</code><br><small>\
+                    {{ res.cloud }} · {{ res.account }} · {{ res.region }} · {{ res.resource_type }}\
+                    {% if let Some(alias) = r.alias %} · alias <code>{{ alias }}</code>{% endif %}\
+                    {% if !r.managed %} · not declared{% endif %}\
+                </small></td>\
+                <td><ul class=\"diff\">\
+                {% if let Some(e) = r.error %}\
+                    <li class=\"err\">could not be read: <code>{{ e.code }}</code>: {{ e.message }}</li>\
+                {% endif %}\
+                {% if r.status == Status::Missing %}\
+                    <li class=\"err\">declared, but the cloud says it does not exist</li>\
+                {% endif %}\
+                {% for c in r.changes %}\
+                    <li class=\"{{ c.action.as_str() }}\"><b>{{ c.action.symbol() }}</b> {{ c.key }} = \
+                    {% for v in self::compared(c) %}\
+                        {% if !loop.first %} → {% endif %}\
+                        {% match v %}{% when Some(v) %}\"{{ v }}\"{% when None %}(none){% endmatch %}\
+                    {% endfor %} \
+                    <small>({{ c.cause.as_str() }})</small></li>\
+                {% endfor %}\
+                {% for v in r.violations %}\
+                    <li class=\"violation\"><b>!</b> {{ v.key }}\
+                    {% if let Some(value) = v.kind.value() %} = \"{{ value }}\"{% endif %}: \
+                    {{ report::violation_note(v) }} <small>(rule {{ v.rule }})</small></li>\
+                {% endfor %}\
+                </ul></td></tr>\
+            {% endfor %}\
+            </tbody></table>\
+            {% if unlisted > 0 %}\
+                <p class=\"note\">{{ unlisted }} more are not listed here; see \
+                <a href=\"report.json\">report.json</a>.</p>\
+            {% endif %}\
+        {% endif %}\
+        </section>"
+)]
+struct Resources<'a> {
+    rows: Vec<&'a ResourcePlan>,
+    unlisted: usize,
+}
+
+fn resources(plan: &Plan) -> Resources<'_> {
+    let mut rows: Vec<&ResourcePlan> = plan.not_in_sync().collect();
+    let unlisted = rows.len().saturating_sub(MAX_LISTED);
+    rows.truncate(MAX_LISTED);
+    Resources { rows, unlisted }
+}
+
+/// The values a change compares, in the order the page shows them: before, then after.
+fn compared(c: &TagChange) -> Vec<Option<&str>> {
+    let (before, after) = (c.before.as_deref(), c.after.as_deref());
+    match c.action {
+        Action::Add => vec![after],
+        Action::Change => vec![before, after],
+        Action::Remove => vec![before],
+    }
+}
+
+/// The scopes whose listing failed; nothing when every listing succeeded.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        {% if !failures.is_empty() %}\
+            <section><h2>Listings that failed</h2><ul id=\"scope-failures\">\
+            {% for f in failures %}{% let s = f.scope %}\
+                <li data-cloud=\"{{ s.cloud }}\" data-account=\"{{ s.account }}\">\
+                {{ s.cloud }} {{ s.account }} {{ s.region }} {{ s.resource_type }}: \
+                <code>{{ f.code }}</code> {{ f.message }}</li>\
+            {% endfor %}\
+            </ul></section>\
+        {% endif %}"
+)]
+struct FailedListings<'a> {
+    failures: &'a [UnknownScope],
+}
+
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        <p class=\"note\">Also: <a href=\"report\">text report</a>, <a href=\"report.json\">JSON</a>, \
+        <a href=\"report.md\">Markdown</a>, <a href=\"metrics\">metrics</a>.</p>"
+)]
+struct Links;
 
 const HEAD: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -361,3 +412,146 @@ const SCRIPT: &str = r##"<script>
 })();
 </script>
 "##;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::TimeZone as _;
+    use tagdrift_core::config::DesiredState;
+    use tagdrift_core::drift::fixtures::{Desired, Obs, any, res, rule};
+    use tagdrift_core::vocab::{ErrorCode, Observations, ResourceType};
+
+    use super::*;
+    use crate::check::{BoxFuture, Source};
+
+    /// Text made to break out of element content and of either kind of quoted attribute.
+    const HOSTILE: &str = "<img src=x onerror=\"alert('x')\">&amp;";
+
+    struct NoSource;
+
+    impl Source for NoSource {
+        fn read<'a>(&'a self, _: &'a DesiredState) -> BoxFuture<'a, Observations> {
+            Box::pin(async { Observations::default() })
+        }
+    }
+
+    fn active(state: &Arc<DesiredState>) -> Active {
+        Active {
+            state: state.clone(),
+            source: Arc::new(NoSource),
+            path: format!("/etc/{HOSTILE}.yaml"),
+            loaded_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+        }
+    }
+
+    /// A check where every string that reaches the page is hostile: account, region, id, alias, tag keys and
+    /// values, rule name, error messages, and a failed listing; with every status, action and violation kind.
+    fn hostile_snapshot(extra_missing: usize) -> Snapshot {
+        let account = format!("acct-{HOSTILE}");
+        let region = format!("region-{HOSTILE}");
+        let key = |id: &str| res(Cloud::Alibaba, &account, &region, ResourceType::Key, id);
+        let drifted = key(&format!("id-{HOSTILE}"));
+        let missing = key("missing");
+        let unknown = key("unknown");
+        let discovered = key("discovered");
+        let mut desired = Desired::new()
+            .declare(&drifted, &[("env", HOSTILE), ("owner", "a"), (HOSTILE, "new")])
+            .declare(&missing, &[("owner", "a")])
+            .declare(&unknown, &[("owner", "a")])
+            .discover(any(), true)
+            .rule(
+                rule(&format!("rule-{HOSTILE}"))
+                    .required(&["team"])
+                    .allowed("tier", &[HOSTILE]),
+            );
+        let mut observed = Obs::new()
+            .found_alias(
+                &drifted,
+                &format!("alias/{HOSTILE}"),
+                &[
+                    ("env", "prod"),
+                    ("gone", HOSTILE),
+                    ("tier", HOSTILE),
+                    ("team", "t"),
+                ],
+            )
+            .not_found(&missing)
+            .failed(&unknown, ErrorCode::Throttled, &format!("message {HOSTILE}"))
+            .found(&discovered, &[("tier", "bad")])
+            .scope_failed(&key(""), ErrorCode::Http5xx, &format!("listing {HOSTILE}"));
+        for i in 0..extra_missing {
+            let r = key(&format!("extra-{i}"));
+            desired = desired.declare(&r, &[]);
+            observed = observed.not_found(&r);
+        }
+        let mut state = desired.build();
+        state.accounts[0].name = account;
+        let finished = Utc.with_ymd_and_hms(2026, 1, 2, 3, 5, 0).unwrap();
+        let plan = tagdrift_core::drift::plan(&state, &observed.build(), finished.date_naive());
+        Snapshot {
+            plan: Arc::new(plan),
+            state: Arc::new(state),
+            path: "desired.yaml".to_owned(),
+            started: finished,
+            finished,
+            duration: Duration::from_millis(1234),
+            success: false,
+            timed_out: false,
+        }
+    }
+
+    fn page(snapshot: Option<&Snapshot>, active: &Active) -> String {
+        render(&PageInput {
+            snapshot,
+            last_success: None,
+            running: true,
+            active,
+        })
+    }
+
+    #[test]
+    fn text_from_the_desired_state_and_the_clouds_is_escaped_everywhere() {
+        let snapshot = hostile_snapshot(0);
+        let html = page(Some(&snapshot), &active(&snapshot.state));
+        assert!(!html.contains("<img") && !html.contains("alert('x')"), "{html}");
+        let e = "&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;amp;";
+        for expected in [
+            format!("Desired state <code>/etc/{e}.yaml</code>"),
+            format!("<option value=\"acct-{e}\">acct-{e}</option>"),
+            format!("<tr data-scope data-cloud=\"alibaba\" data-account=\"acct-{e}\" data-n-in_sync=\"0\""),
+            format!("<td>acct-{e}</td><td>region-{e}</td><td>key</td>"),
+            format!("<code class=\"id\">id-{e}</code>"),
+            format!(" · alias <code>alias/{e}</code>"),
+            format!("<b>+</b> {e} = \"new\" <small>(declared)</small>"),
+            format!("<b>~</b> env = \"prod\" → \"{e}\""),
+            format!("<b>-</b> gone = \"{e}\""),
+            format!("could not be read: <code>throttled</code>: message {e}</li>"),
+            format!("value not in [{e}] <small>(rule rule-{e})</small>"),
+            format!("<li data-cloud=\"alibaba\" data-account=\"acct-{e}\">"),
+            format!("<code>http_5xx</code> listing {e}</li>"),
+        ] {
+            assert!(html.contains(&expected), "{expected}\n{html}");
+        }
+    }
+
+    #[test]
+    fn the_list_stops_at_max_listed_and_says_how_many_more() {
+        let snapshot = hostile_snapshot(MAX_LISTED);
+        let html = page(Some(&snapshot), &active(&snapshot.state));
+        assert_eq!(html.matches("<tr data-resource ").count(), MAX_LISTED);
+        assert!(html.contains(&format!("(<span id=\"shown\">{MAX_LISTED}</span> shown)")));
+        assert!(html.contains("<p class=\"note\">4 more are not listed here;"));
+    }
+
+    #[test]
+    fn before_the_first_check_the_page_says_so_without_the_script() {
+        let state = Arc::new(Desired::new().build());
+        let html = page(None, &active(&state));
+        assert!(html.contains("<h2>No check has completed yet</h2>"));
+        assert!(html.contains("<span class=\"badge running\">check running</span>"));
+        assert!(!html.contains("<script>"));
+        assert!(html.ends_with("</main></body></html>\n"));
+    }
+}
