@@ -11,8 +11,9 @@ ARG RUST_VERSION=1.95
 
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
-# The workspace: its manifest and lock file, the library crates and the root package.
-COPY Cargo.toml Cargo.lock ./
+# The workspace: its manifest and lock file, the page templates' escaper setting (askama.toml), the library
+# crates and the root package.
+COPY Cargo.toml Cargo.lock askama.toml ./
 COPY crates ./crates
 COPY src ./src
 RUN cargo fetch --locked
