@@ -1,6 +1,9 @@
 //! The Alibaba half of the emulator over real HTTP: known-answer signature acceptance (reference vectors at
 //! their timestamps), rejection of altered requests, every KMS API, pagination and batch limits, throttling,
 //! injected faults, STS AssumeRoleWithOIDC, ECS metadata, and tag writes changing reads.
+//!
+//! Where a request/answer shape repeats, a test is a table of [`Case`]s (name, request, expected status and
+//! code, field checks) run in order against one emulator; every mismatch is reported with its case's name.
 
 mod support;
 
@@ -57,6 +60,14 @@ fn v1_l1_params(signature: &str) -> Vec<(String, String)> {
     ])
 }
 
+/// V1-L2 on the wire as the SDK sends it: `+` for spaces, `%2A` for `*`.
+const V1_L2_QUERY: &str = "AccessKeyId=testid&Action=ListTagResources&Format=json\
+    &NextToken=AAAAAV3MpHK1AP0pfERHZN5pu6n%2FOc1nj4M9UaAZ%2BI8db%3D%3D&RegionId=cn-hangzhou\
+    &ResourceId.1=key-hzz62f1cb66fa42qo1111&ResourceId.2=key-hzz62f1cb66fa42qo2222&ResourceType=key\
+    &SignatureMethod=HMAC-SHA1&SignatureNonce=fedcba9876543210fedcba9876543210&SignatureVersion=1.0\
+    &Tag.1.Key=cost+center&Tag.1.Value=R%26D%2A~%2F%C3%A4&Timestamp=2025-01-02T03%3A04%3A06Z\
+    &Version=2016-01-20&Signature=PbB06Q7NKOwnrqmUOuZY%2BCsCDfI%3D";
+
 /// V3-A: the captured `Client.list_tag_resources` request (AK only), headers exactly as sent.
 fn v3_a_headers() -> Vec<(String, String)> {
     pairs(&[
@@ -88,286 +99,8 @@ fn v3_a_query() -> Vec<(String, String)> {
     ])
 }
 
-fn assert_two_sample_keys(r: &Reply) {
-    r.assert_ok();
-    let rows = r.json["TagResources"]["TagResource"].as_array().unwrap();
-    let got: Vec<(&str, &str, &str)> = rows
-        .iter()
-        .map(|row| {
-            assert_eq!(row["ResourceType"], "key");
-            (
-                row["ResourceId"].as_str().unwrap(),
-                row["TagKey"].as_str().unwrap(),
-                row["TagValue"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        got,
-        [
-            ("key-hzz62f1cb66fa42qo1111", "disk-encryption", "true"),
-            ("key-hzz62f1cb66fa42qo1111", "owner", "platform"),
-            ("key-hzz62f1cb66fa42qo2222", "env", "prod"),
-            ("key-hzz62f1cb66fa42qo2222", "owner", "payments"),
-        ]
-    );
-    assert_eq!(r.json["NextToken"], "");
-}
-
-#[tokio::test]
-async fn accepts_the_captured_v1_request_and_rejects_every_alteration() {
-    let emu = Emu::start(SAMPLE).await;
-    let good = v1_capture_params();
-    assert_two_sample_keys(&emu.send_v1("POST", &good, false).await);
-    // The same request again is a replay.
-    emu.send_v1("POST", &good, false)
-        .await
-        .assert_error(400, "SignatureNonceUsed");
-
-    // Each alteration keeps a fresh nonce so only the alteration can be the reason.
-    let with = |name: &str, value: &str, nonce: &str| {
-        let mut p = good.clone();
-        for (k, v) in &mut p {
-            if k == name {
-                *v = value.to_owned();
-            }
-            if k == "SignatureNonce" {
-                *v = nonce.to_owned();
-            }
-        }
-        p
-    };
-    // One byte of a signed parameter, one byte of the signature, the HTTP method.
-    let altered = with("ResourceId.2", "key-hzz62f1cb66fa42qo2223", "a1");
-    let r = emu.send_v1("POST", &altered, false).await;
-    r.assert_error(400, "SignatureDoesNotMatch");
-    let expected_sts = sign::v1_string_to_sign("POST", &altered);
-    assert_eq!(
-        r.json["Message"].as_str().unwrap(),
-        format!(
-            "Specified signature is not matched with our calculation. server string to sign is:{expected_sts}"
-        )
-    );
-    assert_eq!(r.json["HostId"].as_str().unwrap(), emu.host());
-    emu.send_v1(
-        "POST",
-        &with("Signature", "SgcbKQO3ML1liUGMpuKX6LlfSOB=", "a2"),
-        false,
-    )
-    .await
-    .assert_error(400, "SignatureDoesNotMatch");
-    emu.send_v1("GET", &with("SignatureNonce", "a3", "a3"), false)
-        .await
-        .assert_error(400, "SignatureDoesNotMatch");
-    // Wrong secret: sign correctly with another secret.
-    let mut unsigned: Vec<(String, String)> = good
-        .iter()
-        .filter(|(k, _)| k != "Signature" && k != "AccessKeyId")
-        .cloned()
-        .collect();
-    unsigned.retain(|(k, _)| {
-        ![
-            "SignatureMethod",
-            "SignatureVersion",
-            "SignatureNonce",
-            "Timestamp",
-        ]
-        .contains(&k.as_str())
-    });
-    let wrong = sign::sign_v1("POST", &unsigned, &cred("testid", "wrongsecret"), T0, "a4");
-    emu.send_v1("POST", &wrong, false)
-        .await
-        .assert_error(400, "SignatureDoesNotMatch");
-    // Unknown access key.
-    let stranger = sign::sign_v1("POST", &unsigned, &cred("nobody", "testsecret"), T0, "a5");
-    emu.send_v1("POST", &stranger, false)
-        .await
-        .assert_error(404, "InvalidAccessKeyId.NotFound");
-    // Stale date: the same signed request 16 minutes later.
-    let fresh = with("SignatureNonce", "a6", "a6");
-    let fresh = sign::sign_v1("POST", &fresh[..fresh.len() - 1], &testid(), T0, "a6");
-    emu.advance(TimeDelta::minutes(16)).await;
-    emu.send_v1("POST", &fresh, false)
-        .await
-        .assert_error(400, "IllegalTimestamp");
-    emu.advance(TimeDelta::minutes(-32)).await;
-    emu.send_v1("POST", &fresh, false)
-        .await
-        .assert_error(400, "IllegalTimestamp");
-    emu.advance(TimeDelta::minutes(16)).await;
-    assert_two_sample_keys(&emu.send_v1("POST", &fresh, false).await);
-
-    let stats = emu.stats().await;
-    assert_eq!(stats.outcome("alibaba", "ListTagResources", "ok"), 2);
-    assert_eq!(
-        stats.outcome("alibaba", "ListTagResources", "SignatureDoesNotMatch"),
-        4
-    );
-}
-
-#[tokio::test]
-async fn accepts_v1_l1_get_and_post_signatures() {
-    for (method, signature) in [
-        ("GET", "9OTUtIR7BUwGrwtACTkeBEtXGoU="),
-        ("POST", "P59+QNrl2juvRyRn77b8JJaNSfU="),
-    ] {
-        let emu = Emu::start(SAMPLE).await;
-        // The vector's NextToken came from the real service, so the emulator (having authenticated the
-        // request) rejects the token itself: proof that the signature passed.
-        let r = emu.send_v1(method, &v1_l1_params(signature), false).await;
-        r.assert_error(400, "InvalidParameter");
-        assert!(
-            r.json["Message"].as_str().unwrap().contains("NextToken"),
-            "{}",
-            r.body
-        );
-        // The same signed parameters in a form body instead of the query: also accepted (the method is part
-        // of the string to sign, where the parameters travel is not).
-        if method == "POST" {
-            let emu = Emu::start(SAMPLE).await;
-            let r = emu.send_v1("POST", &v1_l1_params(signature), true).await;
-            r.assert_error(400, "InvalidParameter");
-            assert!(
-                r.json["Message"].as_str().unwrap().contains("NextToken"),
-                "{}",
-                r.body
-            );
-        }
-    }
-}
-
-#[tokio::test]
-async fn accepts_v1_l2_with_form_encoded_wire() {
-    let emu = Emu::start(SAMPLE).await;
-    emu.set_clock(t0() + TimeDelta::seconds(1)).await;
-    // The SDK's wire form: `+` for spaces, `%2A` for `*`.
-    let query = "AccessKeyId=testid&Action=ListTagResources&Format=json\
-        &NextToken=AAAAAV3MpHK1AP0pfERHZN5pu6n%2FOc1nj4M9UaAZ%2BI8db%3D%3D&RegionId=cn-hangzhou\
-        &ResourceId.1=key-hzz62f1cb66fa42qo1111&ResourceId.2=key-hzz62f1cb66fa42qo2222&ResourceType=key\
-        &SignatureMethod=HMAC-SHA1&SignatureNonce=fedcba9876543210fedcba9876543210&SignatureVersion=1.0\
-        &Tag.1.Key=cost+center&Tag.1.Value=R%26D%2A~%2F%C3%A4&Timestamp=2025-01-02T03%3A04%3A06Z\
-        &Version=2016-01-20&Signature=PbB06Q7NKOwnrqmUOuZY%2BCsCDfI%3D";
-    let r = Emu::reply(
-        emu.http
-            .post(format!("{}?{query}", emu.url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    r.assert_error(400, "InvalidParameter");
-    assert!(
-        r.json["Message"].as_str().unwrap().contains("NextToken"),
-        "{}",
-        r.body
-    );
-}
-
-#[tokio::test]
-async fn accepts_the_captured_v3_request_and_rejects_every_alteration() {
-    let emu = Emu::start(SAMPLE).await;
-    let headers = v3_a_headers();
-    assert_two_sample_keys(&emu.send_v3(&v3_a_query(), &headers, Vec::new()).await);
-    emu.send_v3(&v3_a_query(), &headers, Vec::new())
-        .await
-        .assert_error(400, "SignatureNonceUsed");
-
-    let with = |name: &str, value: &str, nonce: &str| {
-        let mut h = headers.clone();
-        for (k, v) in &mut h {
-            if k == name {
-                *v = value.to_owned();
-            }
-            if k == "x-acs-signature-nonce" {
-                *v = nonce.to_owned();
-            }
-        }
-        h
-    };
-    // One byte of a signed header (user-agent), of the signature, of the query.
-    let r = emu
-        .send_v3(
-            &v3_a_query(),
-            &with(
-                "user-agent",
-                "AlibabaCloud (Linux; x86_64) Python/3.11.8 Core/0.4.3 TeaDSL/2",
-                "b1",
-            ),
-            Vec::new(),
-        )
-        .await;
-    r.assert_error(400, "SignatureDoesNotMatch");
-    assert!(
-        r.json["Message"]
-            .as_str()
-            .unwrap()
-            .contains("server string to sign is:ACS3-HMAC-SHA256\n"),
-        "{}",
-        r.body
-    );
-    let auth = headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .unwrap()
-        .1
-        .replace("cfe", "cff");
-    emu.send_v3(&v3_a_query(), &with("authorization", &auth, "b2"), Vec::new())
-        .await
-        .assert_error(400, "SignatureDoesNotMatch");
-    let mut query = v3_a_query();
-    query[3].1 = "secret".into();
-    emu.send_v3(&query, &with("x-acs-signature-nonce", "b3", "b3"), Vec::new())
-        .await
-        .assert_error(400, "SignatureDoesNotMatch");
-    // A body the signature did not cover.
-    emu.send_v3(
-        &v3_a_query(),
-        &with("x-acs-signature-nonce", "b4", "b4"),
-        b"x".to_vec(),
-    )
-    .await
-    .assert_error(400, "SignatureDoesNotMatch");
-    // Stale date.
-    emu.advance(TimeDelta::minutes(20)).await;
-    let nonce = "b5";
-    let host = "kms.cn-hangzhou.aliyuncs.com";
-    let call = V3Call {
-        method: "POST",
-        host,
-        action: "ListTagResources",
-        version: KMS,
-        query: &v3_a_query(),
-        headers: &[],
-        body: b"",
-        date: T0,
-        nonce,
-    };
-    let mut signed = sign::sign_v3(&call, &testid());
-    signed.push(("host".into(), host.into()));
-    emu.send_v3(&v3_a_query(), &signed, Vec::new())
-        .await
-        .assert_error(400, "InvalidTimeStamp.Expired");
-    // Wrong secret and unknown key at the right time.
-    emu.set_clock(t0()).await;
-    let mut call2 = call;
-    call2.nonce = "b6";
-    let mut wrong = sign::sign_v3(&call2, &cred("testid", "nope"));
-    wrong.push(("host".into(), host.into()));
-    emu.send_v3(&v3_a_query(), &wrong, Vec::new())
-        .await
-        .assert_error(400, "SignatureDoesNotMatch");
-    call2.nonce = "b7";
-    let mut stranger = sign::sign_v3(&call2, &cred("nobody", "testsecret"));
-    stranger.push(("host".into(), host.into()));
-    emu.send_v3(&v3_a_query(), &stranger, Vec::new())
-        .await
-        .assert_error(404, "InvalidAccessKeyId.NotFound");
-}
-
-#[tokio::test]
-async fn accepts_v3_min_and_v3_b_with_sts_token() {
-    // V3-MIN: only the six documented headers, with the vector's (foreign) NextToken.
-    let emu = Emu::start(SAMPLE).await;
+/// V3-MIN: only the six documented headers, with the vector's (foreign) NextToken.
+fn v3_min() -> (Pairs, Pairs) {
     let mut query = v3_a_query();
     query.insert(0, ("NextToken".into(), "caeba0bbb2be03f84eb48b699f0a4883".into()));
     let headers = pairs(&[
@@ -382,14 +115,12 @@ async fn accepts_v3_min_and_v3_b_with_sts_token() {
             "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=65e38c0dbb115da260b347ca208bd253b685c96708464f3dd14298079d873888",
         ),
     ]);
-    let r = emu.send_v3(&query, &headers, Vec::new()).await;
-    r.assert_error(400, "InvalidParameter");
-    assert!(r.body.contains("NextToken"));
+    (query, headers)
+}
 
-    // V3-B: STS credentials `testid` + token `CAIS.test-sts-token` (here a static STS key of an account).
-    let sts_inventory = "alibaba:\n  - access_key_id: permanent\n    access_key_secret: other\n    sts:\n      - {access_key_id: testid, access_key_secret: testsecret, security_token: CAIS.test-sts-token}\n    regions:\n      cn-hangzhou:\n        keys: [{id: key-hzz62f1cb66fa42qo1111, tags: {a: b}}, {id: key-hzz62f1cb66fa42qo2222}]\n";
-    let emu = Emu::start(sts_inventory).await;
-    emu.set_clock(t0() + TimeDelta::seconds(1)).await;
+/// V3-B: STS credentials `testid` + token `CAIS.test-sts-token` (here a static STS key of an account); the
+/// request with `token` and `nonce` in place of the vector's.
+fn v3_b(token: &str, nonce: &str) -> (Pairs, Pairs) {
     let query = pairs(&[
         ("NextToken", "AAAAAV3MpHK1AP0pfERHZN5pu6n/Oc1nj4M9UaAZ+I8db=="),
         ("RegionId", "cn-hangzhou"),
@@ -399,7 +130,7 @@ async fn accepts_v3_min_and_v3_b_with_sts_token() {
         ("Tag.1.Key", "cost center"),
         ("Tag.1.Value", "R&D*~/ä"),
     ]);
-    let mut headers = pairs(&[
+    let headers = pairs(&[
         ("accept", "application/json"),
         ("host", "kms.cn-hangzhou.aliyuncs.com"),
         (
@@ -411,23 +142,283 @@ async fn accepts_v3_min_and_v3_b_with_sts_token() {
         ("x-acs-content-sha256", sign::EMPTY_BODY_SHA256),
         ("x-acs-credentials-provider", "static_sts"),
         ("x-acs-date", "2025-01-02T03:04:06Z"),
-        ("x-acs-security-token", "CAIS.test-sts-token"),
-        ("x-acs-signature-nonce", "fedcba9876543210fedcba9876543210"),
+        ("x-acs-security-token", token),
+        ("x-acs-signature-nonce", nonce),
         ("x-acs-version", "2016-01-20"),
         (
             "authorization",
             "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=accept;host;user-agent;x-acs-accesskey-id;x-acs-action;x-acs-content-sha256;x-acs-credentials-provider;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version,Signature=d54875e051f4fe37aeba9ee1319b6ba632478b3f7799d7aa60d13f4e7bc2a2e0",
         ),
     ]);
-    let r = emu.send_v3(&query, &headers, Vec::new()).await;
-    r.assert_error(400, "InvalidParameter");
-    assert!(r.body.contains("NextToken"), "{}", r.body);
-    // Same request with another token: the signature no longer matches.
-    headers[8].1 = "CAIS.test-sts-tokeN".into();
-    headers[9].1 = "c1".into();
-    emu.send_v3(&query, &headers, Vec::new())
-        .await
-        .assert_error(400, "SignatureDoesNotMatch");
+    (query, headers)
+}
+
+const STS_INVENTORY: &str = "alibaba:\n  - access_key_id: permanent\n    access_key_secret: other\n    sts:\n      - {access_key_id: testid, access_key_secret: testsecret, security_token: CAIS.test-sts-token}\n    regions:\n      cn-hangzhou:\n        keys: [{id: key-hzz62f1cb66fa42qo1111, tags: {a: b}}, {id: key-hzz62f1cb66fa42qo2222}]\n";
+
+/// The answer to the captured requests: the two sample keys' tag rows on one page.
+fn two_sample_keys() -> [Check; 2] {
+    [
+        eq(
+            "/TagResources/TagResource",
+            json!([
+                {"ResourceId": "key-hzz62f1cb66fa42qo1111", "ResourceType": "key", "TagKey": "disk-encryption", "TagValue": "true"},
+                {"ResourceId": "key-hzz62f1cb66fa42qo1111", "ResourceType": "key", "TagKey": "owner", "TagValue": "platform"},
+                {"ResourceId": "key-hzz62f1cb66fa42qo2222", "ResourceType": "key", "TagKey": "env", "TagValue": "prod"},
+                {"ResourceId": "key-hzz62f1cb66fa42qo2222", "ResourceType": "key", "TagKey": "owner", "TagValue": "payments"},
+            ]),
+        ),
+        eq("/NextToken", ""),
+    ]
+}
+
+/// `params` with `name` set to `value` and a fresh `nonce` (in `nonce_name`), so only the alteration can be
+/// the reason for a refusal.
+fn altered(
+    params: &[(String, String)],
+    nonce_name: &str,
+    name: &str,
+    value: &str,
+    nonce: &str,
+) -> Vec<(String, String)> {
+    let mut p = params.to_vec();
+    for (k, v) in &mut p {
+        if k == name {
+            *v = value.to_owned();
+        }
+        if k == nonce_name {
+            *v = nonce.to_owned();
+        }
+    }
+    p
+}
+
+#[tokio::test]
+async fn accepts_the_captured_v1_request_and_rejects_every_alteration() {
+    let emu = Emu::start(SAMPLE).await;
+    let good = v1_capture_params();
+    let with = |name: &str, value: &str, nonce: &str| altered(&good, "SignatureNonce", name, value, nonce);
+    let post = |name: &str, signed: Vec<(String, String)>| v1(name, "POST", signed, false);
+    let param_byte = with("ResourceId.2", "key-hzz62f1cb66fa42qo2223", "a1");
+    let expected_sts = sign::v1_string_to_sign("POST", &param_byte);
+    // Re-signed with other credentials: the parameters without those the signing adds.
+    let unsigned: Vec<(String, String)> = good
+        .iter()
+        .filter(|(k, _)| {
+            ![
+                "Signature",
+                "AccessKeyId",
+                "SignatureMethod",
+                "SignatureVersion",
+                "SignatureNonce",
+                "Timestamp",
+            ]
+            .contains(&k.as_str())
+        })
+        .cloned()
+        .collect();
+    let resigned = |c: &Credential, nonce: &str| sign::sign_v1("POST", &unsigned, c, T0, nonce);
+    // Stale date: the same signed request 16 minutes later, or earlier.
+    let fresh = with("SignatureNonce", "a6", "a6");
+    let fresh = sign::sign_v1("POST", &fresh[..fresh.len() - 1], &testid(), T0, "a6");
+    let mismatch = "SignatureDoesNotMatch";
+    emu.run_table(&[
+        post("the captured request", good.clone()).checks(two_sample_keys()),
+        post("the same request again (a replay)", good.clone()).fails(400, "SignatureNonceUsed"),
+        post("one byte of a signed parameter", param_byte)
+            .fails(400, mismatch)
+            .checks([
+                eq(
+                    "/Message",
+                    format!(
+                        "Specified signature is not matched with our calculation. server string to sign is:{expected_sts}"
+                    ),
+                ),
+                eq("/HostId", emu.host()),
+            ]),
+        post(
+            "one byte of the signature",
+            with("Signature", "SgcbKQO3ML1liUGMpuKX6LlfSOB=", "a2"),
+        )
+        .fails(400, mismatch),
+        v1("the HTTP method", "GET", with("SignatureNonce", "a3", "a3"), false).fails(400, mismatch),
+        post("a wrong secret", resigned(&cred("testid", "wrongsecret"), "a4")).fails(400, mismatch),
+        post("an unknown access key", resigned(&cred("nobody", "testsecret"), "a5"))
+            .fails(404, "InvalidAccessKeyId.NotFound"),
+        // The clock moves 16 minutes forward, 32 back, 16 forward: late, early, on time again.
+        post("16 minutes late", fresh.clone())
+            .after(TimeDelta::minutes(16))
+            .fails(400, "IllegalTimestamp"),
+        post("16 minutes early", fresh.clone())
+            .after(TimeDelta::minutes(-32))
+            .fails(400, "IllegalTimestamp"),
+        post("on time", fresh).after(TimeDelta::minutes(16)).checks(two_sample_keys()),
+    ])
+    .await;
+
+    let stats = emu.stats().await;
+    assert_eq!(stats.outcome("alibaba", "ListTagResources", "ok"), 2);
+    assert_eq!(stats.outcome("alibaba", "ListTagResources", mismatch), 4);
+}
+
+/// The reference vectors whose NextToken came from the real service: the emulator, having authenticated the
+/// request, rejects the token itself, which proves the signature passed. Each row on a fresh emulator (the
+/// vectors share nonces), with the clock at the vector's timestamp.
+#[tokio::test]
+async fn accepts_the_reference_vectors_with_foreign_tokens() {
+    let foreign = |case: Case| {
+        case.fails(400, "InvalidParameter")
+            .check(contains("/Message", "NextToken"))
+    };
+    let one_second = TimeDelta::seconds(1);
+    let (min_query, min_headers) = v3_min();
+    let (b_query, b_headers) = v3_b("CAIS.test-sts-token", "fedcba9876543210fedcba9876543210");
+    let (_, other_token) = v3_b("CAIS.test-sts-tokeN", "c1");
+    let rows = [
+        (
+            SAMPLE,
+            foreign(v1(
+                "V1-L1 GET",
+                "GET",
+                v1_l1_params("9OTUtIR7BUwGrwtACTkeBEtXGoU="),
+                false,
+            )),
+        ),
+        (
+            SAMPLE,
+            foreign(v1(
+                "V1-L1 POST",
+                "POST",
+                v1_l1_params("P59+QNrl2juvRyRn77b8JJaNSfU="),
+                false,
+            )),
+        ),
+        // The same signed parameters in a form body instead of the query: also accepted (the method is part of
+        // the string to sign, where the parameters travel is not).
+        (
+            SAMPLE,
+            foreign(v1(
+                "V1-L1 POST, form body",
+                "POST",
+                v1_l1_params("P59+QNrl2juvRyRn77b8JJaNSfU="),
+                true,
+            )),
+        ),
+        (
+            SAMPLE,
+            foreign(raw(
+                "V1-L2, the SDK's wire form",
+                Raw::new("POST", format!("/?{V1_L2_QUERY}")),
+            ))
+            .at(one_second),
+        ),
+        (SAMPLE, foreign(v3("V3-MIN", min_query, min_headers, b""))),
+        (
+            STS_INVENTORY,
+            foreign(v3("V3-B", b_query.clone(), b_headers, b"")).at(one_second),
+        ),
+        // Another token: the signature no longer matches.
+        (
+            STS_INVENTORY,
+            v3("V3-B with another token", b_query, other_token, b"")
+                .at(one_second)
+                .fails(400, "SignatureDoesNotMatch"),
+        ),
+    ];
+    let mut failures = Failures::default();
+    for (inventory, case) in &rows {
+        Emu::start(inventory).await.run_case(case, &mut failures).await;
+    }
+    failures.assert_none();
+}
+
+#[tokio::test]
+async fn accepts_the_captured_v3_request_and_rejects_every_alteration() {
+    let emu = Emu::start(SAMPLE).await;
+    let headers = v3_a_headers();
+    let with =
+        |name: &str, value: &str, nonce: &str| altered(&headers, "x-acs-signature-nonce", name, value, nonce);
+    let auth = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .unwrap()
+        .1
+        .replace("cfe", "cff");
+    let mut query_byte = v3_a_query();
+    query_byte[3].1 = "secret".into();
+    // Signed again with the vector's host and date, by `credential`.
+    let host = "kms.cn-hangzhou.aliyuncs.com";
+    let query = v3_a_query();
+    let resigned = |nonce: &str, credential: &Credential| {
+        let mut signed = sign::sign_v3(&v3_call(host, "ListTagResources", &query, T0, nonce), credential);
+        signed.push(("host".into(), host.into()));
+        signed
+    };
+    let mismatch = "SignatureDoesNotMatch";
+    emu.run_table(&[
+        v3("the captured request", v3_a_query(), headers.clone(), b"").checks(two_sample_keys()),
+        v3(
+            "the same request again (a replay)",
+            v3_a_query(),
+            headers.clone(),
+            b"",
+        )
+        .fails(400, "SignatureNonceUsed"),
+        v3(
+            "one byte of a signed header (user-agent)",
+            v3_a_query(),
+            with(
+                "user-agent",
+                "AlibabaCloud (Linux; x86_64) Python/3.11.8 Core/0.4.3 TeaDSL/2",
+                "b1",
+            ),
+            b"",
+        )
+        .fails(400, mismatch)
+        .check(contains(
+            "/Message",
+            "server string to sign is:ACS3-HMAC-SHA256\n",
+        )),
+        v3(
+            "one byte of the signature",
+            v3_a_query(),
+            with("authorization", &auth, "b2"),
+            b"",
+        )
+        .fails(400, mismatch),
+        v3(
+            "one byte of the query",
+            query_byte,
+            with("x-acs-signature-nonce", "b3", "b3"),
+            b"",
+        )
+        .fails(400, mismatch),
+        v3(
+            "a body the signature did not cover",
+            v3_a_query(),
+            with("x-acs-signature-nonce", "b4", "b4"),
+            b"x",
+        )
+        .fails(400, mismatch),
+        v3("a stale date", v3_a_query(), resigned("b5", &testid()), b"")
+            .after(TimeDelta::minutes(20))
+            .fails(400, "InvalidTimeStamp.Expired"),
+        v3(
+            "a wrong secret",
+            v3_a_query(),
+            resigned("b6", &cred("testid", "nope")),
+            b"",
+        )
+        .at(TimeDelta::zero())
+        .fails(400, mismatch),
+        v3(
+            "an unknown access key",
+            v3_a_query(),
+            resigned("b7", &cred("nobody", "testsecret")),
+            b"",
+        )
+        .fails(404, "InvalidAccessKeyId.NotFound"),
+    ])
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -436,107 +427,62 @@ async fn accepts_v3_min_and_v3_b_with_sts_token() {
 #[tokio::test]
 async fn gateway_rejects_malformed_requests_with_the_real_codes() {
     let emu = Emu::start(SAMPLE).await;
-    // Unknown action, unknown version, missing RegionId, bad ResourceType.
-    emu.call(Sig::V3, "DeleteEverything", &[], &testid())
-        .await
-        .assert_error(404, "InvalidApi.NotFound");
-    emu.call_version(Sig::V1Get, "2099-01-01", "ListKeys", &[], &testid())
-        .await
-        .assert_error(400, "InvalidVersion");
-    emu.call(
-        Sig::V1Post,
-        "ListTagResources",
-        &[("ResourceType", "key")],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "MissingParameter");
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListTagResources",
-            &[("RegionId", "cn-hangzhou"), ("ResourceType", "kms")],
-            &testid(),
-        )
-        .await;
-    r.assert_error(400, "InvalidParameter");
-    assert!(r.json["HttpStatus"].is_number());
-    // Unsigned KMS call.
-    let r = Emu::reply(
-        emu.http
-            .get(format!(
-                "{}?Action=ListKeys&Version=2016-01-20&Format=JSON",
-                emu.url()
-            ))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    r.assert_error(400, "IncompleteSignature");
-    // Missing Action.
-    let r = Emu::reply(
-        emu.http
-            .get(format!("{}?Version=2016-01-20&Format=JSON", emu.url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    r.assert_error(400, "MissingParameter");
-    // Unsupported method.
-    let r = Emu::reply(
-        emu.http
-            .delete(format!("{}?Action=ListKeys&Format=JSON", emu.url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    r.assert_error(403, "UnsupportedHTTPMethod");
-    // V3: an x-acs-* header left out of SignedHeaders, a malformed Authorization.
     let now = emu.now();
     let host = emu.host();
-    let call = V3Call {
-        method: "POST",
-        host: &host,
-        action: "ListKeys",
-        version: KMS,
-        query: &[],
-        headers: &[],
-        body: b"",
-        date: &now,
-        nonce: "d1",
-    };
-    let mut headers = sign::sign_v3(&call, &testid());
-    headers.push(("x-acs-extra".into(), "unsigned".into()));
-    let r = emu.send_v3(&[], &headers, Vec::new()).await;
-    r.assert_error(400, "IncompleteSignature");
-    assert!(r.body.contains("x-acs-extra"), "{}", r.body);
-    headers.pop();
-    for (k, v) in &mut headers {
+    // V3: an x-acs-* header left out of SignedHeaders; a malformed Authorization.
+    let signed = sign::sign_v3(&v3_call(&host, "ListKeys", &[], &now, "d1"), &testid());
+    let mut extra_header = signed.clone();
+    extra_header.push(("x-acs-extra".into(), "unsigned".into()));
+    let mut malformed = signed;
+    for (k, v) in &mut malformed {
         if k == "authorization" {
             *v = "ACS3-HMAC-SHA256 Credential=testid".into();
         }
     }
-    emu.send_v3(&[], &headers, Vec::new())
-        .await
-        .assert_error(400, "IncompleteSignature");
     // V1 without SignatureNonce.
-    let signed = sign::sign_v1(
+    let without_nonce: Vec<(String, String)> = sign::sign_v1(
         "GET",
         &pairs(&[("Action", "ListKeys"), ("Version", KMS), ("Format", "JSON")]),
         &testid(),
         &now,
         "d2",
-    );
-    let without: Vec<(String, String)> = signed
-        .into_iter()
-        .filter(|(k, _)| k != "SignatureNonce")
-        .collect();
-    emu.send_v1("GET", &without, false)
-        .await
-        .assert_error(400, "MissingParameter");
+    )
+    .into_iter()
+    .filter(|(k, _)| k != "SignatureNonce")
+    .collect();
+    emu.run_table(&[
+        call("unknown action", Sig::V3, "DeleteEverything", "").fails(404, "InvalidApi.NotFound"),
+        call("unknown version", Sig::V1Get, "ListKeys", "")
+            .version("2099-01-01")
+            .fails(400, "InvalidVersion"),
+        call("no RegionId", Sig::V1Post, "ListTagResources", "ResourceType=key")
+            .fails(400, "MissingParameter"),
+        call(
+            "bad ResourceType",
+            Sig::V3,
+            "ListTagResources",
+            "RegionId=cn-hangzhou&ResourceType=kms",
+        )
+        .fails(400, "InvalidParameter")
+        .check(is("/HttpStatus", Kind::Number)),
+        raw(
+            "unsigned KMS call",
+            Raw::get("/?Action=ListKeys&Version=2016-01-20&Format=JSON"),
+        )
+        .fails(400, "IncompleteSignature"),
+        raw("no Action", Raw::get("/?Version=2016-01-20&Format=JSON")).fails(400, "MissingParameter"),
+        raw(
+            "unsupported method",
+            Raw::new("DELETE", "/?Action=ListKeys&Format=JSON"),
+        )
+        .fails(403, "UnsupportedHTTPMethod"),
+        v3("an x-acs-* header not signed", Vec::new(), extra_header, b"")
+            .fails(400, "IncompleteSignature")
+            .check(body_contains("x-acs-extra")),
+        v3("a malformed Authorization", Vec::new(), malformed, b"").fails(400, "IncompleteSignature"),
+        v1("V1 without SignatureNonce", "GET", without_nonce, false).fails(400, "MissingParameter"),
+    ])
+    .await;
 
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("alibaba", "unknown", "InvalidApi.NotFound"), 1);
@@ -590,361 +536,193 @@ async fn xml_is_the_v1_default_format() {
 // ---------------------------------------------------------------------------------------------------------
 // The APIs.
 
+const HANGZHOU: &str = "RegionId=cn-hangzhou";
+const KEY_1111: &str = "key-hzz62f1cb66fa42qo1111";
+const KEY_1111_ARN: &str = "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz62f1cb66fa42qo1111";
+
+/// Every API of the sample inventory, read-only, on one emulator.
 #[tokio::test]
 async fn every_api_over_every_signature_style() {
     let emu = Emu::start(SAMPLE).await;
+    let mut cases = Vec::new();
     for sig in ALL_SIGS {
-        let r = emu
-            .call(sig, "ListKeys", &[("RegionId", "cn-hangzhou")], &testid())
-            .await;
-        r.assert_ok();
-        assert_eq!(r.json["TotalCount"], 3, "{sig:?}");
-        assert_eq!(r.json["PageNumber"], 1);
-        assert_eq!(r.json["PageSize"], 10);
-        assert_eq!(
-            r.json["Keys"]["Key"][0],
-            json!({"KeyId": "key-hzz62f1cb66fa42qo1111", "KeyArn": "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz62f1cb66fa42qo1111"})
+        cases.push(
+            call(format!("{sig:?} ListKeys"), sig, "ListKeys", HANGZHOU).checks([
+                eq("/TotalCount", 3),
+                eq("/PageNumber", 1),
+                eq("/PageSize", 10),
+                eq("/Keys/Key/0", json!({"KeyId": KEY_1111, "KeyArn": KEY_1111_ARN})),
+            ]),
         );
-        let r = emu
-            .call(
+        cases.push(
+            call(
+                format!("{sig:?} ListTagResources of secrets"),
                 sig,
                 "ListTagResources",
-                &[("RegionId", "cn-hangzhou"), ("ResourceType", "secret")],
-                &testid(),
+                "RegionId=cn-hangzhou&ResourceType=secret",
             )
-            .await;
-        r.assert_ok();
-        assert_eq!(
-            r.json["TagResources"]["TagResource"].as_array().unwrap().len(),
-            3,
-            "{sig:?}"
+            .check(len("/TagResources/TagResource", 3)),
         );
     }
 
     // ListKeys paging and filters; the region from a kms.<region>.aliyuncs.com host.
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListKeys",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("PageSize", "2"),
-                ("PageNumber", "2"),
-            ],
-            &testid(),
-        )
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["Keys"]["Key"].as_array().unwrap().len(), 1);
-    assert_eq!(r.json["Keys"]["Key"][0]["KeyId"], "key-hzz62f1cb66fa42qo3333");
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListKeys",
-            &[("RegionId", "cn-hangzhou"), ("PageNumber", "9")],
-            &testid(),
-        )
-        .await;
-    assert_eq!(
-        (
-            r.json["TotalCount"].as_u64(),
-            r.json["Keys"]["Key"].as_array().map(Vec::len)
-        ),
-        (Some(3), Some(0))
-    );
-    for (name, value) in [
-        ("PageSize", "101"),
-        ("PageSize", "0"),
-        ("PageNumber", "0"),
-        ("PageNumber", "x"),
-    ] {
-        emu.call(
-            Sig::V3,
-            "ListKeys",
-            &[("RegionId", "cn-hangzhou"), (name, value)],
-            &testid(),
-        )
-        .await
-        .assert_error(400, "InvalidParameter");
-    }
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListKeys",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("Filters", r#"[{"Key":"KeyState","Values":["Enabled"]}]"#),
-            ],
-            &testid(),
-        )
-        .await;
-    assert_eq!(r.json["TotalCount"], 3);
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListKeys",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("Filters", r#"[{"Key":"KeyState","Values":["Disabled"]}]"#),
-            ],
-            &testid(),
-        )
-        .await;
-    assert_eq!(r.json["TotalCount"], 0);
-    emu.call(
-        Sig::V3,
-        "ListKeys",
-        &[("RegionId", "cn-hangzhou"), ("Filters", "not json")],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "InvalidParameter");
-    // No RegionId: multi-region account needs one.
-    emu.call(Sig::V3, "ListKeys", &[], &testid())
-        .await
-        .assert_error(400, "MissingParameter");
+    let list_keys = |name: &str, params: &str| call(name, Sig::V3, "ListKeys", params);
+    let shanghai_host = "kms.cn-shanghai.aliyuncs.com";
     let now = emu.now();
-    let call = V3Call {
-        method: "POST",
-        host: "kms.cn-shanghai.aliyuncs.com",
-        action: "ListKeys",
-        version: KMS,
-        query: &[],
-        headers: &[],
-        body: b"",
-        date: &now,
-        nonce: "h1",
-    };
-    let mut headers = sign::sign_v3(&call, &testid());
-    headers.push(("host".into(), "kms.cn-shanghai.aliyuncs.com".into()));
-    let r = emu.send_v3(&[], &headers, Vec::new()).await;
-    r.assert_ok();
-    assert_eq!(r.json["Keys"]["Key"][0]["KeyId"], "key-shh5f0a9c3d21be47xy4444");
+    let mut shanghai = sign::sign_v3(&v3_call(shanghai_host, "ListKeys", &[], &now, "h1"), &testid());
+    shanghai.push(("host".into(), shanghai_host.into()));
+    cases.extend([
+        list_keys("page 2 of size 2", "RegionId=cn-hangzhou&PageSize=2&PageNumber=2").checks([
+            len("/Keys/Key", 1),
+            eq("/Keys/Key/0/KeyId", "key-hzz62f1cb66fa42qo3333"),
+        ]),
+        list_keys("a page past the last", "RegionId=cn-hangzhou&PageNumber=9")
+            .checks([eq("/TotalCount", 3), len("/Keys/Key", 0)]),
+        list_keys("PageSize 101", "RegionId=cn-hangzhou&PageSize=101").fails(400, "InvalidParameter"),
+        list_keys("PageSize 0", "RegionId=cn-hangzhou&PageSize=0").fails(400, "InvalidParameter"),
+        list_keys("PageNumber 0", "RegionId=cn-hangzhou&PageNumber=0").fails(400, "InvalidParameter"),
+        list_keys("PageNumber x", "RegionId=cn-hangzhou&PageNumber=x").fails(400, "InvalidParameter"),
+        list_keys(
+            "enabled keys",
+            r#"RegionId=cn-hangzhou&Filters=[{"Key":"KeyState","Values":["Enabled"]}]"#,
+        )
+        .check(eq("/TotalCount", 3)),
+        list_keys(
+            "disabled keys",
+            r#"RegionId=cn-hangzhou&Filters=[{"Key":"KeyState","Values":["Disabled"]}]"#,
+        )
+        .check(eq("/TotalCount", 0)),
+        list_keys("Filters not JSON", "RegionId=cn-hangzhou&Filters=not json").fails(400, "InvalidParameter"),
+        // No RegionId: multi-region account needs one.
+        list_keys("no RegionId", "").fails(400, "MissingParameter"),
+        v3("the region of the host", Vec::new(), shanghai, b"")
+            .check(eq("/Keys/Key/0/KeyId", "key-shh5f0a9c3d21be47xy4444")),
+    ]);
 
     // ListSecrets with and without tags, with filters.
-    let r = emu
-        .call(
-            Sig::V1Post,
-            "ListSecrets",
-            &[("RegionId", "cn-hangzhou"), ("FetchTags", "true")],
-            &testid(),
+    let list_secrets = |name: &str, params: &str| call(name, Sig::V1Post, "ListSecrets", params);
+    cases.extend([
+        list_secrets("secrets with tags", "RegionId=cn-hangzhou&FetchTags=true").checks([
+            eq("/TotalCount", 2),
+            eq("/SecretList/Secret/0/SecretName", "api-token"),
+            eq("/SecretList/Secret/0/SecretType", "Generic"),
+            eq(
+                "/SecretList/Secret/0/Tags/Tag",
+                json!([{"TagKey": "env", "TagValue": "staging"}, {"TagKey": "owner", "TagValue": "web"}]),
+            ),
+        ]),
+        list_secrets("secrets without tags", HANGZHOU).check(absent("/SecretList/Secret/0/Tags")),
+        list_secrets(
+            "secrets by tag key",
+            r#"RegionId=cn-hangzhou&Filters=[{"Key":"TagKey","Values":["env"]}]"#,
         )
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["TotalCount"], 2);
-    let first = &r.json["SecretList"]["Secret"][0];
-    assert_eq!(first["SecretName"], "api-token");
-    assert_eq!(first["SecretType"], "Generic");
-    assert_eq!(
-        first["Tags"]["Tag"],
-        json!([{"TagKey": "env", "TagValue": "staging"}, {"TagKey": "owner", "TagValue": "web"}])
-    );
-    let r = emu
-        .call(
-            Sig::V1Post,
-            "ListSecrets",
-            &[("RegionId", "cn-hangzhou")],
-            &testid(),
+        .check(eq("/TotalCount", 1)),
+        list_secrets(
+            "secrets by name",
+            r#"RegionId=cn-hangzhou&Filters=[{"Key":"SecretName","Values":["pass"]}]"#,
         )
-        .await;
-    assert!(r.json["SecretList"]["Secret"][0].get("Tags").is_none());
-    let r = emu
-        .call(
-            Sig::V1Post,
-            "ListSecrets",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("Filters", r#"[{"Key":"TagKey","Values":["env"]}]"#),
-            ],
-            &testid(),
-        )
-        .await;
-    assert_eq!(r.json["TotalCount"], 1);
-    let r = emu
-        .call(
-            Sig::V1Post,
-            "ListSecrets",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("Filters", r#"[{"Key":"SecretName","Values":["pass"]}]"#),
-            ],
-            &testid(),
-        )
-        .await;
-    assert_eq!(r.json["SecretList"]["Secret"][0]["SecretName"], "db-password");
-    emu.call(
-        Sig::V1Post,
-        "ListSecrets",
-        &[("RegionId", "cn-hangzhou"), ("FetchTags", "yes")],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "InvalidParameter");
+        .check(eq("/SecretList/Secret/0/SecretName", "db-password")),
+        list_secrets("FetchTags yes", "RegionId=cn-hangzhou&FetchTags=yes").fails(400, "InvalidParameter"),
+    ]);
 
     // DescribeKey by id, alias, ARN; not found.
-    for key_id in [
-        "key-hzz62f1cb66fa42qo1111",
-        "alias/app-key",
-        "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz62f1cb66fa42qo1111",
-    ] {
-        let r = emu
-            .call(
-                Sig::V3,
-                "DescribeKey",
-                &[("RegionId", "cn-hangzhou"), ("KeyId", key_id)],
-                &testid(),
-            )
-            .await;
-        r.assert_ok();
-        let m = &r.json["KeyMetadata"];
-        assert_eq!(m["KeyId"], "key-hzz62f1cb66fa42qo1111", "{key_id}");
-        assert_eq!(m["KeyState"], "Enabled");
-        assert_eq!(
-            m["Arn"],
-            "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz62f1cb66fa42qo1111"
-        );
+    let describe_key =
+        |name: &str, key_id: &str| call(name, Sig::V3, "DescribeKey", HANGZHOU).param("KeyId", key_id);
+    for key_id in [KEY_1111, "alias/app-key", KEY_1111_ARN] {
+        cases.push(describe_key(&format!("DescribeKey {key_id}"), key_id).checks([
+            eq("/KeyMetadata/KeyId", KEY_1111),
+            eq("/KeyMetadata/KeyState", "Enabled"),
+            eq("/KeyMetadata/Arn", KEY_1111_ARN),
+        ]));
     }
-    emu.call(
-        Sig::V3,
-        "DescribeKey",
-        &[("RegionId", "cn-hangzhou"), ("KeyId", "key-nope")],
-        &testid(),
-    )
-    .await
-    .assert_error(404, "Forbidden.KeyNotFound");
-    emu.call(
-        Sig::V3,
-        "DescribeKey",
-        &[("RegionId", "cn-hangzhou"), ("KeyId", "alias/nope")],
-        &testid(),
-    )
-    .await
-    .assert_error(404, "Forbidden.AliasNotFound");
-    emu.call(Sig::V3, "DescribeKey", &[("RegionId", "cn-hangzhou")], &testid())
-        .await
-        .assert_error(400, "MissingParameter");
-
-    // DescribeSecret.
-    let r = emu
-        .call(
+    cases.extend([
+        describe_key("DescribeKey of an unknown id", "key-nope").fails(404, "Forbidden.KeyNotFound"),
+        describe_key("DescribeKey of an unknown alias", "alias/nope").fails(404, "Forbidden.AliasNotFound"),
+        call("DescribeKey without KeyId", Sig::V3, "DescribeKey", HANGZHOU).fails(400, "MissingParameter"),
+        // DescribeSecret.
+        call(
+            "DescribeSecret",
             Sig::V3,
             "DescribeSecret",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("SecretName", "db-password"),
-                ("FetchTags", "true"),
-            ],
-            &testid(),
+            "RegionId=cn-hangzhou&SecretName=db-password&FetchTags=true",
         )
-        .await;
-    r.assert_ok();
-    assert_eq!(
-        r.json["Tags"]["Tag"],
-        json!([{"TagKey": "owner", "TagValue": "payments"}])
-    );
-    emu.call(
-        Sig::V3,
-        "DescribeSecret",
-        &[("RegionId", "cn-hangzhou"), ("SecretName", "nope")],
-        &testid(),
-    )
-    .await
-    .assert_error(404, "Forbidden.ResourceNotFound");
+        .check(eq(
+            "/Tags/Tag",
+            json!([{"TagKey": "owner", "TagValue": "payments"}]),
+        )),
+        call(
+            "DescribeSecret of an unknown name",
+            Sig::V3,
+            "DescribeSecret",
+            "RegionId=cn-hangzhou&SecretName=nope",
+        )
+        .fails(404, "Forbidden.ResourceNotFound"),
+    ]);
 
     // ListTagResources: unknown resource id, tag filter, duplicate filter key, system-key filter.
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[
-            ("RegionId", "cn-hangzhou"),
-            ("ResourceType", "key"),
-            ("ResourceId.1", "key-nope"),
-        ],
-        &testid(),
-    )
-    .await
-    .assert_error(404, "InvalidResourceId.NotFound");
-    let r = emu
-        .call(
+    let key_tags = |name: &str, params: &str| {
+        call(
+            name,
             Sig::V3,
             "ListTagResources",
-            &[
-                ("RegionId", "cn-hangzhou"),
-                ("ResourceType", "key"),
-                ("Tag.1.Key", "owner"),
-                ("Tag.1.Value", "payments"),
-            ],
-            &testid(),
+            "RegionId=cn-hangzhou&ResourceType=key",
         )
-        .await;
-    let ids: Vec<&str> = r.json["TagResources"]["TagResource"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["ResourceId"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["key-hzz62f1cb66fa42qo2222", "key-hzz62f1cb66fa42qo2222"]);
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[
-            ("RegionId", "cn-hangzhou"),
-            ("ResourceType", "key"),
-            ("Tag.1.Key", "a"),
-            ("Tag.2.Key", "a"),
-        ],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "Duplicate.TagKey");
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[
-            ("RegionId", "cn-hangzhou"),
-            ("ResourceType", "key"),
-            ("Tag.1.Key", "acs:rm:rgId"),
-        ],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "InvalidParameter.TagKey");
-    // A region the account has no resources in is simply empty.
-    let r = emu
-        .call(
+        .params(params)
+    };
+    cases.extend([
+        key_tags("tags of an unknown key", "ResourceId.1=key-nope").fails(404, "InvalidResourceId.NotFound"),
+        key_tags("tags by tag", "Tag.1.Key=owner&Tag.1.Value=payments").check(column(
+            "/TagResources/TagResource",
+            "ResourceId",
+            &["key-hzz62f1cb66fa42qo2222", "key-hzz62f1cb66fa42qo2222"],
+        )),
+        key_tags("a duplicate filter key", "Tag.1.Key=a&Tag.2.Key=a").fails(400, "Duplicate.TagKey"),
+        key_tags("a system key filter", "Tag.1.Key=acs:rm:rgId").fails(400, "InvalidParameter.TagKey"),
+        // A region the account has no resources in is simply empty.
+        call(
+            "a region without resources",
             Sig::V3,
             "ListTagResources",
-            &[("RegionId", "eu-central-1"), ("ResourceType", "key")],
-            &testid(),
+            "RegionId=eu-central-1&ResourceType=key",
         )
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["TagResources"]["TagResource"], json!([]));
+        .check(eq("/TagResources/TagResource", json!([]))),
+    ]);
+
+    // The static STS credentials of the inventory sign V1 and V3 calls.
+    let sts = Credential {
+        access_key_id: "STS.demo0123456789".into(),
+        access_key_secret: "demo-sts-secret".into(),
+        security_token: Some("CAIS.demo-sts-token".into()),
+    };
+    cases.extend([
+        call("static STS credentials, V1 GET", Sig::V1Get, "ListKeys", HANGZHOU).signed_by(&sts),
+        call(
+            "static STS credentials, V3 form",
+            Sig::V3Form,
+            "ListKeys",
+            HANGZHOU,
+        )
+        .signed_by(&sts),
+    ]);
+    emu.run_table(&cases).await;
 }
 
 #[tokio::test]
 async fn tag_writes_change_later_reads() {
     let emu = Emu::start(SAMPLE).await;
     let region = ("RegionId", "cn-hangzhou");
-    for sig in [Sig::V1Form, Sig::V3] {
-        emu.call(
+    let tag_two_keys = |sig: Sig| {
+        call(
+            format!("{sig:?} TagResources of two keys"),
             sig,
             "TagResources",
-            &[
-                region,
-                ("ResourceType", "key"),
-                ("ResourceId.1", "key-hzz62f1cb66fa42qo3333"),
-                ("ResourceId.2", "key-hzz62f1cb66fa42qo2222"),
-                ("Tag.1.Key", "team"),
-                ("Tag.1.Value", "core"),
-                ("Tag.2.Key", "owner"),
-                ("Tag.2.Value", "security"),
-            ],
-            &testid(),
+            "RegionId=cn-hangzhou&ResourceType=key&ResourceId.1=key-hzz62f1cb66fa42qo3333\
+             &ResourceId.2=key-hzz62f1cb66fa42qo2222&Tag.1.Key=team&Tag.1.Value=core\
+             &Tag.2.Key=owner&Tag.2.Value=security",
         )
-        .await
-        .assert_ok();
-    }
+    };
+    emu.run_table(&[tag_two_keys(Sig::V1Form), tag_two_keys(Sig::V3)])
+        .await;
     let (rows, _) = emu.all_tag_rows(&[region, ("ResourceType", "key")]).await;
     let by_id = |id: &str| -> BTreeMap<String, String> {
         rows.iter()
@@ -962,191 +740,129 @@ async fn tag_writes_change_later_reads() {
     assert_eq!(by_id("key-hzz62f1cb66fa42qo2222")["owner"], "security");
     assert_eq!(by_id("key-hzz62f1cb66fa42qo2222")["env"], "prod");
 
-    // Untag: one known and one unknown key (ignored); then All.
-    emu.call(
-        Sig::V3,
-        "UntagResources",
-        &[
-            region,
-            ("ResourceType", "key"),
-            ("ResourceId.1", "key-hzz62f1cb66fa42qo2222"),
-            ("TagKey.1", "env"),
-            ("TagKey.2", "never-there"),
-        ],
-        &testid(),
-    )
-    .await
-    .assert_ok();
-    let r = emu
-        .call(
+    let key_2222 = |name: &str, action: &'static str| {
+        call(
+            name,
             Sig::V3,
-            "ListTagResources",
-            &[
-                region,
-                ("ResourceType", "key"),
-                ("ResourceId.1", "key-hzz62f1cb66fa42qo2222"),
-            ],
-            &testid(),
+            action,
+            "RegionId=cn-hangzhou&ResourceType=key&ResourceId.1=key-hzz62f1cb66fa42qo2222",
         )
-        .await;
-    let keys: Vec<&str> = r.json["TagResources"]["TagResource"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["TagKey"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, ["owner", "team"]);
-    emu.call(
-        Sig::V3,
-        "UntagResources",
-        &[
-            region,
-            ("ResourceType", "key"),
-            ("ResourceId.1", "key-hzz62f1cb66fa42qo2222"),
-            ("All", "true"),
-        ],
-        &testid(),
-    )
-    .await
-    .assert_ok();
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListTagResources",
-            &[
-                region,
-                ("ResourceType", "key"),
-                ("ResourceId.1", "key-hzz62f1cb66fa42qo2222"),
-            ],
-            &testid(),
-        )
-        .await;
-    // A resource without tags contributes no rows.
-    assert_eq!(r.json["TagResources"]["TagResource"], json!([]));
-
-    // Secrets: tag, then ListSecrets/DescribeSecret see it.
-    emu.call(
-        Sig::V1Post,
-        "TagResources",
-        &[
-            region,
-            ("ResourceType", "secret"),
-            ("ResourceId.1", "db-password"),
-            ("Tag.1.Key", "rotation"),
-            ("Tag.1.Value", "90d"),
-        ],
-        &testid(),
-    )
-    .await
-    .assert_ok();
-    let r = emu
-        .call(
+    };
+    let describe_secret = |name: &str| {
+        call(
+            name,
             Sig::V3,
             "DescribeSecret",
-            &[region, ("SecretName", "db-password"), ("FetchTags", "true")],
-            &testid(),
+            "RegionId=cn-hangzhou&SecretName=db-password&FetchTags=true",
         )
-        .await;
-    assert_eq!(
-        r.json["Tags"]["Tag"],
-        json!([{"TagKey": "owner", "TagValue": "payments"}, {"TagKey": "rotation", "TagValue": "90d"}])
-    );
-
+    };
+    let mut cases = vec![
+        // Untag: one known and one unknown key (ignored); then All.
+        key_2222("untag a known and an unknown key", "UntagResources")
+            .params("TagKey.1=env&TagKey.2=never-there"),
+        key_2222("the known key is gone", "ListTagResources").check(column(
+            "/TagResources/TagResource",
+            "TagKey",
+            &["owner", "team"],
+        )),
+        key_2222("untag all", "UntagResources").params("All=true"),
+        // A resource without tags contributes no rows.
+        key_2222("no tags, no rows", "ListTagResources").check(eq("/TagResources/TagResource", json!([]))),
+        // Secrets: tag, then DescribeSecret sees it.
+        call(
+            "tag a secret",
+            Sig::V1Post,
+            "TagResources",
+            "RegionId=cn-hangzhou&ResourceType=secret&ResourceId.1=db-password&Tag.1.Key=rotation\
+             &Tag.1.Value=90d",
+        ),
+        describe_secret("DescribeSecret sees the tag").check(eq(
+            "/Tags/Tag",
+            json!([{"TagKey": "owner", "TagValue": "payments"}, {"TagKey": "rotation", "TagValue": "90d"}]),
+        )),
+    ];
     // Write errors leave everything unchanged.
-    let cases: &[WriteCase] = &[
+    for (name, action, params, status, code) in [
         (
-            &[
-                ("ResourceId.1", "db-password"),
-                ("ResourceId.2", "nope"),
-                ("Tag.1.Key", "x"),
-                ("Tag.1.Value", "y"),
-            ],
+            "an unknown resource among known ones",
+            "TagResources",
+            "ResourceId.1=db-password&ResourceId.2=nope&Tag.1.Key=x&Tag.1.Value=y",
             404,
             "InvalidResourceId.NotFound",
         ),
         (
-            &[
-                ("ResourceId.1", "db-password"),
-                ("Tag.1.Key", "acs:x"),
-                ("Tag.1.Value", "y"),
-            ],
+            "a system tag key",
+            "TagResources",
+            "ResourceId.1=db-password&Tag.1.Key=acs:x&Tag.1.Value=y",
             400,
             "InvalidParameter.TagKey",
         ),
         (
-            &[
-                ("ResourceId.1", "db-password"),
-                ("Tag.1.Key", "bad key"),
-                ("Tag.1.Value", "y"),
-            ],
+            "a tag key with a space",
+            "TagResources",
+            "ResourceId.1=db-password&Tag.1.Key=bad key&Tag.1.Value=y",
             400,
             "InvalidParameter.TagKey",
         ),
         (
-            &[
-                ("ResourceId.1", "db-password"),
-                ("Tag.1.Key", "k"),
-                ("Tag.1.Value", "bad<value>"),
-            ],
+            "a tag value with <>",
+            "TagResources",
+            "ResourceId.1=db-password&Tag.1.Key=k&Tag.1.Value=bad<value>",
             400,
             "InvalidParameter.TagValue",
         ),
         (
-            &[
-                ("ResourceId.1", "db-password"),
-                ("Tag.1.Key", "k"),
-                ("Tag.2.Key", "k"),
-            ],
+            "a duplicate tag key",
+            "TagResources",
+            "ResourceId.1=db-password&Tag.1.Key=k&Tag.2.Key=k",
             400,
             "Duplicate.TagKey",
         ),
-        (&[("ResourceId.1", "db-password")], 400, "MissingParameter"),
-        (&[("Tag.1.Key", "k")], 400, "MissingParameter"),
-    ];
-    for (params, status, code) in cases {
-        let mut p = vec![region, ("ResourceType", "secret")];
-        p.extend_from_slice(params);
-        emu.call(Sig::V3, "TagResources", &p, &testid())
-            .await
-            .assert_error(*status, code);
-    }
-    let untag_cases: &[WriteCase] = &[
-        (&[("ResourceId.1", "db-password")], 400, "MissingParameter"),
         (
-            &[
-                ("ResourceId.1", "db-password"),
-                ("TagKey.1", "owner"),
-                ("All", "true"),
-            ],
+            "tagging without tags",
+            "TagResources",
+            "ResourceId.1=db-password",
+            400,
+            "MissingParameter",
+        ),
+        (
+            "tagging without a resource",
+            "TagResources",
+            "Tag.1.Key=k",
+            400,
+            "MissingParameter",
+        ),
+        (
+            "untagging without keys",
+            "UntagResources",
+            "ResourceId.1=db-password",
+            400,
+            "MissingParameter",
+        ),
+        (
+            "untagging keys and All",
+            "UntagResources",
+            "ResourceId.1=db-password&TagKey.1=owner&All=true",
             400,
             "InvalidParameter",
         ),
         (
-            &[("ResourceId.1", "nope"), ("TagKey.1", "owner")],
+            "untagging an unknown resource",
+            "UntagResources",
+            "ResourceId.1=nope&TagKey.1=owner",
             404,
             "InvalidResourceId.NotFound",
         ),
-    ];
-    for (params, status, code) in untag_cases {
-        let mut p = vec![region, ("ResourceType", "secret")];
-        p.extend_from_slice(params);
-        emu.call(Sig::V3, "UntagResources", &p, &testid())
-            .await
-            .assert_error(*status, code);
+    ] {
+        cases.push(
+            call(name, Sig::V3, action, "RegionId=cn-hangzhou&ResourceType=secret")
+                .params(params)
+                .fails(status, code),
+        );
     }
-    let r = emu
-        .call(
-            Sig::V3,
-            "DescribeSecret",
-            &[region, ("SecretName", "db-password"), ("FetchTags", "true")],
-            &testid(),
-        )
-        .await;
-    assert_eq!(r.json["Tags"]["Tag"].as_array().unwrap().len(), 2);
+    cases.push(describe_secret("the refused writes changed nothing").check(len("/Tags/Tag", 2)));
+    emu.run_table(&cases).await;
 }
-
-/// (extra parameters, expected status, expected code) of a refused write.
-type WriteCase<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
 
 /// An inventory with `keys` keys of `tags` tags each (ids sortable: key-00000, key-00001, ...).
 fn many_keys_inventory(keys: usize, tags: usize, extra_on_last: usize) -> String {
@@ -1168,69 +884,54 @@ fn many_keys_inventory(keys: usize, tags: usize, extra_on_last: usize) -> String
 #[tokio::test]
 async fn pagination_at_page_boundaries() {
     let region = ("RegionId", "cn-hangzhou");
-    // Exactly 200 rows: one full page and no NextToken.
-    let emu = Emu::start(&many_keys_inventory(40, 5, 0)).await;
-    let r = emu
-        .call(
+    let key_tags = |name: &str| {
+        call(
+            name,
             Sig::V3,
             "ListTagResources",
-            &[region, ("ResourceType", "key")],
-            &testid(),
+            "RegionId=cn-hangzhou&ResourceType=key",
         )
+    };
+    // Exactly 200 rows: one full page and no NextToken.
+    Emu::start(&many_keys_inventory(40, 5, 0))
+        .await
+        .run_table(&[
+            key_tags("200 rows").checks([len("/TagResources/TagResource", 200), eq("/NextToken", "")])
+        ])
         .await;
-    assert_eq!(
-        r.json["TagResources"]["TagResource"].as_array().unwrap().len(),
-        200
-    );
-    assert_eq!(r.json["NextToken"], "");
 
     // 201 rows: 200, then 1 (the last tag of the last key, split inside a resource).
     let emu = Emu::start(&many_keys_inventory(40, 5, 1)).await;
-    let r = emu
-        .call(
-            Sig::V3,
-            "ListTagResources",
-            &[region, ("ResourceType", "key")],
-            &testid(),
-        )
-        .await;
+    let r = emu.send(&key_tags("first page").request).await;
+    r.assert_ok();
     assert_eq!(
         r.json["TagResources"]["TagResource"].as_array().unwrap().len(),
         200
     );
     let token = r.json["NextToken"].as_str().unwrap().to_owned();
     assert!(!token.is_empty());
-    let r2 = emu
-        .call(
+    emu.run_table(&[
+        key_tags("second page").param("NextToken", &token).checks([
+            eq(
+                "/TagResources/TagResource",
+                json!([{"ResourceId": "key-00039", "ResourceType": "key", "TagKey": "t05", "TagValue": "v39"}]),
+            ),
+            eq("/NextToken", ""),
+        ]),
+        // A token for keys is refused for secrets, garbage is refused.
+        call(
+            "a key token for secrets",
             Sig::V3,
             "ListTagResources",
-            &[region, ("ResourceType", "key"), ("NextToken", &token)],
-            &testid(),
+            "RegionId=cn-hangzhou&ResourceType=secret",
         )
-        .await;
-    r2.assert_ok();
-    assert_eq!(
-        r2.json["TagResources"]["TagResource"],
-        json!([{"ResourceId": "key-00039", "ResourceType": "key", "TagKey": "t05", "TagValue": "v39"}])
-    );
-    assert_eq!(r2.json["NextToken"], "");
-    // A token for keys is refused for secrets, garbage is refused.
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[region, ("ResourceType", "secret"), ("NextToken", &token)],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "InvalidParameter");
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[region, ("ResourceType", "key"), ("NextToken", "%%%")],
-        &testid(),
-    )
-    .await
-    .assert_error(400, "InvalidParameter");
+        .param("NextToken", &token)
+        .fails(400, "InvalidParameter"),
+        key_tags("a garbage token")
+            .param("NextToken", "%%%")
+            .fails(400, "InvalidParameter"),
+    ])
+    .await;
 
     // A longer walk: 123 keys x 7 tags = 861 rows over 5 pages, each row once, in order; with ResourceIds too.
     let emu = Emu::start(&many_keys_inventory(123, 7, 0)).await;
@@ -1250,20 +951,24 @@ async fn pagination_at_page_boundaries() {
     assert_eq!((rows.len(), pages), (350, 2));
     assert!(rows.iter().all(|r| ids.contains(&r.0)));
 
-    // 51 resource ids is one too many.
-    let id51 = "key-00100".to_owned();
-    params.push(("ResourceId.51", &id51));
-    let r = emu.call(Sig::V3, "ListTagResources", &params, &testid()).await;
-    r.assert_error(400, "InvalidParameter");
-    assert!(r.json["Message"].as_str().unwrap().contains("50"), "{}", r.body);
-    let mut tag_params = vec![region, ("ResourceType", "key"), ("ResourceId.1", "key-00001")];
-    let tag_names: Vec<String> = (1..=51).map(|n| format!("TagKey.{n}")).collect();
-    for name in &tag_names {
-        tag_params.push((name, "x"));
+    // 51 resource ids, 51 tag keys: one too many.
+    let mut ids_51 = key_tags("51 resource ids")
+        .fails(400, "InvalidParameter")
+        .check(contains("/Message", "50"));
+    for n in 1..=51 {
+        ids_51 = ids_51.param(&format!("ResourceId.{n}"), &format!("key-{:05}", (n - 1) * 2));
     }
-    emu.call(Sig::V3, "UntagResources", &tag_params, &testid())
-        .await
-        .assert_error(400, "InvalidParameter");
+    let mut keys_51 = call(
+        "51 tag keys",
+        Sig::V3,
+        "UntagResources",
+        "RegionId=cn-hangzhou&ResourceType=key&ResourceId.1=key-00001",
+    )
+    .fails(400, "InvalidParameter");
+    for n in 1..=51 {
+        keys_51 = keys_51.param(&format!("TagKey.{n}"), "x");
+    }
+    emu.run_table(&[ids_51, keys_51]).await;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1276,47 +981,43 @@ async fn rate_limits_answer_rejected_throttling_with_retry_after() {
         ..Faults::default()
     };
     let emu = Emu::start_with(SAMPLE, Options::default(), faults).await;
-    let region = ("RegionId", "cn-hangzhou");
-    // ListKeys, DescribeKey and ListTagResources share the group.
-    emu.call(Sig::V3, "ListKeys", &[region], &testid())
-        .await
-        .assert_ok();
-    emu.call(
-        Sig::V3,
-        "DescribeKey",
-        &[region, ("KeyId", "alias/app-key")],
-        &testid(),
-    )
-    .await
-    .assert_ok();
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[region, ("ResourceType", "key")],
-        &testid(),
-    )
-    .await
-    .assert_ok();
-    let r = emu.call(Sig::V3, "ListKeys", &[region], &testid()).await;
-    r.assert_error(429, "Rejected.Throttling");
-    assert_eq!(r.json["Message"], "QPS Limit Exceeded");
-    assert_eq!(r.json["HttpStatus"], 429);
-    assert_eq!(r.headers["x-acs-retry-after"], "334");
-    // Other groups and regions are unaffected.
-    emu.call(Sig::V3, "ListSecrets", &[region], &testid())
-        .await
-        .assert_ok();
-    emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-shanghai")], &testid())
-        .await
-        .assert_ok();
-    // Time refills; turning limits off at run time lets everything through.
-    emu.advance(TimeDelta::milliseconds(400)).await;
-    emu.call(Sig::V3, "ListKeys", &[region], &testid())
-        .await
-        .assert_ok();
-    emu.call(Sig::V3, "ListKeys", &[region], &testid())
-        .await
-        .assert_error(429, "Rejected.Throttling");
+    let list_keys = |name: &str| call(name, Sig::V3, "ListKeys", HANGZHOU);
+    emu.run_table(&[
+        // ListKeys, DescribeKey and ListTagResources share the group.
+        list_keys("ListKeys, 1 of 3"),
+        call(
+            "DescribeKey, 2 of 3",
+            Sig::V3,
+            "DescribeKey",
+            "RegionId=cn-hangzhou&KeyId=alias/app-key",
+        ),
+        call(
+            "ListTagResources, 3 of 3",
+            Sig::V3,
+            "ListTagResources",
+            "RegionId=cn-hangzhou&ResourceType=key",
+        ),
+        list_keys("ListKeys, the fourth")
+            .fails(429, "Rejected.Throttling")
+            .checks([
+                eq("/Message", "QPS Limit Exceeded"),
+                eq("/HttpStatus", 429),
+                header("x-acs-retry-after", "334"),
+            ]),
+        // Other groups and regions are unaffected.
+        call("ListSecrets, another group", Sig::V3, "ListSecrets", HANGZHOU),
+        call(
+            "ListKeys, another region",
+            Sig::V3,
+            "ListKeys",
+            "RegionId=cn-shanghai",
+        ),
+        // Time refills.
+        list_keys("ListKeys 400 ms later").after(TimeDelta::milliseconds(400)),
+        list_keys("ListKeys again").fails(429, "Rejected.Throttling"),
+    ])
+    .await;
+    // Turning limits off at run time lets everything through.
     let r = emu
         .http
         .post(format!("{}/_emulator/faults", emu.run.endpoint()))
@@ -1325,11 +1026,10 @@ async fn rate_limits_answer_rejected_throttling_with_retry_after() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    for _ in 0..10 {
-        emu.call(Sig::V3, "ListKeys", &[region], &testid())
-            .await
-            .assert_ok();
-    }
+    let unlimited: Vec<Case> = (1..=10)
+        .map(|n| list_keys(&format!("ListKeys without limits, {n} of 10")))
+        .collect();
+    emu.run_table(&unlimited).await;
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("alibaba", "ListKeys", "throttled"), 2);
     assert_eq!(stats.calls("alibaba", "ListKeys"), 15);
@@ -1338,49 +1038,36 @@ async fn rate_limits_answer_rejected_throttling_with_retry_after() {
 #[tokio::test]
 async fn writes_have_their_own_default_limit_of_30() {
     let emu = Emu::start(SAMPLE).await;
-    let params = [
-        ("RegionId", "cn-hangzhou"),
-        ("ResourceType", "secret"),
-        ("ResourceId.1", "db-password"),
-        ("Tag.1.Key", "k"),
-        ("Tag.1.Value", "v"),
-    ];
-    for _ in 0..30 {
-        emu.call(Sig::V3, "TagResources", &params, &testid())
-            .await
-            .assert_ok();
-    }
-    emu.call(Sig::V3, "TagResources", &params, &testid())
-        .await
-        .assert_error(429, "Rejected.Throttling");
+    let tag = |name: &str| {
+        call(
+            name,
+            Sig::V3,
+            "TagResources",
+            "RegionId=cn-hangzhou&ResourceType=secret&ResourceId.1=db-password&Tag.1.Key=k&Tag.1.Value=v",
+        )
+    };
+    let mut cases: Vec<Case> = (1..=30).map(|n| tag(&format!("write {n} of 30"))).collect();
+    cases.push(tag("write 31").fails(429, "Rejected.Throttling"));
     // Reads have their own 50.
-    emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-hangzhou")], &testid())
-        .await
-        .assert_ok();
+    cases.push(call("a read", Sig::V3, "ListKeys", HANGZHOU));
+    emu.run_table(&cases).await;
 }
 
 /// An HTTP/1.1 request for a signed V3 call, as text.
 fn raw_v3_request(call: &V3Call<'_>, headers: &[(String, String)]) -> String {
-    let mut text = format!(
-        "POST /?{} HTTP/1.1\r\nhost: {}\r\ncontent-length: 0\r\n",
-        sign::v3_canonical_query(call.query),
-        call.host
-    );
-    for (k, v) in headers {
-        text.push_str(&format!("{k}: {v}\r\n"));
-    }
-    text.push_str("\r\n");
-    text
+    let mut all = pairs(&[("host", call.host), ("content-length", "0")]);
+    all.extend_from_slice(headers);
+    let target = format!("/?{}", sign::v3_canonical_query(call.query));
+    request_text("POST", &target, &all)
 }
 
-/// Sends raw bytes and reads until the peer closes: `Ok(bytes)` on an orderly close, `Err` on a reset.
-async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> std::io::Result<Vec<u8>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await?;
-    Ok(out)
+/// A signed ListKeys of cn-hangzhou as reqwest sends it, for faults that answer with no HTTP response.
+fn list_keys_request(emu: &Emu, call: &V3Call<'_>) -> reqwest::RequestBuilder {
+    let mut request = emu.http.post(format!("{}?RegionId=cn-hangzhou", emu.url()));
+    for (k, v) in &sign::sign_v3(call, &testid()) {
+        request = request.header(k, v);
+    }
+    request
 }
 
 #[tokio::test]
@@ -1446,62 +1133,33 @@ async fn injected_faults_per_kind() {
     let now = emu.now();
     let host = emu.host();
     let q = pairs(&[("RegionId", "cn-hangzhou")]);
-    let call = V3Call {
-        method: "POST",
-        host: &host,
-        action: "ListKeys",
-        version: KMS,
-        query: &q,
-        headers: &[],
-        body: b"",
-        date: &now,
-        nonce: "r1",
-    };
-    let headers = sign::sign_v3(&call, &testid());
-    let mut request = emu.http.post(format!("{}?RegionId=cn-hangzhou", emu.url()));
-    for (k, v) in &headers {
-        request = request.header(k, v);
-    }
-    let err = request.send().await.unwrap_err();
+    let call = v3_call(&host, "ListKeys", &q, &now, "r1");
+    let err = list_keys_request(&emu, &call).send().await.unwrap_err();
     assert!(!err.is_status() && !err.is_timeout(), "{err:?}");
     // On the wire it is a TCP reset (RST), not an orderly close.
     let call = V3Call { nonce: "r2", ..call };
-    let raw = raw_v3_request(&call, &sign::sign_v3(&call, &testid()));
-    let got = raw_exchange(emu.run.addr, &raw).await;
-    assert_eq!(
-        got.map_err(|e| e.kind()),
-        Err(std::io::ErrorKind::ConnectionReset)
-    );
+    assert_reset(
+        emu.run.addr,
+        &raw_v3_request(&call, &sign::sign_v3(&call, &testid())),
+    )
+    .await;
 
     emu.set_faults(json!({"reset": 0.0, "hang": 1.0, "hang_ms": 300}))
         .await;
+    // A hung request gets no answer.
     let started = Instant::now();
-    let hung = tokio::time::timeout(
-        Duration::from_millis(100),
-        emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-hangzhou")], &testid()),
+    let call = V3Call { nonce: "h1", ..call };
+    let hang = Duration::from_millis(300);
+    assert_hangs(
+        emu.run.addr,
+        &raw_v3_request(&call, &sign::sign_v3(&call, &testid())),
+        hang,
     )
     .await;
-    assert!(hung.is_err(), "a hung request gets no answer");
     // After hang_ms the connection is reset rather than answered.
-    let q = pairs(&[("RegionId", "cn-hangzhou")]);
-    let call = V3Call {
-        method: "POST",
-        host: &host,
-        action: "ListKeys",
-        version: KMS,
-        query: &q,
-        headers: &[],
-        body: b"",
-        date: &now,
-        nonce: "h2",
-    };
-    let headers = sign::sign_v3(&call, &testid());
-    let mut request = emu.http.post(format!("{}?RegionId=cn-hangzhou", emu.url()));
-    for (k, v) in &headers {
-        request = request.header(k, v);
-    }
-    let err = request.send().await.unwrap_err();
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    let call = v3_call(&host, "ListKeys", &q, &now, "h2");
+    let err = list_keys_request(&emu, &call).send().await.unwrap_err();
+    assert!(started.elapsed() >= hang);
     assert!(!err.is_status(), "{err:?}");
 
     // Switched off mid-run: everything answers again.
@@ -1529,8 +1187,9 @@ fn jwt(claims: Value) -> String {
     format!("{header}.{claims}.c2lnbmF0dXJl")
 }
 
-async fn assume(emu: &Emu, role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Reply {
-    // Exactly as the credentials SDK sends it: unsigned GET, parameters in the query.
+/// AssumeRoleWithOIDC exactly as the credentials SDK sends it: unsigned GET, parameters in the query; `extra`
+/// replaces or adds parameters.
+fn assume(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Raw {
     let mut params = pairs(&[
         ("Action", "AssumeRoleWithOIDC"),
         ("Format", "JSON"),
@@ -1546,18 +1205,8 @@ async fn assume(emu: &Emu, role: &str, provider: &str, token: &str, extra: &[(&s
         params.retain(|(n, _)| n != k);
         params.push(((*k).into(), (*v).into()));
     }
-    Emu::reply(
-        emu.http
-            .get(format!("{}?{}", emu.url(), encode(&params)))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    Raw::get(format!("/?{}", encode(&params)))
 }
-
-/// (role ARN, provider ARN, token, extra parameters, expected status, expected code) of a refused assume.
-type AssumeCase<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)], u16, &'a str);
 
 const ROLE: &str = "acs:ram::1234567890123456:role/tagdrift";
 const PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-demo";
@@ -1569,7 +1218,7 @@ async fn assume_role_with_oidc_issues_credentials_that_work_until_they_expire() 
     let token = jwt(
         json!({"iss": "https://oidc.example", "sub": "system:serviceaccount:ops:tagdrift", "aud": ["sts.aliyuncs.com"], "exp": exp, "iat": t0().timestamp()}),
     );
-    let r = assume(&emu, ROLE, PROVIDER, &token, &[]).await;
+    let r = emu.send_raw(&assume(ROLE, PROVIDER, &token, &[])).await;
     r.assert_ok();
     let c = &r.json["Credentials"];
     let ak = c["AccessKeyId"].as_str().unwrap();
@@ -1589,101 +1238,71 @@ async fn assume_role_with_oidc_issues_credentials_that_work_until_they_expire() 
         access_key_secret: c["AccessKeySecret"].as_str().unwrap().to_owned(),
         security_token: Some(c["SecurityToken"].as_str().unwrap().to_owned()),
     };
-    for sig in [Sig::V1Get, Sig::V3] {
-        emu.call(sig, "ListKeys", &[("RegionId", "cn-hangzhou")], &temp)
-            .await
-            .assert_ok();
-    }
-    let r = emu
-        .call_version(Sig::V3, "2015-04-01", "GetCallerIdentity", &[], &temp)
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["AccountId"], "1234567890123456");
-    // Without its token, or with another one, the key is refused.
     let no_token = Credential {
         security_token: None,
         ..temp.clone()
     };
-    emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-hangzhou")], &no_token)
-        .await
-        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
     let other = Credential {
         security_token: Some("CAIS.other".into()),
         ..temp.clone()
     };
-    emu.call(Sig::V1Post, "ListKeys", &[("RegionId", "cn-hangzhou")], &other)
-        .await
-        .assert_error(400, "InvalidSecurityToken.MismatchWithAccessKey");
-    emu.advance(TimeDelta::minutes(61)).await;
-    emu.call(Sig::V3, "ListKeys", &[("RegionId", "cn-hangzhou")], &temp)
-        .await
-        .assert_error(400, "InvalidSecurityToken.Expired");
-
-    // Refusals.
-    emu.set_clock(t0()).await;
-    let cases: &[AssumeCase] = &[
-        (
-            "acs:ram::1234567890123456:role/other",
-            PROVIDER,
-            &token,
-            &[],
-            404,
-            "EntityNotExist.Role",
-        ),
-        (
-            ROLE,
-            "acs:ram::1234567890123456:oidc-provider/other",
-            &token,
-            &[],
-            404,
-            "EntityNotExist.OIDCProvider",
-        ),
-        (
-            ROLE,
-            PROVIDER,
-            "not-a-jwt",
-            &[],
-            400,
-            "AuthenticationFail.OIDCToken.Invalid",
-        ),
-        (
-            ROLE,
-            PROVIDER,
-            &token,
-            &[("DurationSeconds", "100")],
-            400,
-            "InvalidParameter.DurationSeconds",
-        ),
-        (
-            ROLE,
-            PROVIDER,
-            &token,
-            &[("DurationSeconds", "7200")],
-            400,
-            "InvalidParameter.DurationSeconds",
-        ),
-    ];
-    for (role, provider, tok, extra, status, code) in cases {
-        assume(&emu, role, provider, tok, extra)
-            .await
-            .assert_error(*status, code);
-    }
     let expired = jwt(json!({"iss": "i", "sub": "s", "exp": t0().timestamp() - 1}));
-    assume(&emu, ROLE, PROVIDER, &expired, &[])
-        .await
-        .assert_error(400, "AuthenticationFail.OIDCToken.Expired");
-    let r = Emu::reply(
-        emu.http
-            .get(format!(
-                "{}?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&RoleArn={ROLE}",
-                emu.url()
-            ))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let mismatch = "InvalidSecurityToken.MismatchWithAccessKey";
+    let duration = "InvalidParameter.DurationSeconds";
+    emu.run_table(&[
+        call("V1 GET with the credentials", Sig::V1Get, "ListKeys", HANGZHOU).signed_by(&temp),
+        call("V3 with the credentials", Sig::V3, "ListKeys", HANGZHOU).signed_by(&temp),
+        call("GetCallerIdentity", Sig::V3, "GetCallerIdentity", "")
+            .version("2015-04-01")
+            .signed_by(&temp)
+            .check(eq("/AccountId", "1234567890123456")),
+        // Without its token, or with another one, the key is refused.
+        call("the key without its token", Sig::V3, "ListKeys", HANGZHOU)
+            .signed_by(&no_token)
+            .fails(400, mismatch),
+        call("the key with another token", Sig::V1Post, "ListKeys", HANGZHOU)
+            .signed_by(&other)
+            .fails(400, mismatch),
+        call("the credentials after expiry", Sig::V3, "ListKeys", HANGZHOU)
+            .signed_by(&temp)
+            .after(TimeDelta::minutes(61))
+            .fails(400, "InvalidSecurityToken.Expired"),
+        // Refusals.
+        raw(
+            "another role",
+            assume("acs:ram::1234567890123456:role/other", PROVIDER, &token, &[]),
+        )
+        .at(TimeDelta::zero())
+        .fails(404, "EntityNotExist.Role"),
+        raw(
+            "another provider",
+            assume(ROLE, "acs:ram::1234567890123456:oidc-provider/other", &token, &[]),
+        )
+        .fails(404, "EntityNotExist.OIDCProvider"),
+        raw("not a JWT", assume(ROLE, PROVIDER, "not-a-jwt", &[]))
+            .fails(400, "AuthenticationFail.OIDCToken.Invalid"),
+        raw(
+            "100 seconds",
+            assume(ROLE, PROVIDER, &token, &[("DurationSeconds", "100")]),
+        )
+        .fails(400, duration),
+        raw(
+            "7200 seconds",
+            assume(ROLE, PROVIDER, &token, &[("DurationSeconds", "7200")]),
+        )
+        .fails(400, duration),
+        raw("an expired token", assume(ROLE, PROVIDER, &expired, &[]))
+            .fails(400, "AuthenticationFail.OIDCToken.Expired"),
+        raw(
+            "no provider and no token",
+            Raw::get(format!(
+                "/?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&RoleArn={ROLE}"
+            )),
+        )
+        .fails(400, "MissingParameter"),
+    ])
     .await;
-    r.assert_error(400, "MissingParameter");
+
     // Short-lived credentials through the lifetime option (for refresh tests).
     let emu = Emu::start_with(
         SAMPLE,
@@ -1694,64 +1313,33 @@ async fn assume_role_with_oidc_issues_credentials_that_work_until_they_expire() 
         Faults::default(),
     )
     .await;
-    let r = assume(&emu, ROLE, PROVIDER, &token, &[]).await;
+    let r = emu.send_raw(&assume(ROLE, PROVIDER, &token, &[])).await;
     assert_eq!(r.json["Credentials"]["Expiration"], "2025-01-02T03:05:05Z");
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("alibaba", "AssumeRoleWithOIDC", "ok"), 1);
 }
 
-#[tokio::test]
-async fn static_sts_credentials_from_the_inventory() {
-    let emu = Emu::start(SAMPLE).await;
-    let sts = Credential {
-        access_key_id: "STS.demo0123456789".into(),
-        access_key_secret: "demo-sts-secret".into(),
-        security_token: Some("CAIS.demo-sts-token".into()),
-    };
-    emu.call(Sig::V1Get, "ListKeys", &[("RegionId", "cn-hangzhou")], &sts)
-        .await
-        .assert_ok();
-    emu.call(Sig::V3Form, "ListKeys", &[("RegionId", "cn-hangzhou")], &sts)
-        .await
-        .assert_ok();
-}
+const ROLE_CREDENTIALS: &str = "/latest/meta-data/ram/security-credentials/";
 
 #[tokio::test]
 async fn ecs_metadata_role_credentials_flow() {
     let emu = Emu::start(SAMPLE).await;
-    let base = emu.run.endpoint();
-    let token = emu
-        .http
-        .put(format!("{base}/latest/api/token"))
-        .header("X-aliyun-ecs-metadata-token-ttl-seconds", "21600")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(token.status(), 200);
-    let token = token.text().await.unwrap();
-    assert!(token.len() >= 32);
-    let get = |path: &str, token: Option<&str>| {
-        let mut r = emu.http.get(format!("{base}{path}"));
-        if let Some(t) = token {
-            r = r.header("X-aliyun-ecs-metadata-token", t);
-        }
-        r.send()
+    let token_request = |ttl: &str| {
+        Raw::new("PUT", "/latest/api/token").header("X-aliyun-ecs-metadata-token-ttl-seconds", ttl)
     };
-    let role = get("/latest/meta-data/ram/security-credentials/", Some(&token))
-        .await
-        .unwrap();
-    assert_eq!(role.status(), 200);
-    let role = role.text().await.unwrap();
+    let with_token = |path: &str, token: &str| Raw::get(path).header("X-aliyun-ecs-metadata-token", token);
+    let token = emu.send_raw(&token_request("21600")).await;
+    assert_eq!(token.status, 200);
+    let token = token.body;
+    assert!(token.len() >= 32);
+    let role = emu.send_raw(&with_token(ROLE_CREDENTIALS, &token)).await;
+    assert_eq!(role.status, 200);
+    let role = role.body;
     assert_eq!(role, "tagdrift-ecs");
-    let creds: Value = get(
-        &format!("/latest/meta-data/ram/security-credentials/{role}"),
-        Some(&token),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let creds = emu
+        .send_raw(&with_token(&format!("{ROLE_CREDENTIALS}{role}"), &token))
+        .await
+        .json;
     assert_eq!(creds["Code"], "Success");
     assert_eq!(creds["LastUpdated"], T0);
     let temp = Credential {
@@ -1760,56 +1348,29 @@ async fn ecs_metadata_role_credentials_flow() {
         security_token: Some(creds["SecurityToken"].as_str().unwrap().to_owned()),
     };
     assert!(temp.access_key_id.starts_with("STS."));
-    emu.call(
-        Sig::V3,
-        "ListTagResources",
-        &[("RegionId", "cn-hangzhou"), ("ResourceType", "key")],
-        &temp,
-    )
-    .await
-    .assert_ok();
-    // IMDSv1 fallback (no token) works; a wrong token, a wrong role, a bad TTL do not.
-    assert_eq!(
-        get("/latest/meta-data/ram/security-credentials/", None)
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        get("/latest/meta-data/ram/security-credentials/", Some("bogus"))
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        get(
-            "/latest/meta-data/ram/security-credentials/other-role",
-            Some(&token)
+    emu.run_table(&[
+        call(
+            "the role's credentials sign KMS calls",
+            Sig::V3,
+            "ListTagResources",
+            "RegionId=cn-hangzhou&ResourceType=key",
         )
-        .await
-        .unwrap()
-        .status(),
-        404
-    );
-    let bad_ttl = emu
-        .http
-        .put(format!("{base}/latest/api/token"))
-        .header("X-aliyun-ecs-metadata-token-ttl-seconds", "0")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad_ttl.status(), 400);
-    // The token expires with its TTL.
-    emu.advance(TimeDelta::seconds(21_601)).await;
-    assert_eq!(
-        get("/latest/meta-data/ram/security-credentials/", Some(&token))
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+        .signed_by(&temp),
+        // IMDSv1 fallback (no token) works; a wrong token, a wrong role, a bad TTL do not.
+        raw("IMDSv1 fallback", Raw::get(ROLE_CREDENTIALS)).status(200),
+        raw("a wrong token", with_token(ROLE_CREDENTIALS, "bogus")).status(401),
+        raw(
+            "another role",
+            with_token(&format!("{ROLE_CREDENTIALS}other-role"), &token),
+        )
+        .status(404),
+        raw("a TTL of 0", token_request("0")).status(400),
+        // The token expires with its TTL.
+        raw("the token after its TTL", with_token(ROLE_CREDENTIALS, &token))
+            .after(TimeDelta::seconds(21_601))
+            .status(401),
+    ])
+    .await;
 
     // IMDSv2 only.
     let emu = Emu::start_with(
@@ -1821,16 +1382,7 @@ async fn ecs_metadata_role_credentials_flow() {
         Faults::default(),
     )
     .await;
-    let r = emu
-        .http
-        .get(format!(
-            "{}/latest/meta-data/ram/security-credentials/",
-            emu.run.endpoint()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(emu.send_raw(&Raw::get(ROLE_CREDENTIALS)).await.status, 403);
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("alibaba", "MetadataRoleName", "token_required"), 1);
 }

@@ -2,6 +2,10 @@
 //! their `X-Sdk-Date`), rejection of altered requests, stale dates and the AK lock, every DEW route, pagination
 //! at page boundaries, batch limits, not-found answers, throttling, injected faults, the IAM federated
 //! credential flow, ECS metadata credentials, and a generated inventory served by the real binary.
+//!
+//! Where a request/answer shape repeats, a test is a table of [`Case`]s (name, request, expected status and
+//! error shape, field checks) run in order against one emulator; every mismatch is reported with its case's
+//! name.
 
 mod support;
 
@@ -34,6 +38,8 @@ const VECTOR_INVENTORY: &str = "huawei:
           - {name: zz-last, id: 9a3c0c56-5b2e-4b8e-9d56-6a5d8f1e2a02}
 ";
 
+const BAD_SIGNATURE: &str = "Incorrect IAM authentication information: verify aksk signature fail";
+
 /// The headers of a vector request, as the SDK sent them, with the vector's signature.
 fn vector_headers(signature: &str, token: Option<&str>) -> Vec<(String, String)> {
     let mut signed = "content-type;host;x-project-id;x-sdk-date".to_owned();
@@ -59,6 +65,30 @@ struct Vector {
     target: String,
     body: &'static str,
     signature: &'static str,
+}
+
+impl Vector {
+    /// The vector's request, signed with `signature` (and sending `token`).
+    fn signed(&self, signature: &str, token: Option<&str>) -> Raw {
+        Raw::new(self.method, self.target.as_str())
+            .headers(&vector_headers(signature, token))
+            .body(self.body)
+    }
+
+    /// The vector's request exactly as the SDK sent it.
+    fn request(&self) -> Raw {
+        self.signed(self.signature, None)
+    }
+
+    /// The vector as a case expecting its documented answer (JSON, or 204 for a write).
+    fn case(&self, name: &str) -> Case {
+        let case = raw(format!("{name}: {} {}", self.method, self.target), self.request());
+        if self.method == "POST" {
+            case.no_content()
+        } else {
+            case
+        }
+    }
 }
 
 fn vectors() -> Vec<Vector> {
@@ -90,91 +120,50 @@ fn vectors() -> Vec<Vector> {
     ]
 }
 
-async fn send_vector(emu: &Emu, v: &Vector, headers: &[(String, String)]) -> Reply {
-    emu.send_raw(v.method, &v.target, headers, v.body.as_bytes().to_vec())
-        .await
-}
-
-/// One byte of the request changed, in each part the signature covers.
-/// (what was changed, request target, headers, body).
-type Alteration = (&'static str, String, Vec<(String, String)>, String);
-
-fn alterations(v: &Vector) -> Vec<Alteration> {
+/// One byte of the vector's request changed, in each part the signature covers: (what was changed, request).
+fn alterations(v: &Vector) -> Vec<(&'static str, Raw)> {
     let headers = vector_headers(v.signature, None);
     let with_header = |name: &str, value: &str| {
-        headers
+        let changed: Vec<(String, String)> = headers
             .iter()
             .map(|(k, x)| {
-                if k == name {
-                    (k.clone(), value.to_owned())
-                } else {
-                    (k.clone(), x.clone())
-                }
+                let x = if k == name { value } else { x.as_str() };
+                (k.clone(), x.to_owned())
             })
-            .collect::<Vec<_>>()
+            .collect();
+        Raw::new(v.method, v.target.as_str())
+            .headers(&changed)
+            .body(v.body)
     };
+    let last_byte = if v.signature.ends_with('0') { '1' } else { '0' };
+    let signature = format!("{}{last_byte}", &v.signature[..63]);
+    let authorization = vector_headers(&signature, None).pop().unwrap().1;
     let mut out = vec![
-        (
-            "signature byte",
-            v.target.clone(),
-            with_header(
-                "authorization",
-                &vector_headers(
-                    &format!(
-                        "{}{}",
-                        &v.signature[..63],
-                        if v.signature.ends_with('0') { '1' } else { '0' }
-                    ),
-                    None,
-                )
-                .last()
-                .unwrap()
-                .1,
-            ),
-            v.body.to_owned(),
-        ),
+        ("signature byte", with_header("authorization", &authorization)),
         (
             "project header byte",
-            v.target.clone(),
             with_header("x-project-id", "0123456789abcdef0123456789abcdee"),
-            v.body.to_owned(),
         ),
-        (
-            "date byte",
-            v.target.clone(),
-            with_header("x-sdk-date", "20260101T000001Z"),
-            v.body.to_owned(),
-        ),
+        ("date byte", with_header("x-sdk-date", "20260101T000001Z")),
         (
             "host byte",
-            v.target.clone(),
             with_header("host", "kms.cn-north-5.myhuaweicloud.com"),
-            v.body.to_owned(),
         ),
         (
             "content type byte",
-            v.target.clone(),
             with_header("content-type", "application/jsoN"),
-            v.body.to_owned(),
         ),
     ];
-    let target = v.target.replacen("cdef/", "cdee/", 1);
-    out.push(("path byte", target, headers.clone(), v.body.to_owned()));
+    let mut path = v.request();
+    path.target = v.target.replacen("cdef/", "cdee/", 1);
+    out.push(("path byte", path));
     if !v.body.is_empty() {
-        out.push((
-            "body byte",
-            v.target.clone(),
-            headers.clone(),
-            v.body.replace("prod", "prud"),
-        ));
+        out.push(("body byte", v.request().body(v.body.replace("prod", "prud"))));
     }
     if v.target.contains('?') {
-        out.push((
-            "query byte",
-            v.target.replace("limit=50", "limit=51"),
-            headers.clone(),
-            v.body.to_owned(),
-        ));
+        let mut query = v.request();
+        query.target = v.target.replace("limit=50", "limit=51");
+        out.push(("query byte", query));
     }
     out
 }
@@ -182,52 +171,38 @@ fn alterations(v: &Vector) -> Vec<Alteration> {
 #[tokio::test]
 async fn accepts_the_reference_vectors_and_rejects_every_alteration() {
     let emu = Emu::start(VECTOR_INVENTORY).await;
+    let mut cases = Vec::new();
     for v in vectors() {
-        let r = send_vector(&emu, &v, &vector_headers(v.signature, None)).await;
-        assert!(
-            r.status == 200 || r.status == 204,
-            "{} {}: {}",
-            v.method,
-            v.target,
-            r.body
-        );
-        for (what, target, headers, body) in alterations(&v) {
-            let r = emu.send_raw(v.method, &target, &headers, body.into_bytes()).await;
-            r.assert_gateway_error(401, "APIG.0301");
-            assert_eq!(
-                r.message(),
-                "Incorrect IAM authentication information: verify aksk signature fail",
-                "{what} of {}",
-                v.target
+        cases.push(v.case("the vector"));
+        for (what, altered) in alterations(&v) {
+            cases.push(
+                raw(format!("{what} of {}", v.target), altered)
+                    .gateway(401, "APIG.0301")
+                    .check(eq("/error_msg", BAD_SIGNATURE)),
             );
             // A correct request between failures keeps testak from being locked.
-            let r = send_vector(&emu, &v, &vector_headers(v.signature, None)).await;
-            assert!(r.status == 200 || r.status == 204, "{}", r.body);
+            cases.push(v.case(&format!("the vector after its {what}")));
         }
     }
     // The answers are the documented ones.
     let v = &vectors();
-    let tags = send_vector(&emu, &v[0], &vector_headers(v[0].signature, None)).await;
-    tags.assert_ok();
-    assert_eq!(
-        tags.json["tags"],
-        json!([{"key": "env", "value": "prod"}, {"key": "owner", "value": "payments"}])
-    );
-    assert!(tags.json["sys_tags"].is_array());
-    let key_tags = send_vector(&emu, &v[1], &vector_headers(v[1].signature, None)).await;
-    assert_eq!(
-        key_tags.json,
-        json!({"tags": [{"key": "owner", "value": "platform"}], "existTagsNum": 1})
-    );
-    let page = send_vector(&emu, &v[3], &vector_headers(v[3].signature, None)).await;
-    page.assert_ok();
-    let names: Vec<&str> = page.json["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["db-password", "zz-last"], "marker is exclusive");
+    cases.extend([
+        v[0].case("secret tags").checks([
+            eq(
+                "/tags",
+                json!([{"key": "env", "value": "prod"}, {"key": "owner", "value": "payments"}]),
+            ),
+            is("/sys_tags", Kind::Array),
+        ]),
+        v[1].case("key tags").check(eq(
+            "",
+            json!({"tags": [{"key": "owner", "value": "platform"}], "existTagsNum": 1}),
+        )),
+        // The marker is exclusive.
+        v[3].case("a page of secrets")
+            .check(column("/secrets", "name", &["db-password", "zz-last"])),
+    ]);
+    emu.run_table(&cases).await;
 }
 
 #[tokio::test]
@@ -240,67 +215,64 @@ async fn security_token_vector_is_accepted_for_temporary_credentials_only_with_i
     let emu = Emu::start(&yaml).await;
     let v5 = "98a45497f4ae9446170711ccf35eadf35e6127b150ece09456bdb6603d903828";
     let v = &vectors()[0];
-    send_vector(&emu, v, &vector_headers(v5, Some("testtoken")))
-        .await
-        .assert_ok();
-    // V1 (no token) is refused for a temporary key; a different token breaks the signature.
-    let r = send_vector(&emu, v, &vector_headers(v.signature, None)).await;
-    r.assert_gateway_error(401, "APIG.0301");
-    assert_eq!(
-        r.message(),
-        "Incorrect IAM authentication information: decrypt token fail"
-    );
-    let r = send_vector(&emu, v, &vector_headers(v5, Some("testtokeN"))).await;
-    assert_eq!(
-        r.message(),
-        "Incorrect IAM authentication information: verify aksk signature fail"
-    );
-    // After the credential's expiry (still within the date skew) the token must be renewed.
-    emu.advance(TimeDelta::minutes(5)).await;
-    send_vector(&emu, v, &vector_headers(v5, Some("testtoken")))
-        .await
-        .assert_gateway_error(401, "APIG.0307");
+    emu.run_table(&[
+        raw("V5, the vector with its token", v.signed(v5, Some("testtoken"))),
+        // V1 (no token) is refused for a temporary key; a different token breaks the signature.
+        raw("V1, no token", v.request())
+            .gateway(401, "APIG.0301")
+            .check(eq(
+                "/error_msg",
+                "Incorrect IAM authentication information: decrypt token fail",
+            )),
+        raw("another token", v.signed(v5, Some("testtokeN")))
+            .gateway(401, "APIG.0301")
+            .check(eq("/error_msg", BAD_SIGNATURE)),
+        // After the credential's expiry (still within the date skew) the token must be renewed.
+        raw("after the credential's expiry", v.signed(v5, Some("testtoken")))
+            .after(TimeDelta::minutes(5))
+            .gateway(401, "APIG.0307"),
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn wrong_secret_stale_date_and_the_ak_lock() {
-    let wrong = Emu::start(&VECTOR_INVENTORY.replace("sk: testsk", "sk: testsk2")).await;
     let v = &vectors()[0];
-    let r = send_vector(&wrong, v, &vector_headers(v.signature, None)).await;
-    assert_eq!(
-        r.message(),
-        "Incorrect IAM authentication information: verify aksk signature fail"
-    );
+    Emu::start(&VECTOR_INVENTORY.replace("sk: testsk", "sk: testsk2"))
+        .await
+        .run_table(&[raw("another secret", v.request())
+            .gateway(401, "APIG.0301")
+            .check(eq("/error_msg", BAD_SIGNATURE))])
+        .await;
 
     let emu = Emu::start(VECTOR_INVENTORY).await;
+    let skew = TimeDelta::seconds(15 * 60 + 1);
     // 15 minutes of skew is accepted; one second more is a stale date.
-    emu.set_clock(t0() + TimeDelta::minutes(15)).await;
-    send_vector(&emu, v, &vector_headers(v.signature, None))
-        .await
-        .assert_ok();
-    emu.set_clock(t0() + TimeDelta::seconds(15 * 60 + 1)).await;
-    let r = send_vector(&emu, v, &vector_headers(v.signature, None)).await;
-    r.assert_gateway_error(401, "APIG.0301");
-    assert!(r.message().contains("expired"), "{}", r.body);
-    emu.set_clock(t0() - TimeDelta::seconds(15 * 60 + 1)).await;
-    send_vector(&emu, v, &vector_headers(v.signature, None))
-        .await
-        .assert_gateway_error(401, "APIG.0301");
-
+    let mut cases = vec![
+        raw("15 minutes late", v.request()).at(TimeDelta::minutes(15)),
+        raw("15 minutes and a second late", v.request())
+            .at(skew)
+            .gateway(401, "APIG.0301")
+            .check(contains("/error_msg", "expired")),
+        raw("15 minutes and a second early", v.request())
+            .at(-skew)
+            .gateway(401, "APIG.0301"),
+    ];
     // Six bad signatures in a row lock testak for five minutes, even for correct requests.
-    emu.set_clock(t0()).await;
-    let bad = vector_headers(&"0".repeat(64), None);
-    for _ in 0..6 {
-        let r = send_vector(&emu, v, &bad).await;
-        assert!(r.message().ends_with("verify aksk signature fail"), "{}", r.body);
+    let bad = v.signed(&"0".repeat(64), None);
+    for n in 1..=6 {
+        let case = raw(format!("bad signature {n} of 6"), bad.clone())
+            .gateway(401, "APIG.0301")
+            .check(eq("/error_msg", BAD_SIGNATURE));
+        cases.push(if n == 1 { case.at(TimeDelta::zero()) } else { case });
     }
-    let r = send_vector(&emu, v, &vector_headers(v.signature, None)).await;
-    r.assert_gateway_error(401, "APIG.0301");
-    assert!(r.message().contains("locked"), "{}", r.body);
-    emu.advance(TimeDelta::seconds(5 * 60)).await;
-    send_vector(&emu, v, &vector_headers(v.signature, None))
-        .await
-        .assert_ok();
+    cases.extend([
+        raw("locked", v.request())
+            .gateway(401, "APIG.0301")
+            .check(contains("/error_msg", "locked")),
+        raw("five minutes later", v.request()).after(TimeDelta::minutes(5)),
+    ]);
+    emu.run_table(&cases).await;
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("huawei", "ListSecretTags", "APIG.0301"), 9);
     assert_eq!(stats.outcome("huawei", "ListSecretTags", "ok"), 2);
@@ -310,59 +282,52 @@ async fn wrong_secret_stale_date_and_the_ak_lock() {
 async fn gateway_rejects_unsigned_malformed_and_foreign_requests() {
     let emu = Emu::start(SAMPLE).await;
     let path = format!("/v1/{PID}/secrets");
-    let r = emu.send_raw("GET", &path, &[], Vec::new()).await;
-    r.assert_gateway_error(401, "APIG.0301");
-    assert_eq!(
-        r.message(),
-        "Incorrect IAM authentication information: x-auth-token not found"
-    );
-    let r = emu
-        .send_raw(
-            "GET",
-            &path,
-            &pairs(&[("authorization", "V11-HMAC-SHA256 Credential=x")]),
-            Vec::new(),
-        )
-        .await;
-    r.assert_gateway_error(401, "APIG.0301");
-    // Unknown AK.
-    emu.call_as("GET", &path, &[], "", &cred("nobody", "x"), Some(PID))
-        .await
-        .assert_gateway_error(401, "APIG.0301");
     // A signed header that is not sent.
-    let mut headers = emu.signed_headers("GET", &path, &[], b"", &testak(), Some(PID));
-    headers.retain(|(k, _)| k != "X-Project-Id");
-    let r = emu.send_raw("GET", &path, &headers, Vec::new()).await;
-    assert!(r.message().contains("x-project-id"), "{}", r.body);
+    let mut unsent = emu.signed_headers("GET", &path, &[], b"", &testak(), Some(PID));
+    unsent.retain(|(k, _)| k != "X-Project-Id");
     // Another account's project, or an X-Project-Id naming another project.
     let other = "fedcba9876543210fedcba9876543210";
-    emu.call_as(
-        "GET",
-        &format!("/v1/{other}/secrets"),
-        &[],
-        "",
-        &testak(),
-        Some(other),
-    )
-    .await
-    .assert_gateway_error(403, "APIG.0302");
-    emu.call_as("GET", &path, &[], "", &testak(), Some(other))
-        .await
-        .assert_gateway_error(403, "APIG.0302");
-    // Without X-Project-Id the path's project is used.
-    emu.call_as("GET", &path, &[], "", &testak(), None)
-        .await
-        .assert_ok();
-    // Unknown routes and methods.
-    for (method, p) in [
-        ("GET", format!("/v1/{PID}/nothing")),
-        ("PUT", format!("/v1/{PID}/secrets")),
-        ("GET", format!("/v1.0/{PID}/kms/list-keys")),
-    ] {
-        emu.call(method, &p, &[], "")
-            .await
-            .assert_gateway_error(404, "APIG.0101");
-    }
+    let secrets = |name: &str| call(name, "GET", path.as_str(), "");
+    emu.run_table(&[
+        raw("unsigned", Raw::get(path.as_str()))
+            .gateway(401, "APIG.0301")
+            .check(eq(
+                "/error_msg",
+                "Incorrect IAM authentication information: x-auth-token not found",
+            )),
+        raw(
+            "another algorithm",
+            Raw::get(path.as_str()).header("authorization", "V11-HMAC-SHA256 Credential=x"),
+        )
+        .gateway(401, "APIG.0301"),
+        secrets("an unknown AK")
+            .signed_by(&cred("nobody", "x"), Some(PID))
+            .gateway(401, "APIG.0301"),
+        raw(
+            "a signed header not sent",
+            Raw::get(path.as_str()).headers(&unsent),
+        )
+        .gateway(401, "APIG.0301")
+        .check(contains("/error_msg", "x-project-id")),
+        call(
+            "another account's project",
+            "GET",
+            format!("/v1/{other}/secrets"),
+            "",
+        )
+        .signed_by(&testak(), Some(other))
+        .gateway(403, "APIG.0302"),
+        secrets("X-Project-Id of another project")
+            .signed_by(&testak(), Some(other))
+            .gateway(403, "APIG.0302"),
+        // Without X-Project-Id the path's project is used.
+        secrets("no X-Project-Id").signed_by(&testak(), None),
+        // Unknown routes and methods.
+        call("an unknown route", "GET", format!("/v1/{PID}/nothing"), "").gateway(404, "APIG.0101"),
+        call("PUT secrets", "PUT", path.as_str(), "").gateway(404, "APIG.0101"),
+        call("GET list-keys", "GET", format!("/v1.0/{PID}/kms/list-keys"), "").gateway(404, "APIG.0101"),
+    ])
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -395,118 +360,91 @@ async fn every_csms_route() {
     assert_eq!(list.json["page_info"]["current_count"], 1);
     assert!(list.json["page_info"].get("next_marker").is_none());
 
-    // Show one secret by name (the only API that takes the name).
-    let r = emu
-        .call("GET", &format!("/v1/{PID}/secrets/db-password"), &[], "")
-        .await;
-    r.assert_ok();
-    assert_eq!(
-        (r.json["secret"]["id"].as_str(), r.json["secret"]["name"].as_str()),
-        (Some(id.as_str()), Some("db-password"))
-    );
-    emu.call("GET", &format!("/v1/{PID}/secrets/nope"), &[], "")
-        .await
-        .assert_dew_error(400, "CSMS.0106");
-
-    let tags_path = format!("/v1/{PID}/csms/{id}/tags");
-    let r = emu.call("GET", &tags_path, &[], "").await;
-    r.assert_ok();
-    assert_eq!(r.json["tags"], json!([{"key": "owner", "value": "payments"}]));
-    // By name it is not found: the tag APIs take the UUID.
-    emu.call("GET", &format!("/v1/{PID}/csms/db-password/tags"), &[], "")
-        .await
-        .assert_dew_error(400, "CSMS.0005");
-
-    // Batch create (overwrites), single create, single delete (key with a space, encoded), batch delete.
-    emu.call(
-        "POST",
-        &format!("{tags_path}/action"),
-        &[],
-        r#"{"action": "create", "tags": [{"key": "owner", "value": "web"}, {"key": "env", "value": "prod"}]}"#,
-    )
-    .await
-    .assert_no_content();
-    emu.call(
-        "POST",
-        &tags_path,
-        &[],
-        r#"{"tag":{"key":"cost center","value":"42"}}"#,
-    )
-    .await
-    .assert_no_content();
-    let r = emu.call("GET", &tags_path, &[], "").await;
-    assert_eq!(
-        r.json["tags"],
-        json!([{"key": "cost center", "value": "42"}, {"key": "env", "value": "prod"}, {"key": "owner", "value": "web"}])
-    );
-    emu.call("DELETE", &format!("{tags_path}/cost%20center"), &[], "")
-        .await
-        .assert_no_content();
-    emu.call(
-        "POST",
-        &format!("{tags_path}/action"),
-        &[],
-        r#"{"action":"delete","tags":[{"key":"env"}]}"#,
-    )
-    .await
-    .assert_no_content();
-    let r = emu.call("GET", &tags_path, &[], "").await;
-    assert_eq!(r.json["tags"], json!([{"key": "owner", "value": "web"}]));
-
-    // Invalid tags change nothing.
-    emu.call(
-        "POST",
-        &format!("{tags_path}/action"),
-        &[],
-        r#"{"action":"create","tags":[{"key":"ok","value":"1"},{"key":"_sys_x","value":"1"}]}"#,
-    )
-    .await
-    .assert_dew_error(400, "CSMS.0002");
-    emu.call("POST", &format!("{tags_path}/action"), &[], "{")
-        .await
-        .assert_dew_error(400, "CSMS.0004");
-    let r = emu.call("GET", &tags_path, &[], "").await;
-    assert_eq!(r.json["tags"], json!([{"key": "owner", "value": "web"}]));
-
-    let r = emu.call("GET", &format!("/v1/{PID}/csms/tags"), &[], "").await;
-    r.assert_ok();
-    assert_eq!(r.json, json!({"tags": [{"key": "owner", "values": ["web"]}]}));
-
+    let tags = format!("/v1/{PID}/csms/{id}/tags");
+    let action = format!("{tags}/action");
+    let get_tags = |name: &str| call(name, "GET", tags.as_str(), "");
+    let owner_web = json!([{"key": "owner", "value": "web"}]);
     let ri = format!("/v1/{PID}/csms/resource_instances/action");
-    let r = emu
-        .call(
+    emu.run_table(&[
+        // Show one secret by name (the only API that takes the name).
+        call("show by name", "GET", format!("/v1/{PID}/secrets/db-password"), "").checks([
+            eq("/secret/id", id.as_str()),
+            eq("/secret/name", "db-password"),
+        ]),
+        call("show an unknown name", "GET", format!("/v1/{PID}/secrets/nope"), "").dew(400, "CSMS.0106"),
+        get_tags("tags").check(eq("/tags", json!([{"key": "owner", "value": "payments"}]))),
+        // By name it is not found: the tag APIs take the UUID.
+        call("tags by name", "GET", format!("/v1/{PID}/csms/db-password/tags"), "").dew(400, "CSMS.0005"),
+        // Batch create (overwrites), single create, single delete (key with a space, encoded), batch delete.
+        call(
+            "batch create",
             "POST",
-            &ri,
-            &[],
+            action.as_str(),
+            r#"{"action": "create", "tags": [{"key": "owner", "value": "web"}, {"key": "env", "value": "prod"}]}"#,
+        )
+        .no_content(),
+        call(
+            "single create",
+            "POST",
+            tags.as_str(),
+            r#"{"tag":{"key":"cost center","value":"42"}}"#,
+        )
+        .no_content(),
+        get_tags("tags after the creates").check(eq(
+            "/tags",
+            json!([{"key": "cost center", "value": "42"}, {"key": "env", "value": "prod"}, {"key": "owner", "value": "web"}]),
+        )),
+        call("single delete", "DELETE", format!("{tags}/cost%20center"), "").no_content(),
+        call(
+            "batch delete",
+            "POST",
+            action.as_str(),
+            r#"{"action":"delete","tags":[{"key":"env"}]}"#,
+        )
+        .no_content(),
+        get_tags("tags after the deletes").check(eq("/tags", owner_web.clone())),
+        // Invalid tags change nothing.
+        call(
+            "a system tag among valid ones",
+            "POST",
+            action.as_str(),
+            r#"{"action":"create","tags":[{"key":"ok","value":"1"},{"key":"_sys_x","value":"1"}]}"#,
+        )
+        .dew(400, "CSMS.0002"),
+        call("malformed JSON", "POST", action.as_str(), "{").dew(400, "CSMS.0004"),
+        get_tags("tags after the refusals").check(eq("/tags", owner_web.clone())),
+        call("project tags", "GET", format!("/v1/{PID}/csms/tags"), "")
+            .check(eq("", json!({"tags": [{"key": "owner", "values": ["web"]}]}))),
+        call(
+            "resource instances",
+            "POST",
+            ri.as_str(),
             r#"{"action":"filter","limit":"1000","offset":"0"}"#,
         )
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["total_count"], 1);
-    let res = &r.json["resources"][0];
-    assert_eq!(res["resource_id"], id.as_str());
-    assert_eq!(res["resource_name"], "db-password");
-    assert_eq!(res["resource_detail"]["name"], "db-password");
-    assert_eq!(res["tags"], json!([{"key": "owner", "value": "web"}]));
-    assert!(res["sys_tags"].is_array());
-    let r = emu
-        .call(
+        .checks([
+            eq("/total_count", 1),
+            eq("/resources/0/resource_id", id.as_str()),
+            eq("/resources/0/resource_name", "db-password"),
+            eq("/resources/0/resource_detail/name", "db-password"),
+            eq("/resources/0/tags", owner_web),
+            is("/resources/0/sys_tags", Kind::Array),
+        ]),
+        call(
+            "resource instance count",
             "POST",
-            &ri,
-            &[],
+            ri.as_str(),
             r#"{"action":"count","tags":[{"key":"owner","values":["web"]}]}"#,
         )
-        .await;
-    assert_eq!(r.json, json!({"total_count": 1}));
-    let r = emu
-        .call(
+        .check(eq("", json!({"total_count": 1}))),
+        call(
+            "resource instances of nobody",
             "POST",
-            &ri,
-            &[],
+            ri.as_str(),
             r#"{"action":"filter","limit":10,"offset":0,"tags":[{"key":"owner","values":["nobody"]}]}"#,
         )
-        .await;
-    assert_eq!(r.json, json!({"resources": [], "total_count": 0}));
+        .check(eq("", json!({"resources": [], "total_count": 0}))),
+    ])
+    .await;
 
     let stats = emu.stats().await;
     for api in [
@@ -526,22 +464,11 @@ async fn every_csms_route() {
 #[tokio::test]
 async fn every_kms_route() {
     let emu = Emu::start(SAMPLE).await;
-    let list_keys = format!("/v1.0/{PID}/kms/list-keys");
-    let r = emu
-        .call(
-            "POST",
-            &list_keys,
-            &[],
-            r#"{"limit":"100","marker":"","key_spec":"ALL"}"#,
-        )
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["keys"], json!([KEY]));
-    assert_eq!(r.json["truncated"], "false");
-    assert_eq!(r.json["next_marker"], "");
-    assert_eq!(r.json["total"], 1);
-    let d = &r.json["key_details"][0];
-    for field in [
+    let list_keys = |name: &str, body: &str| call(name, "POST", format!("/v1.0/{PID}/kms/list-keys"), body);
+    let tags = format!("/v1.0/{PID}/kms/{KEY}/tags");
+    let action = format!("{tags}/action");
+    let owner_platform = json!({"tags": [{"key": "owner", "value": "platform"}], "existTagsNum": 1});
+    let details = [
         "key_id",
         "domain_id",
         "key_alias",
@@ -550,111 +477,90 @@ async fn every_kms_route() {
         "creation_date",
         "key_state",
         "default_key_flag",
-    ] {
-        assert!(d[field].is_string(), "{field} is a string: {d}");
-    }
-    assert_eq!(
-        (d["key_alias"].as_str(), d["realm"].as_str()),
-        (Some("app-key"), Some("cn-north-4"))
-    );
-    // key_state other than enabled selects nothing; an unknown key_spec neither.
-    let r = emu.call("POST", &list_keys, &[], r#"{"key_state":"3"}"#).await;
-    assert_eq!(r.json["total"], 0);
-    let r = emu
-        .call("POST", &list_keys, &[], r#"{"key_spec":"RSA_2048"}"#)
-        .await;
-    assert_eq!(r.json["keys"], json!([]));
-
-    let r = emu
-        .call(
+    ]
+    .map(|field| is(&format!("/key_details/0/{field}"), Kind::String));
+    let ri = format!("/v1.0/{PID}/kms/resource_instances/action");
+    emu.run_table(&[
+        list_keys("list keys", r#"{"limit":"100","marker":"","key_spec":"ALL"}"#)
+            .checks([
+                eq("/keys", json!([KEY])),
+                eq("/truncated", "false"),
+                eq("/next_marker", ""),
+                eq("/total", 1),
+                eq("/key_details/0/key_alias", "app-key"),
+                eq("/key_details/0/realm", "cn-north-4"),
+            ])
+            .checks(details),
+        // key_state other than enabled selects nothing; an unknown key_spec neither.
+        list_keys("key_state 3", r#"{"key_state":"3"}"#).check(eq("/total", 0)),
+        list_keys("key_spec RSA_2048", r#"{"key_spec":"RSA_2048"}"#).check(eq("/keys", json!([]))),
+        call(
+            "describe key",
             "POST",
-            &format!("/v1.0/{PID}/kms/describe-key"),
-            &[],
+            format!("/v1.0/{PID}/kms/describe-key"),
             &format!(r#"{{"key_id":"{KEY}"}}"#),
         )
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["key_info"]["key_id"], KEY);
-
-    let tags = format!("/v1.0/{PID}/kms/{KEY}/tags");
-    let r = emu.call("GET", &tags, &[], "").await;
-    assert_eq!(
-        r.json,
-        json!({"tags": [{"key": "owner", "value": "platform"}], "existTagsNum": 1})
-    );
-    emu.call(
-        "POST",
-        &format!("{tags}/action"),
-        &[],
-        r#"{"action":"create","tags":[{"key":"env","value":"prod"}],"sequence":"919c82d4-8046-4722-9094-35c3c6524cff"}"#,
-    )
-    .await
-    .assert_no_content();
-    emu.call(
-        "POST",
-        &tags,
-        &[],
-        r#"{"tag":{"key":"team","value":""},"sequence":"x"}"#,
-    )
-    .await
-    .assert_no_content();
-    let r = emu.call("GET", &tags, &[], "").await;
-    assert_eq!(r.json["existTagsNum"], 3);
-    emu.call("DELETE", &format!("{tags}/team"), &[], "")
-        .await
-        .assert_no_content();
-    // Deleting a tag the key does not have changes nothing and is not an error.
-    emu.call("DELETE", &format!("{tags}/team"), &[], "")
-        .await
-        .assert_no_content();
-    emu.call(
-        "POST",
-        &format!("{tags}/action"),
-        &[],
-        r#"{"action":"delete","tags":[{"key":"env","value":"prod"}]}"#,
-    )
-    .await
-    .assert_no_content();
-    let r = emu.call("GET", &tags, &[], "").await;
-    assert_eq!(
-        r.json,
-        json!({"tags": [{"key": "owner", "value": "platform"}], "existTagsNum": 1})
-    );
-    emu.call(
-        "POST",
-        &format!("{tags}/action"),
-        &[],
-        r#"{"action":"create","tags":[]}"#,
-    )
-    .await
-    .assert_dew_error(400, "KMS.0401");
-    emu.call(
-        "POST",
-        &format!("{tags}/action"),
-        &[],
-        r#"{"action":"create","tags":[{"key":"a=b","value":"x"}]}"#,
-    )
-    .await
-    .assert_dew_error(400, "KMS.0402");
-
-    let r = emu.call("GET", &format!("/v1.0/{PID}/kms/tags"), &[], "").await;
-    assert_eq!(
-        r.json,
-        json!({"tags": [{"key": "owner", "values": ["platform"]}]})
-    );
-
-    let ri = format!("/v1.0/{PID}/kms/resource_instances/action");
-    let r = emu
-        .call("POST", &ri, &[], r#"{"action":"filter","limit":"1000","offset":0,"matches":[{"key":"resource_name","value":"app"}]}"#)
-        .await;
-    r.assert_ok();
-    assert_eq!(r.json["total_count"], 1);
-    assert_eq!(r.json["resources"][0]["resource_id"], KEY);
-    assert_eq!(r.json["resources"][0]["resource_name"], "app-key");
-    assert_eq!(r.json["resources"][0]["resource_detail"]["key_id"], KEY);
-    assert!(r.json["resources"][0].get("sys_tags").is_none());
-    let r = emu.call("POST", &ri, &[], r#"{"action":"count"}"#).await;
-    assert_eq!(r.json, json!({"total_count": 1}));
+        .check(eq("/key_info/key_id", KEY)),
+        call("key tags", "GET", tags.as_str(), "").check(eq("", owner_platform.clone())),
+        call(
+            "batch create",
+            "POST",
+            action.as_str(),
+            r#"{"action":"create","tags":[{"key":"env","value":"prod"}],"sequence":"919c82d4-8046-4722-9094-35c3c6524cff"}"#,
+        )
+        .no_content(),
+        call(
+            "single create",
+            "POST",
+            tags.as_str(),
+            r#"{"tag":{"key":"team","value":""},"sequence":"x"}"#,
+        )
+        .no_content(),
+        call("key tags after the creates", "GET", tags.as_str(), "").check(eq("/existTagsNum", 3)),
+        call("single delete", "DELETE", format!("{tags}/team"), "").no_content(),
+        // Deleting a tag the key does not have changes nothing and is not an error.
+        call("single delete again", "DELETE", format!("{tags}/team"), "").no_content(),
+        call(
+            "batch delete",
+            "POST",
+            action.as_str(),
+            r#"{"action":"delete","tags":[{"key":"env","value":"prod"}]}"#,
+        )
+        .no_content(),
+        call("key tags after the deletes", "GET", tags.as_str(), "").check(eq("", owner_platform)),
+        call(
+            "create no tags",
+            "POST",
+            action.as_str(),
+            r#"{"action":"create","tags":[]}"#,
+        )
+        .dew(400, "KMS.0401"),
+        call(
+            "create a bad key",
+            "POST",
+            action.as_str(),
+            r#"{"action":"create","tags":[{"key":"a=b","value":"x"}]}"#,
+        )
+        .dew(400, "KMS.0402"),
+        call("project tags", "GET", format!("/v1.0/{PID}/kms/tags"), "")
+            .check(eq("", json!({"tags": [{"key": "owner", "values": ["platform"]}]}))),
+        call(
+            "resource instances by name",
+            "POST",
+            ri.as_str(),
+            r#"{"action":"filter","limit":"1000","offset":0,"matches":[{"key":"resource_name","value":"app"}]}"#,
+        )
+        .checks([
+            eq("/total_count", 1),
+            eq("/resources/0/resource_id", KEY),
+            eq("/resources/0/resource_name", "app-key"),
+            eq("/resources/0/resource_detail/key_id", KEY),
+            absent("/resources/0/sys_tags"),
+        ]),
+        call("resource instance count", "POST", ri.as_str(), r#"{"action":"count"}"#)
+            .check(eq("", json!({"total_count": 1}))),
+    ])
+    .await;
 
     let stats = emu.stats().await;
     for api in [
@@ -676,85 +582,76 @@ async fn list_keys_sees_other_key_specs_only_with_all() {
     let yaml = format!(
         "huawei:\n  - ak: testak\n    sk: testsk\n    projects:\n      - region: cn-north-4\n        project_id: {PID}\n        keys:\n          - {{id: {KEY}}}\n          - {{id: 7c9e6679-7425-40de-944b-e07fc1f90ae7, key_spec: RSA_2048}}\n          - {{id: 8c9e6679-7425-40de-944b-e07fc1f90ae7, key_spec: SM4}}\n"
     );
-    let emu = Emu::start(&yaml).await;
-    let path = format!("/v1.0/{PID}/kms/list-keys");
-    let ids = |r: &Reply| -> Vec<String> {
-        r.json["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k.as_str().unwrap().to_owned())
-            .collect()
-    };
-    let r = emu.call("POST", &path, &[], r#"{"limit":"100"}"#).await;
-    assert_eq!(
-        (ids(&r), r.json["total"].as_u64()),
-        (vec![KEY.to_owned()], Some(1))
-    );
-    let r = emu.call("POST", &path, &[], "").await;
-    assert_eq!(ids(&r), [KEY]);
-    let r = emu
-        .call("POST", &path, &[], r#"{"key_spec":"ALL","limit":"2"}"#)
+    let list_keys = |name: &str, body: &str| call(name, "POST", format!("/v1.0/{PID}/kms/list-keys"), body);
+    Emu::start(&yaml)
+        .await
+        .run_table(&[
+            list_keys("the default key_spec", r#"{"limit":"100"}"#)
+                .checks([eq("/keys", json!([KEY])), eq("/total", 1)]),
+            list_keys("no body", "").check(eq("/keys", json!([KEY]))),
+            list_keys("ALL, limit 2", r#"{"key_spec":"ALL","limit":"2"}"#).checks([
+                eq("/total", 3),
+                eq("/truncated", "true"),
+                column("/key_details", "key_spec", &["AES_256", "RSA_2048"]),
+            ]),
+            list_keys("SM4", r#"{"key_spec":"SM4"}"#)
+                .check(eq("/keys", json!(["8c9e6679-7425-40de-944b-e07fc1f90ae7"]))),
+        ])
         .await;
-    assert_eq!(
-        (r.json["total"].as_u64(), r.json["truncated"].as_str()),
-        (Some(3), Some("true"))
-    );
-    let specs: Vec<&str> = r.json["key_details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["key_spec"].as_str().unwrap())
-        .collect();
-    assert_eq!(specs, ["AES_256", "RSA_2048"]);
-    let r = emu.call("POST", &path, &[], r#"{"key_spec":"SM4"}"#).await;
-    assert_eq!(ids(&r), ["8c9e6679-7425-40de-944b-e07fc1f90ae7"]);
 }
 
 #[tokio::test]
 async fn not_found_answers() {
     let emu = Emu::start(SAMPLE).await;
     let missing = "00000000-0000-0000-0000-000000000000";
-    for (method, path, body) in [
-        ("GET", format!("/v1/{PID}/csms/{missing}/tags"), ""),
-        (
+    let create = r#"{"action":"create","tags":[{"key":"a","value":"b"}]}"#;
+    emu.run_table(&[
+        call("secret tags", "GET", format!("/v1/{PID}/csms/{missing}/tags"), "").dew(400, "CSMS.0005"),
+        call(
+            "secret batch create",
             "POST",
             format!("/v1/{PID}/csms/{missing}/tags/action"),
-            r#"{"action":"create","tags":[{"key":"a","value":"b"}]}"#,
-        ),
-        (
+            create,
+        )
+        .dew(400, "CSMS.0005"),
+        call(
+            "secret single create",
             "POST",
             format!("/v1/{PID}/csms/{missing}/tags"),
             r#"{"tag":{"key":"a","value":"b"}}"#,
-        ),
-        ("DELETE", format!("/v1/{PID}/csms/{missing}/tags/a"), ""),
-    ] {
-        emu.call(method, &path, &[], body)
-            .await
-            .assert_dew_error(400, "CSMS.0005");
-    }
-    for (method, path, body) in [
-        ("GET", format!("/v1.0/{PID}/kms/{missing}/tags"), String::new()),
-        (
+        )
+        .dew(400, "CSMS.0005"),
+        call(
+            "secret single delete",
+            "DELETE",
+            format!("/v1/{PID}/csms/{missing}/tags/a"),
+            "",
+        )
+        .dew(400, "CSMS.0005"),
+        call("key tags", "GET", format!("/v1.0/{PID}/kms/{missing}/tags"), "").dew(400, "KMS.0205"),
+        call(
+            "key batch create",
             "POST",
             format!("/v1.0/{PID}/kms/{missing}/tags/action"),
-            r#"{"action":"create","tags":[{"key":"a","value":"b"}]}"#.to_owned(),
-        ),
-        (
+            create,
+        )
+        .dew(400, "KMS.0205"),
+        call(
+            "key single delete",
             "DELETE",
             format!("/v1.0/{PID}/kms/{missing}/tags/a"),
-            String::new(),
-        ),
-        (
+            "",
+        )
+        .dew(400, "KMS.0205"),
+        call(
+            "describe key",
             "POST",
             format!("/v1.0/{PID}/kms/describe-key"),
-            format!(r#"{{"key_id":"{missing}"}}"#),
-        ),
-    ] {
-        emu.call(method, &path, &[], &body)
-            .await
-            .assert_dew_error(400, "KMS.0205");
-    }
+            &format!(r#"{{"key_id":"{missing}"}}"#),
+        )
+        .dew(400, "KMS.0205"),
+    ])
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -824,14 +721,6 @@ async fn pagination_at_page_boundaries() {
     let (names, sizes) = all_secret_pages(&emu, "199").await;
     assert_eq!(sizes, [199, 199, 2]);
     assert_eq!(names, expected);
-    // Default limit 50; bounds 1..200.
-    let r = emu.call("GET", &format!("/v1/{PID}/secrets"), &[], "").await;
-    assert_eq!(r.json["page_info"]["current_count"], 50);
-    for bad in ["0", "201", "x"] {
-        emu.call("GET", &format!("/v1/{PID}/secrets"), &[("limit", bad)], "")
-            .await
-            .assert_dew_error(400, "CSMS.0002");
-    }
 
     // list-keys: 1001 keys are two pages at the maximum limit of 1000; truncated is a string.
     let path = format!("/v1.0/{PID}/kms/list-keys");
@@ -844,23 +733,6 @@ async fn pagination_at_page_boundaries() {
         (Some("true"), Some(1001))
     );
     let next = r.json["next_marker"].as_str().unwrap().to_owned();
-    let r = emu
-        .call(
-            "POST",
-            &path,
-            &[],
-            &format!(r#"{{"limit":"1000","marker":"{next}","key_spec":"ALL"}}"#),
-        )
-        .await;
-    assert_eq!(r.json["keys"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        (r.json["truncated"].as_str(), r.json["next_marker"].as_str()),
-        (Some("false"), Some(""))
-    );
-    assert_eq!(
-        r.json["keys"][0],
-        format!("{:08x}-0000-4000-8000-{:012x}", 1000, 1000)
-    );
     let mut seen = BTreeSet::new();
     let mut marker = String::new();
     loop {
@@ -881,48 +753,57 @@ async fn pagination_at_page_boundaries() {
         marker = r.json["next_marker"].as_str().unwrap().to_owned();
     }
     assert_eq!(seen.len(), 1001);
-    emu.call("POST", &path, &[], r#"{"limit":"1001"}"#)
-        .await
-        .assert_dew_error(400, "KMS.0204");
 
+    let secrets = |name: &str| call(name, "GET", format!("/v1/{PID}/secrets"), "");
+    let list_keys = |name: &str, body: &str| call(name, "POST", path.as_str(), body);
     // resource_instances: offset paging, limit 1..1000.
-    let ri = format!("/v1.0/{PID}/kms/resource_instances/action");
-    let r = emu
-        .call(
+    let instances = |name: &str, body: &str| {
+        call(
+            name,
             "POST",
-            &ri,
-            &[],
+            format!("/v1.0/{PID}/kms/resource_instances/action"),
+            body,
+        )
+    };
+    emu.run_table(&[
+        // Default limit 50; bounds 1..200.
+        secrets("the default limit").check(eq("/page_info/current_count", 50)),
+        secrets("limit 0").query("limit", "0").dew(400, "CSMS.0002"),
+        secrets("limit 201").query("limit", "201").dew(400, "CSMS.0002"),
+        secrets("limit x").query("limit", "x").dew(400, "CSMS.0002"),
+        list_keys(
+            "the second page of keys",
+            &format!(r#"{{"limit":"1000","marker":"{next}","key_spec":"ALL"}}"#),
+        )
+        .checks([
+            len("/keys", 1),
+            eq("/truncated", "false"),
+            eq("/next_marker", ""),
+            eq("/keys/0", format!("{:08x}-0000-4000-8000-{:012x}", 1000, 1000)),
+        ]),
+        list_keys("list-keys limit 1001", r#"{"limit":"1001"}"#).dew(400, "KMS.0204"),
+        instances(
+            "resource instances from 0",
             r#"{"action":"filter","limit":"1000","offset":"0"}"#,
         )
-        .await;
-    assert_eq!(
-        (
-            r.json["resources"].as_array().unwrap().len(),
-            r.json["total_count"].as_u64()
-        ),
-        (1000, Some(1001))
-    );
-    let r = emu
-        .call(
-            "POST",
-            &ri,
-            &[],
+        .checks([len("/resources", 1000), eq("/total_count", 1001)]),
+        instances(
+            "resource instances from 1000",
             r#"{"action":"filter","limit":"1000","offset":"1000"}"#,
         )
-        .await;
-    assert_eq!(r.json["resources"].as_array().unwrap().len(), 1);
-    let r = emu
-        .call(
-            "POST",
-            &ri,
-            &[],
+        .check(len("/resources", 1)),
+        instances(
+            "resource instances from 1001",
             r#"{"action":"filter","limit":"1000","offset":"1001"}"#,
         )
-        .await;
-    assert_eq!(r.json["resources"], json!([]));
-    emu.call("POST", &ri, &[], r#"{"action":"filter","limit":"1001"}"#)
-        .await
-        .assert_dew_error(400, "KMS.0204");
+        .check(eq("/resources", json!([]))),
+        instances(
+            "resource instances limit 1001",
+            r#"{"action":"filter","limit":"1001"}"#,
+        )
+        .dew(400, "KMS.0204"),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -930,78 +811,60 @@ async fn batch_and_tag_count_limits() {
     let emu = Emu::start(&many(2, 1, 19)).await;
     let list = emu.call("GET", &format!("/v1/{PID}/secrets"), &[], "").await;
     let id = secret_id(&list, "s-00000");
-    let action = format!("/v1/{PID}/csms/{id}/tags/action");
-    // 20 tags per secret: one more key is refused (and changes nothing), overwriting is fine.
-    let r = emu
-        .call("GET", &format!("/v1/{PID}/csms/{id}/tags"), &[], "")
-        .await;
-    assert_eq!(r.json["tags"].as_array().unwrap().len(), 20);
-    emu.call(
-        "POST",
-        &action,
-        &[],
-        r#"{"action":"create","tags":[{"key":"n","value":"x"}]}"#,
-    )
-    .await
-    .assert_no_content();
-    emu.call(
-        "POST",
-        &action,
-        &[],
-        r#"{"action":"create","tags":[{"key":"n","value":"y"},{"key":"new","value":"x"}]}"#,
-    )
-    .await
-    .assert_dew_error(400, "CSMS.0002");
-    let r = emu
-        .call("GET", &format!("/v1/{PID}/csms/{id}/tags"), &[], "")
-        .await;
-    assert!(
-        r.json["tags"]
-            .as_array()
-            .unwrap()
-            .contains(&json!({"key": "n", "value": "x"}))
-    );
-
-    // 10 tags per key.
+    let tags = format!("/v1/{PID}/csms/{id}/tags");
+    let action = format!("{tags}/action");
     let key = format!("{:08x}-0000-4000-8000-{:012x}", 0, 0);
     let nine: Vec<Value> = (0..9)
         .map(|i| json!({"key": format!("k{i}"), "value": "v"}))
         .collect();
-    let kaction = format!("/v1.0/{PID}/kms/{key}/tags/action");
-    emu.call(
-        "POST",
-        &kaction,
-        &[],
-        &json!({"action": "create", "tags": nine}).to_string(),
-    )
-    .await
-    .assert_no_content();
-    emu.call(
-        "POST",
-        &format!("/v1.0/{PID}/kms/{key}/tags"),
-        &[],
-        r#"{"tag":{"key":"eleventh","value":"v"}}"#,
-    )
-    .await
-    .assert_dew_error(400, "KMS.0404");
-
     // resource_instances: at most 10 tag filters of at most 10 values.
     let ri = format!("/v1/{PID}/csms/resource_instances/action");
-    let filters = |n: usize, values: usize| {
+    let filters = |name: &str, n: usize, values: usize| {
         let tags: Vec<Value> = (0..n)
             .map(|i| json!({"key": format!("t{i}"), "values": (0..values).map(|_| "v").collect::<Vec<_>>()}))
             .collect();
-        json!({"action": "filter", "limit": "10", "tags": tags}).to_string()
+        let body = json!({"action": "filter", "limit": "10", "tags": tags}).to_string();
+        call(name, "POST", ri.as_str(), &body)
     };
-    let r = emu.call("POST", &ri, &[], &filters(10, 10)).await;
-    r.assert_ok();
-    assert_eq!(r.json["total_count"], 2);
-    emu.call("POST", &ri, &[], &filters(11, 1))
-        .await
-        .assert_dew_error(400, "CSMS.0002");
-    emu.call("POST", &ri, &[], &filters(1, 11))
-        .await
-        .assert_dew_error(400, "CSMS.0002");
+    emu.run_table(&[
+        // 20 tags per secret: one more key is refused (and changes nothing), overwriting is fine.
+        call("20 tags", "GET", tags.as_str(), "").check(len("/tags", 20)),
+        call(
+            "overwrite a tag",
+            "POST",
+            action.as_str(),
+            r#"{"action":"create","tags":[{"key":"n","value":"x"}]}"#,
+        )
+        .no_content(),
+        call(
+            "overwrite and a 21st",
+            "POST",
+            action.as_str(),
+            r#"{"action":"create","tags":[{"key":"n","value":"y"},{"key":"new","value":"x"}]}"#,
+        )
+        .dew(400, "CSMS.0002"),
+        call("the refusal changed nothing", "GET", tags.as_str(), "")
+            .check(has("/tags", json!({"key": "n", "value": "x"}))),
+        // 10 tags per key.
+        call(
+            "nine more key tags",
+            "POST",
+            format!("/v1.0/{PID}/kms/{key}/tags/action"),
+            &json!({"action": "create", "tags": nine}).to_string(),
+        )
+        .no_content(),
+        call(
+            "an eleventh key tag",
+            "POST",
+            format!("/v1.0/{PID}/kms/{key}/tags"),
+            r#"{"tag":{"key":"eleventh","value":"v"}}"#,
+        )
+        .dew(400, "KMS.0404"),
+        filters("10 filters of 10 values", 10, 10).check(eq("/total_count", 2)),
+        filters("11 filters", 11, 1).dew(400, "CSMS.0002"),
+        filters("11 values", 1, 11).dew(400, "CSMS.0002"),
+    ])
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1014,37 +877,26 @@ async fn rate_limits_answer_apig_0308() {
         .await;
     let list = emu.call("GET", &format!("/v1/{PID}/secrets"), &[], "").await;
     let id = secret_id(&list, "db-password");
-    let path = format!("/v1/{PID}/csms/{id}/tags");
-    emu.call("GET", &path, &[], "").await.assert_ok();
-    emu.call("GET", &path, &[], "").await.assert_ok();
-    let r = emu.call("GET", &path, &[], "").await;
-    r.assert_gateway_error(429, "APIG.0308");
-    assert_eq!(
-        r.message(),
-        "The throttling threshold has been reached: policy user over ratelimit,limit:2,time:1 second"
-    );
-    // Other groups have their own buckets; the clock refills this one.
-    emu.call("GET", &format!("/v1/{PID}/secrets"), &[], "")
-        .await
-        .assert_ok();
-    emu.advance(TimeDelta::seconds(1)).await;
-    emu.call("GET", &path, &[], "").await.assert_ok();
-    // Bad signatures are answered, never throttled.
-    emu.call_as("GET", &path, &[], "", &cred("testak", "wrong"), Some(PID))
-        .await
-        .assert_gateway_error(401, "APIG.0301");
+    let tags = |name: &str| call(name, "GET", format!("/v1/{PID}/csms/{id}/tags"), "");
+    emu.run_table(&[
+        tags("tags, 1 of 2"),
+        tags("tags, 2 of 2"),
+        tags("tags, the third").gateway(429, "APIG.0308").check(eq(
+            "/error_msg",
+            "The throttling threshold has been reached: policy user over ratelimit,limit:2,time:1 second",
+        )),
+        // Other groups have their own buckets; the clock refills this one.
+        call("secrets, another group", "GET", format!("/v1/{PID}/secrets"), ""),
+        tags("tags a second later").after(TimeDelta::seconds(1)),
+        // Bad signatures are answered, never throttled.
+        tags("a bad signature")
+            .signed_by(&cred("testak", "wrong"), Some(PID))
+            .gateway(401, "APIG.0301"),
+    ])
+    .await;
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("huawei", "ListSecretTags", "throttled"), 1);
     assert_eq!(stats.outcome("huawei", "ListSecretTags", "ok"), 3);
-}
-
-async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> std::io::Result<Vec<u8>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await?;
-    Ok(out)
 }
 
 #[tokio::test]
@@ -1092,27 +944,20 @@ async fn injected_faults_per_kind() {
 
     emu.set_faults(json!({"malformed": 0.0, "reset": 1.0})).await;
     // Unauthenticated requests are never faulted.
-    emu.send_raw("GET", &keys, &[], Vec::new())
+    emu.send_raw(&Raw::get(keys.as_str()))
         .await
         .assert_gateway_error(401, "APIG.0301");
-    let headers = emu.signed_headers("GET", &keys, &[], b"", &testak(), Some(PID));
-    let mut raw = format!("GET {keys} HTTP/1.1\r\nhost: {}\r\n", emu.host());
-    for (k, v) in &headers {
-        raw.push_str(&format!("{k}: {v}\r\n"));
-    }
-    raw.push_str("\r\n");
-    let got = raw_exchange(emu.run.addr, &raw).await;
-    assert_eq!(
-        got.map_err(|e| e.kind()),
-        Err(std::io::ErrorKind::ConnectionReset)
-    );
+    let mut headers = pairs(&[("host", &emu.host())]);
+    headers.extend(emu.signed_headers("GET", &keys, &[], b"", &testak(), Some(PID)));
+    let raw = request_text("GET", &keys, &headers);
+    assert_reset(emu.run.addr, &raw).await;
 
     emu.set_faults(json!({"reset": 0.0, "hang": 1.0, "hang_ms": 300}))
         .await;
+    // A hung request gets no answer.
     let started = Instant::now();
-    let hung = tokio::time::timeout(Duration::from_millis(100), emu.call("GET", &keys, &[], "")).await;
-    assert!(hung.is_err(), "a hung request gets no answer");
-    let got = raw_exchange(emu.run.addr, &raw).await;
+    assert_hangs(emu.run.addr, &raw, Duration::from_millis(300)).await;
+    let got = exchange(emu.run.addr, &raw).await;
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(got.is_err() || got.unwrap().is_empty());
 
@@ -1154,33 +999,20 @@ fn jwt(claims: Value) -> String {
     format!("{header}.{claims}.c2ln")
 }
 
-async fn id_token_exchange(emu: &Emu, idp: &str, token: &str) -> Reply {
-    let r = emu
-        .http
-        .post(format!("{}/v3.0/OS-AUTH/id-token/tokens", emu.run.endpoint()))
+/// CreateTokenWithIdToken: an OIDC id token of identity provider `idp` for an IAM token.
+fn id_token_exchange(idp: &str, token: &str) -> Raw {
+    Raw::new("POST", "/v3.0/OS-AUTH/id-token/tokens")
         .header("X-Idp-Id", idp)
         .header("content-type", "application/json;charset=utf8")
         .body(json!({"auth": {"id_token": {"id": token}}}).to_string())
-        .send()
-        .await
-        .unwrap();
-    Emu::reply(r).await
 }
 
-async fn security_token(emu: &Emu, token: &str, duration: Value) -> Reply {
+/// CreateTemporaryAccessKeyByToken with the IAM token in the body.
+fn security_token(token: &str, duration: Value) -> Raw {
     let body = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": token, "duration_seconds": duration}}}});
-    let r = emu
-        .http
-        .post(format!(
-            "{}/v3.0/OS-CREDENTIAL/securitytokens",
-            emu.run.endpoint()
-        ))
+    Raw::new("POST", "/v3.0/OS-CREDENTIAL/securitytokens")
         .header("content-type", "application/json;charset=utf8")
         .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    Emu::reply(r).await
 }
 
 fn credential_of(r: &Reply) -> sign::Credential {
@@ -1195,97 +1027,75 @@ fn credential_of(r: &Reply) -> sign::Credential {
 #[tokio::test]
 async fn iam_projects_and_the_federated_credential_flow() {
     let emu = Emu::start(IAM_INVENTORY).await;
-    let r = emu
-        .call_as(
-            "GET",
-            "/v3/projects",
-            &[("name", "cn-north-4")],
-            "",
-            &testak(),
-            None,
-        )
-        .await;
-    r.assert_ok();
-    let projects = r.json["projects"].as_array().unwrap();
-    assert_eq!(projects.len(), 1);
-    assert_eq!(
-        (projects[0]["id"].as_str(), projects[0]["name"].as_str()),
-        (Some(PID), Some("cn-north-4"))
-    );
-    let r = emu.call_as("GET", "/v3/projects", &[], "", &testak(), None).await;
-    assert_eq!(r.json["projects"].as_array().unwrap().len(), 2);
-    emu.call_as(
-        "GET",
-        "/v3/projects",
-        &[("name", "cn-north-4")],
-        "",
-        &cred("testak", "x"),
-        None,
-    )
-    .await
-    .assert_gateway_error(401, "APIG.0301");
-
+    let projects = |name: &str| call(name, "GET", "/v3/projects", "");
     let now = emu.clock_now().timestamp();
     let token =
         jwt(json!({"sub": "system:serviceaccount:ns:sa", "iss": "https://kubernetes", "exp": now + 3600}));
-    let r = id_token_exchange(&emu, "cce-oidc", &token).await;
+    let expired = jwt(json!({"sub": "s", "exp": now - 1}));
+    emu.run_table(&[
+        projects("projects by name")
+            .query("name", "cn-north-4")
+            .signed_by(&testak(), None)
+            .checks([
+                len("/projects", 1),
+                eq("/projects/0/id", PID),
+                eq("/projects/0/name", "cn-north-4"),
+            ]),
+        projects("all projects")
+            .signed_by(&testak(), None)
+            .check(len("/projects", 2)),
+        projects("projects, a bad signature")
+            .query("name", "cn-north-4")
+            .signed_by(&cred("testak", "x"), None)
+            .gateway(401, "APIG.0301"),
+        raw(
+            "another identity provider",
+            id_token_exchange("other-idp", &token),
+        )
+        .iam(404, "IAM.0004"),
+        raw("not a JWT", id_token_exchange("cce-oidc", "not-a-jwt")).iam(401, "IAM.0001"),
+        raw("an expired id token", id_token_exchange("cce-oidc", &expired)).iam(401, "IAM.0001"),
+    ])
+    .await;
+
+    let r = emu.send_raw(&id_token_exchange("cce-oidc", &token)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let subject = r.headers["x-subject-token"].to_str().unwrap().to_owned();
     assert!(!subject.is_empty());
     assert!(r.json["token"]["expires_at"].as_str().unwrap().ends_with('Z'));
 
-    id_token_exchange(&emu, "other-idp", &token)
-        .await
-        .assert_iam_error(404, "IAM.0004");
-    id_token_exchange(&emu, "cce-oidc", "not-a-jwt")
-        .await
-        .assert_iam_error(401, "IAM.0001");
-    let expired = jwt(json!({"sub": "s", "exp": now - 1}));
-    id_token_exchange(&emu, "cce-oidc", &expired)
-        .await
-        .assert_iam_error(401, "IAM.0001");
-
-    let r = security_token(&emu, &subject, json!(900)).await;
+    let r = emu.send_raw(&security_token(&subject, json!(900))).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let expires = r.json["credential"]["expires_at"].as_str().unwrap();
     assert_eq!(expires, "2026-01-01T00:15:00.000000Z");
     let temp = credential_of(&r);
-    security_token(&emu, &subject, json!(899))
-        .await
-        .assert_iam_error(400, "IAM.0011");
-    security_token(&emu, "bogus", json!(900))
-        .await
-        .assert_iam_error(401, "IAM.0001");
-    // The token may come in X-Auth-Token instead of the body.
-    let r = emu
-        .http
-        .post(format!(
-            "{}/v3.0/OS-CREDENTIAL/securitytokens",
-            emu.run.endpoint()
-        ))
-        .header("X-Auth-Token", &subject)
-        .body(r#"{"auth":{"identity":{"methods":["token"]}}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-
-    // The temporary credentials sign DEW calls with their token, until they expire.
-    let path = format!("/v1/{PID}/secrets");
-    emu.call_as("GET", &path, &[], "", &temp, Some(PID))
-        .await
-        .assert_ok();
     let tokenless = sign::Credential {
         security_token: None,
         ..temp.clone()
     };
-    emu.call_as("GET", &path, &[], "", &tokenless, Some(PID))
-        .await
-        .assert_gateway_error(401, "APIG.0301");
-    emu.advance(TimeDelta::seconds(900)).await;
-    emu.call_as("GET", &path, &[], "", &temp, Some(PID))
-        .await
-        .assert_gateway_error(401, "APIG.0307");
+    let secrets = |name: &str| call(name, "GET", format!("/v1/{PID}/secrets"), "");
+    emu.run_table(&[
+        raw("899 seconds", security_token(&subject, json!(899))).iam(400, "IAM.0011"),
+        raw("an unknown token", security_token("bogus", json!(900))).iam(401, "IAM.0001"),
+        // The token may come in X-Auth-Token instead of the body.
+        raw(
+            "the token in X-Auth-Token",
+            Raw::new("POST", "/v3.0/OS-CREDENTIAL/securitytokens")
+                .header("X-Auth-Token", &subject)
+                .body(r#"{"auth":{"identity":{"methods":["token"]}}}"#),
+        )
+        .status(201),
+        // The temporary credentials sign DEW calls with their token, until they expire.
+        secrets("the temporary credentials").signed_by(&temp, Some(PID)),
+        secrets("without their token")
+            .signed_by(&tokenless, Some(PID))
+            .gateway(401, "APIG.0301"),
+        secrets("after they expire")
+            .signed_by(&temp, Some(PID))
+            .after(TimeDelta::seconds(900))
+            .gateway(401, "APIG.0307"),
+    ])
+    .await;
 
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("huawei", "CreateTokenWithIdToken", "ok"), 1);
@@ -1299,57 +1109,38 @@ async fn iam_projects_and_the_federated_credential_flow() {
 #[tokio::test]
 async fn ecs_metadata_security_key_flow() {
     let emu = Emu::start(IAM_INVENTORY).await;
-    let base = emu.run.endpoint();
-    let token = emu
-        .http
-        .put(format!("{base}/meta-data/latest/api/token"))
-        .header("X-Metadata-Token-Ttl-Seconds", "21600")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(token.status(), 200);
-    let token = token.text().await.unwrap();
-    let bad_ttl = emu
-        .http
-        .put(format!("{base}/meta-data/latest/api/token"))
-        .header("X-Metadata-Token-Ttl-Seconds", "21601")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad_ttl.status(), 400);
+    let token_request = |ttl: &str| {
+        Raw::new("PUT", "/meta-data/latest/api/token").header("X-Metadata-Token-Ttl-Seconds", ttl)
+    };
+    let security_key = || Raw::get("/openstack/latest/securitykey");
+    let token = emu.send_raw(&token_request("21600")).await;
+    assert_eq!(token.status, 200);
+    let token = token.body;
 
-    let r = Emu::reply(
-        emu.http
-            .get(format!("{base}/openstack/latest/securitykey"))
-            .header("X-Metadata-Token", &token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = emu
+        .send_raw(&security_key().header("X-Metadata-Token", &token))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json["credential"]["expires_at"], "2026-01-02T00:00:00.000000Z");
     let temp = credential_of(&r);
-    emu.call_as("GET", &format!("/v1/{PID}/secrets"), &[], "", &temp, Some(PID))
-        .await
-        .assert_ok();
-
-    let r = emu
-        .http
-        .get(format!("{base}/openstack/latest/securitykey"))
-        .header("X-Metadata-Token", "wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    // Without a token header (IMDSv1) it is served.
-    let r = emu
-        .http
-        .get(format!("{base}/openstack/latest/securitykey"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    emu.run_table(&[
+        raw("a TTL over 21600", token_request("21601")).status(400),
+        call(
+            "the agency's credentials",
+            "GET",
+            format!("/v1/{PID}/secrets"),
+            "",
+        )
+        .signed_by(&temp, Some(PID)),
+        raw(
+            "a wrong token",
+            security_key().header("X-Metadata-Token", "wrong"),
+        )
+        .status(401),
+        // Without a token header (IMDSv1) it is served.
+        raw("no token (IMDSv1)", security_key()).status(200),
+    ])
+    .await;
 
     // With --imds-token-required a request without the token header is refused.
     let strict = Emu::start_with(
@@ -1361,133 +1152,57 @@ async fn ecs_metadata_security_key_flow() {
         tagdrift_emulator::Faults::default(),
     )
     .await;
-    let r = strict
-        .http
-        .get(format!("{}/openstack/latest/securitykey", strict.run.endpoint()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(strict.send_raw(&security_key()).await.status, 401);
 
     let no_agency = Emu::start(VECTOR_INVENTORY).await;
-    let r = no_agency
-        .http
-        .get(format!(
-            "{}/openstack/latest/securitykey",
-            no_agency.run.endpoint()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(no_agency.send_raw(&security_key()).await.status, 404);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The real binary serving a generated inventory.
 
-#[test]
-fn the_binary_serves_generated_huawei_resources() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tagdrift"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RUST_LOG", "info")
-        .args([
-            "--log-format",
-            "json",
-            "emulate",
-            "--generate",
-            "40",
-            "--seed",
-            "3",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tagdrift emulate");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("emulator exited before listening").unwrap();
-        let event: Value = serde_json::from_str(&line).unwrap();
-        if event["message"] == "emulator listening" {
-            break event["addr"].as_str().unwrap().to_owned();
-        }
+/// `tagdrift emulate --generate 40 --seed 3` on the machine's clock (no `--manual-clock`), signed at the
+/// machine's now.
+#[tokio::test]
+async fn the_binary_serves_generated_huawei_resources() {
+    let emu = Emu::start_generated_on_machine_clock(
+        40,
+        tagdrift_emulator::Options {
+            seed: 3,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Signed by testak at the machine's now, without X-Project-Id.
+    let send = |method: &'static str, path: String, query: &'static [(&str, &str)], body: &'static str| {
+        let emu = &emu;
+        async move { emu.call_as(method, &path, query, body, &testak(), None).await }
     };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(async {
-            let http = reqwest::Client::new();
-            let send =
-                |method: &'static str, path: String, query: Vec<(String, String)>, body: &'static str| {
-                    let http = http.clone();
-                    let addr = addr.clone();
-                    async move {
-                        let date = sign::format_sdk_date(chrono::Utc::now());
-                        let own = pairs(&[("Content-Type", "application/json")]);
-                        let call = sign::Call {
-                            method,
-                            host: &addr,
-                            path: &path,
-                            query: &query,
-                            headers: &own,
-                            body: body.as_bytes(),
-                            sdk_date: &date,
-                        };
-                        let mut headers = own.clone();
-                        headers.extend(sign::sign(&call, &testak()));
-                        let qs = sign::canonical_query(&query);
-                        let url = if qs.is_empty() {
-                            format!("http://{addr}{path}")
-                        } else {
-                            format!("http://{addr}{path}?{qs}")
-                        };
-                        let mut request = http
-                            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
-                            .body(body);
-                        for (k, v) in &headers {
-                            request = request.header(k, v);
-                        }
-                        let response = request.send().await.unwrap();
-                        let status = response.status().as_u16();
-                        (status, response.json::<Value>().await.unwrap_or(Value::Null))
-                    }
-                };
-            let (status, projects) =
-                send("GET", "/v3/projects".into(), pairs(&[("name", "cn-north-4")]), "").await;
-            assert_eq!(status, 200, "{projects}");
-            let pid = projects["projects"][0]["id"].as_str().unwrap().to_owned();
-            let (status, secrets) = send("GET", format!("/v1/{pid}/secrets"), Vec::new(), "").await;
-            assert_eq!(status, 200, "{secrets}");
-            let secrets = secrets["secrets"].as_array().unwrap().clone();
-            // 40 resources: 10 Huawei secrets over two projects.
-            assert_eq!(secrets.len(), 5);
-            let id = secrets[0]["id"].as_str().unwrap();
-            let (status, tags) = send("GET", format!("/v1/{pid}/csms/{id}/tags"), Vec::new(), "").await;
-            assert_eq!(status, 200);
-            assert!(!tags["tags"].as_array().unwrap().is_empty(), "{tags}");
-            let (status, keys) = send(
-                "POST",
-                format!("/v1.0/{pid}/kms/list-keys"),
-                Vec::new(),
-                r#"{"key_spec":"ALL"}"#,
-            )
-            .await;
-            assert_eq!(status, 200, "{keys}");
-            assert_eq!(keys["total"], 5);
-            let key = keys["keys"][0].as_str().unwrap();
-            let (status, key_tags) = send("GET", format!("/v1.0/{pid}/kms/{key}/tags"), Vec::new(), "").await;
-            assert_eq!(status, 200);
-            assert!(key_tags["existTagsNum"].as_u64().unwrap() >= 1);
-        })
-    }));
-    let _ = child.kill();
-    let _ = child.wait();
-    // The child is stopped before a failed assertion is reported.
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    let projects = send("GET", "/v3/projects".into(), &[("name", "cn-north-4")], "").await;
+    assert_eq!(projects.status, 200, "{}", projects.body);
+    let pid = projects.json["projects"][0]["id"].as_str().unwrap().to_owned();
+    let secrets = send("GET", format!("/v1/{pid}/secrets"), &[], "").await;
+    assert_eq!(secrets.status, 200, "{}", secrets.body);
+    let secrets = secrets.json["secrets"].as_array().unwrap().clone();
+    // 40 resources: 10 Huawei secrets over two projects.
+    assert_eq!(secrets.len(), 5);
+    let id = secrets[0]["id"].as_str().unwrap();
+    let tags = send("GET", format!("/v1/{pid}/csms/{id}/tags"), &[], "").await;
+    assert_eq!(tags.status, 200);
+    assert!(!tags.json["tags"].as_array().unwrap().is_empty(), "{}", tags.body);
+    let keys = send(
+        "POST",
+        format!("/v1.0/{pid}/kms/list-keys"),
+        &[],
+        r#"{"key_spec":"ALL"}"#,
+    )
+    .await;
+    assert_eq!(keys.status, 200, "{}", keys.body);
+    assert_eq!(keys.json["total"], 5);
+    let key = keys.json["keys"][0].as_str().unwrap();
+    let key_tags = send("GET", format!("/v1.0/{pid}/kms/{key}/tags"), &[], "").await;
+    assert_eq!(key_tags.status, 200);
+    assert!(key_tags.json["existTagsNum"].as_u64().unwrap() >= 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------

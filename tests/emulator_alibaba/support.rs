@@ -1,21 +1,27 @@
 //! Test harness: the real `tagdrift emulate` binary on 127.0.0.1:0 with a manual clock (see
-//! `tests/common/emulator_process.rs`), and a client that signs with `cloud::alibaba::sign` and talks real HTTP.
+//! `tests/util/emulator_process.rs`), a client that signs with `cloud::alibaba::sign` and talks real HTTP, and
+//! the Alibaba side of the case tables (`tests/util/table.rs`): requests, the two error shapes, a table runner.
 
 use crate::util::emulator_process as process;
+use crate::util::table;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, TimeDelta, Utc};
-pub use process::EmulatorProcess;
-use process::Source;
-use reqwest::header::HeaderMap;
+use chrono::{DateTime, Utc};
+pub use process::{EmulatorProcess, Fixture};
 use serde_json::Value;
 use tagdrift_cloud::alibaba::sign::{self, Credential, V3Call};
-use tagdrift_emulator::{Faults, Options, StatsSnapshot};
+use tagdrift_emulator::StatsSnapshot;
+
+pub use crate::util::http::{Raw, Reply, assert_hangs, assert_reset, request_text};
+pub use crate::util::table::{
+    Check, Expectation, Failures, Kind, Target, absent, body_contains, column, contains, eq, header, is, len,
+};
 
 pub const SAMPLE: &str = include_str!("../../config/emulator-inventory.yaml");
 pub const T0: &str = "2025-01-02T03:04:05Z";
 pub const KMS: &str = "2016-01-20";
+pub const JSON_UTF8: &str = "application/json;charset=utf-8";
 
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(T0).unwrap().to_utc()
@@ -33,9 +39,23 @@ pub fn testid() -> Credential {
     cred("testid", "testsecret")
 }
 
+/// Decoded (name, value) pairs: query parameters or headers.
+pub type Pairs = Vec<(String, String)>;
+
 pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Decoded pairs written as `a=1&b=2` (taken literally: no percent-decoding, so no `&` or `=` in a value).
+pub fn split_params(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_owned(), v.to_owned())
+        })
         .collect()
 }
 
@@ -46,6 +66,27 @@ pub fn encode(params: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{}={}", sign::percent_encode(k), sign::percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// A KMS V3 call with no headers of the caller's and an empty body, POST.
+pub fn v3_call<'a>(
+    host: &'a str,
+    action: &'a str,
+    query: &'a [(String, String)],
+    date: &'a str,
+    nonce: &'a str,
+) -> V3Call<'a> {
+    V3Call {
+        method: "POST",
+        host,
+        action,
+        version: KMS,
+        query,
+        headers: &[],
+        body: b"",
+        date,
+        nonce,
+    }
 }
 
 /// How a request is signed and where its parameters travel.
@@ -65,40 +106,192 @@ pub enum Sig {
 
 pub const ALL_SIGS: [Sig; 5] = [Sig::V1Get, Sig::V1Post, Sig::V1Form, Sig::V3, Sig::V3Form];
 
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: String,
-    pub json: Value,
+/// The Alibaba reading of an answer: the `Code` and the two error shapes (gateway and KMS).
+pub trait AlibabaReply {
+    fn code(&self) -> &str;
+    /// An error answer: status, code, `RequestId`, content type and exactly one shape's fields.
+    fn check_error(&self, status: u16, code: &str) -> Result<(), String>;
+    /// A JSON success: 200, `RequestId`, content type.
+    fn check_ok(&self) -> Result<(), String>;
+    #[track_caller]
+    fn assert_error(&self, status: u16, code: &str);
+    #[track_caller]
+    fn assert_ok(&self);
 }
 
-impl Reply {
-    pub fn code(&self) -> &str {
+impl AlibabaReply for Reply {
+    fn code(&self) -> &str {
         self.json["Code"].as_str().unwrap_or("")
     }
 
-    /// Asserts an error answer: status, code, `RequestId`, content type and the shape's fields.
-    #[track_caller]
-    pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
-        assert!(
-            self.json["RequestId"].as_str().is_some_and(|r| r.len() == 36),
-            "{}",
-            self.body
-        );
-        assert_eq!(self.headers["content-type"], "application/json;charset=utf-8");
-        assert!(self.json["Message"].is_string(), "{}", self.body);
+    fn check_error(&self, status: u16, code: &str) -> Result<(), String> {
+        if (self.status, self.code()) != (status, code) {
+            return Err(format!(
+                "want {status} {code}, got {} {:?}",
+                self.status,
+                self.code()
+            ));
+        }
+        if self.json["RequestId"].as_str().is_none_or(|r| r.len() != 36) {
+            return Err("no 36-character RequestId".into());
+        }
+        self.check_header("content-type", JSON_UTF8)?;
+        if !self.json["Message"].is_string() {
+            return Err("no Message".into());
+        }
         let gateway = self.json.get("HostId").is_some() && self.json.get("Recommend").is_some();
         let kms = self.json["HttpStatus"].as_u64() == Some(u64::from(status));
-        assert!(gateway ^ kms, "exactly one error shape expected: {}", self.body);
+        if gateway == kms {
+            return Err("exactly one error shape expected".into());
+        }
+        Ok(())
+    }
+
+    fn check_ok(&self) -> Result<(), String> {
+        if self.status != 200 {
+            return Err(format!("want 200, got {}", self.status));
+        }
+        if !self.json["RequestId"].is_string() {
+            return Err("no RequestId".into());
+        }
+        self.check_header("content-type", JSON_UTF8)
     }
 
     #[track_caller]
-    pub fn assert_ok(&self) {
-        assert_eq!(self.status, 200, "{}", self.body);
-        assert!(self.json["RequestId"].is_string(), "{}", self.body);
-        assert_eq!(self.headers["content-type"], "application/json;charset=utf-8");
+    fn assert_error(&self, status: u16, code: &str) {
+        if let Err(e) = self.check_error(status, code) {
+            panic!("{e}: {}", self.body);
+        }
+    }
+
+    #[track_caller]
+    fn assert_ok(&self) {
+        if let Err(e) = self.check_ok() {
+            panic!("{e}: {}", self.body);
+        }
+    }
+}
+
+/// What a case expects of the answer's status and shape.
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// A JSON success (`assert_ok`).
+    Ok,
+    /// An error of either shape with this status and code (`assert_error`).
+    Error(u16, &'static str),
+    /// Only this status (answers outside the KMS API, such as metadata).
+    Status(u16),
+}
+
+impl Expectation for Expect {
+    fn verify(&self, reply: &Reply) -> Result<(), String> {
+        match self {
+            Expect::Ok => reply.check_ok(),
+            Expect::Error(status, code) => reply.check_error(*status, code),
+            Expect::Status(status) if reply.status == *status => Ok(()),
+            Expect::Status(status) => Err(format!("want status {status}, got {}", reply.status)),
+        }
+    }
+}
+
+/// What a case sends.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Signed as `sig` with `credential` at the emulator's now and a fresh nonce.
+    Call {
+        sig: Sig,
+        version: &'static str,
+        action: &'static str,
+        params: Vec<(String, String)>,
+        credential: Credential,
+    },
+    /// Already signed V1 parameters, in the query or (`form`) a form body.
+    V1 {
+        method: &'static str,
+        signed: Vec<(String, String)>,
+        form: bool,
+    },
+    /// A V3 request with these headers (the signature among them).
+    V3 {
+        query: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// Sent as written.
+    Raw(Raw),
+}
+
+pub type Case = table::Case<Request, Expect>;
+
+/// A KMS call (`params` as in [`split_params`]) signed by `testid`, expected to succeed.
+pub fn call(name: impl Into<String>, sig: Sig, action: &'static str, params: &str) -> Case {
+    let request = Request::Call {
+        sig,
+        version: KMS,
+        action,
+        params: split_params(params),
+        credential: testid(),
+    };
+    Case::new(name, request, Expect::Ok)
+}
+
+/// Already signed V1 parameters, expected to succeed.
+pub fn v1(name: &str, method: &'static str, signed: Vec<(String, String)>, form: bool) -> Case {
+    Case::new(name, Request::V1 { method, signed, form }, Expect::Ok)
+}
+
+/// A V3 request with its headers, expected to succeed.
+pub fn v3(name: &str, query: Vec<(String, String)>, headers: Vec<(String, String)>, body: &[u8]) -> Case {
+    let body = body.to_vec();
+    Case::new(name, Request::V3 { query, headers, body }, Expect::Ok)
+}
+
+/// A request sent as written, expected to succeed.
+pub fn raw(name: impl Into<String>, raw: Raw) -> Case {
+    Case::new(name, Request::Raw(raw), Expect::Ok)
+}
+
+impl Case {
+    /// Expects an error of `status` and `code`.
+    pub fn fails(self, status: u16, code: &'static str) -> Case {
+        self.expect(Expect::Error(status, code))
+    }
+
+    /// Expects only `status`.
+    pub fn status(self, status: u16) -> Case {
+        self.expect(Expect::Status(status))
+    }
+
+    /// A [`call`] of another API version.
+    pub fn version(mut self, v: &'static str) -> Case {
+        if let Request::Call { version, .. } = &mut self.request {
+            *version = v;
+        }
+        self
+    }
+
+    /// A [`call`] with more parameters (as in [`split_params`]).
+    pub fn params(mut self, text: &str) -> Case {
+        if let Request::Call { params, .. } = &mut self.request {
+            params.extend(split_params(text));
+        }
+        self
+    }
+
+    /// A [`call`] with one more parameter (any value, `=` and `&` too).
+    pub fn param(mut self, name: &str, value: &str) -> Case {
+        if let Request::Call { params, .. } = &mut self.request {
+            params.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
+    /// A [`call`] signed with another credential.
+    pub fn signed_by(mut self, c: &Credential) -> Case {
+        if let Request::Call { credential, .. } = &mut self.request {
+            *credential = c.clone();
+        }
+        self
     }
 }
 
@@ -109,28 +302,6 @@ pub struct Emu {
 }
 
 impl Emu {
-    pub async fn start(yaml: &str) -> Emu {
-        Emu::start_with(yaml, Options::default(), Faults::default()).await
-    }
-
-    pub async fn start_with(yaml: &str, options: Options, faults: Faults) -> Emu {
-        Emu::start_source(Source::Yaml(yaml), options, faults).await
-    }
-
-    /// Serves a `--generate total` inventory.
-    pub async fn start_generated(total: usize, options: Options, faults: Faults) -> Emu {
-        Emu::start_source(Source::Generate(total), options, faults).await
-    }
-
-    async fn start_source(source: Source<'_>, options: Options, faults: Faults) -> Emu {
-        let run = EmulatorProcess::spawn(source, t0(), &options, &faults).await;
-        Emu {
-            http: run.http.clone(),
-            run,
-            nonce: AtomicU64::new(1),
-        }
-    }
-
     pub fn url(&self) -> String {
         format!("{}/", self.run.endpoint())
     }
@@ -148,16 +319,6 @@ impl Emu {
         sign::format_timestamp(self.run.clock_now())
     }
 
-    /// Moves the emulator clock to `at` (`POST /_emulator/clock`).
-    pub async fn set_clock(&self, at: DateTime<Utc>) {
-        self.run.set_clock(at).await;
-    }
-
-    /// Moves the emulator clock by `by` (`POST /_emulator/clock`).
-    pub async fn advance(&self, by: TimeDelta) {
-        self.run.advance(by).await;
-    }
-
     pub async fn stats(&self) -> StatsSnapshot {
         self.run.stats().await
     }
@@ -166,17 +327,9 @@ impl Emu {
         self.run.set_faults(body).await;
     }
 
-    pub async fn reply(response: reqwest::Response) -> Reply {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.unwrap();
-        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            json,
-        }
+    /// Sends a request as written.
+    pub async fn send_raw(&self, raw: &Raw) -> Reply {
+        raw.send(&self.http, &self.run.endpoint()).await
     }
 
     /// Sends already signed V1 parameters.
@@ -190,7 +343,7 @@ impl Emu {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(encode(signed)),
         };
-        Emu::reply(request.send().await.unwrap()).await
+        Reply::read(request.send().await.unwrap()).await
     }
 
     /// Sends a V3 request with the given extra headers (already containing the signature).
@@ -210,7 +363,7 @@ impl Emu {
         for (k, v) in headers {
             request = request.header(k, v);
         }
-        Emu::reply(request.send().await.unwrap()).await
+        Reply::read(request.send().await.unwrap()).await
     }
 
     /// Calls `action` of `version` with `params`, signed as `sig` with `credential`, at the emulator's now.
@@ -222,7 +375,18 @@ impl Emu {
         params: &[(&str, &str)],
         credential: &Credential,
     ) -> Reply {
-        let params = pairs(params);
+        self.signed_call(sig, version, action, pairs(params), credential)
+            .await
+    }
+
+    async fn signed_call(
+        &self,
+        sig: Sig,
+        version: &str,
+        action: &str,
+        params: Vec<(String, String)>,
+        credential: &Credential,
+    ) -> Reply {
         let nonce = self.next_nonce();
         let now = self.now();
         match sig {
@@ -300,6 +464,47 @@ impl Emu {
                 return (rows, pages);
             }
             assert!(pages < 10_000);
+        }
+    }
+}
+
+impl Target for Emu {
+    type Request = Request;
+    type Expect = Expect;
+
+    async fn send(&self, request: &Request) -> Reply {
+        match request {
+            Request::Call {
+                sig,
+                version,
+                action,
+                params,
+                credential,
+            } => {
+                self.signed_call(*sig, version, action, params.clone(), credential)
+                    .await
+            }
+            Request::V1 { method, signed, form } => self.send_v1(method, signed, *form).await,
+            Request::V3 { query, headers, body } => self.send_v3(query, headers, body.clone()).await,
+            Request::Raw(raw) => self.send_raw(raw).await,
+        }
+    }
+}
+
+impl Fixture for Emu {
+    fn t0() -> DateTime<Utc> {
+        t0()
+    }
+
+    fn process(&self) -> &EmulatorProcess {
+        &self.run
+    }
+
+    fn from_process(run: EmulatorProcess) -> Emu {
+        Emu {
+            http: run.http.clone(),
+            run,
+            nonce: AtomicU64::new(1),
         }
     }
 }

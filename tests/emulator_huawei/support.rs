@@ -1,18 +1,20 @@
 //! Test harness: the real `tagdrift emulate` binary on 127.0.0.1:0 with a manual clock (see
-//! `tests/common/emulator_process.rs`), and a client that signs with `cloud::huawei::sign`
-//! (SDK-HMAC-SHA256) and talks real HTTP.
-
-#![allow(dead_code)]
+//! `tests/util/emulator_process.rs`), a client that signs with `cloud::huawei::sign` (SDK-HMAC-SHA256) and
+//! talks real HTTP, and the Huawei side of the case tables (`tests/util/table.rs`): requests, the three error
+//! shapes, a table runner.
 
 use crate::util::emulator_process as process;
+use crate::util::table;
 
-use chrono::{DateTime, TimeDelta, Utc};
-pub use process::EmulatorProcess;
+use chrono::{DateTime, Utc};
 use process::Source;
-use reqwest::header::HeaderMap;
+pub use process::{EmulatorProcess, Fixture};
 use serde_json::Value;
 use tagdrift_cloud::huawei::sign::{self, Credential};
 use tagdrift_emulator::{Faults, Options, StatsSnapshot};
+
+pub use crate::util::http::{Raw, Reply, assert_hangs, assert_reset, exchange, request_text};
+pub use crate::util::table::{Expectation, Kind, Target, absent, column, contains, eq, has, is, len};
 
 pub const SAMPLE: &str = include_str!("../../config/emulator-inventory.yaml");
 /// The reference vectors' project and `X-Sdk-Date`.
@@ -20,6 +22,7 @@ pub const PID: &str = "0123456789abcdef0123456789abcdef";
 pub const VECTOR_DATE: &str = "20260101T000000Z";
 pub const T0: &str = "2026-01-01T00:00:00Z";
 pub const VECTOR_HOST: &str = "kms.cn-north-4.myhuaweicloud.com";
+pub const JSON_UTF8: &str = "application/json;charset=utf-8";
 
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(T0).unwrap().to_utc()
@@ -43,82 +46,231 @@ pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: String,
-    pub json: Value,
+/// The Huawei reading of an answer: the error code of either shape (nested DEW or flat gateway/IAM) and the
+/// checks of each shape.
+pub trait HuaweiReply {
+    fn code(&self) -> &str;
+    /// A DEW error: nested `{"error":{"error_code","error_msg"}}`, nothing else.
+    fn check_dew_error(&self, status: u16, code: &str) -> Result<(), String>;
+    /// A gateway error: flat `{"error_code","error_msg","request_id"}` with the request id of the header.
+    fn check_gateway_error(&self, status: u16, code: &str) -> Result<(), String>;
+    /// An IAM error: flat `{"error_code","error_msg"}`.
+    fn check_iam_error(&self, status: u16, code: &str) -> Result<(), String>;
+    fn check_ok(&self) -> Result<(), String>;
+    fn check_no_content(&self) -> Result<(), String>;
+
+    #[track_caller]
+    fn assert_dew_error(&self, status: u16, code: &str);
+    #[track_caller]
+    fn assert_gateway_error(&self, status: u16, code: &str);
+    #[track_caller]
+    fn assert_ok(&self);
 }
 
-impl Reply {
-    /// The error code of either shape (nested DEW or flat gateway/IAM).
-    pub fn code(&self) -> &str {
+/// `Err` unless the answer is `status` with error `code`.
+fn check_code(reply: &Reply, status: u16, code: &str) -> Result<(), String> {
+    if (reply.status, reply.code()) == (status, code) {
+        Ok(())
+    } else {
+        Err(format!(
+            "want {status} {code}, got {} {:?}",
+            reply.status,
+            reply.code()
+        ))
+    }
+}
+
+/// `Err` unless `x-request-id` is 32 hex digits.
+fn check_request_id(reply: &Reply) -> Result<(), String> {
+    match reply.header("x-request-id") {
+        Some(rid) if rid.len() == 32 && rid.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
+        other => Err(format!("x-request-id {other:?}")),
+    }
+}
+
+fn check_that(holds: bool, what: &str) -> Result<(), String> {
+    if holds { Ok(()) } else { Err(what.to_owned()) }
+}
+
+#[track_caller]
+fn or_panic(reply: &Reply, checked: Result<(), String>) {
+    if let Err(e) = checked {
+        panic!("{e}: {}", reply.body);
+    }
+}
+
+impl HuaweiReply for Reply {
+    fn code(&self) -> &str {
         self.json["error"]["error_code"]
             .as_str()
             .or_else(|| self.json["error_code"].as_str())
             .unwrap_or("")
     }
 
-    pub fn message(&self) -> &str {
-        self.json["error"]["error_msg"]
-            .as_str()
-            .or_else(|| self.json["error_msg"].as_str())
-            .unwrap_or("")
+    fn check_dew_error(&self, status: u16, code: &str) -> Result<(), String> {
+        check_code(self, status, code)?;
+        check_request_id(self)?;
+        self.check_header("content-type", JSON_UTF8)?;
+        check_that(
+            self.json.as_object().is_some_and(|o| o.len() == 1),
+            "more than the error object",
+        )?;
+        check_that(self.json["error"]["error_msg"].is_string(), "no error_msg")
+    }
+
+    fn check_gateway_error(&self, status: u16, code: &str) -> Result<(), String> {
+        check_code(self, status, code)?;
+        check_request_id(self)?;
+        check_that(self.json["error_msg"].is_string(), "no error_msg")?;
+        check_that(
+            self.json["request_id"].as_str().is_some()
+                && self.json["request_id"].as_str() == self.header("x-request-id"),
+            "request_id is not the x-request-id header",
+        )?;
+        check_that(self.json.get("error").is_none(), "a nested error object")
+    }
+
+    fn check_iam_error(&self, status: u16, code: &str) -> Result<(), String> {
+        check_code(self, status, code)?;
+        check_that(
+            self.json.as_object().is_some_and(|o| o.len() == 2),
+            "not exactly error_code and error_msg",
+        )
+    }
+
+    fn check_ok(&self) -> Result<(), String> {
+        check_that(self.status == 200, &format!("want 200, got {}", self.status))?;
+        check_request_id(self)?;
+        self.check_header("content-type", JSON_UTF8)
+    }
+
+    fn check_no_content(&self) -> Result<(), String> {
+        check_that(self.status == 204, &format!("want 204, got {}", self.status))?;
+        check_request_id(self)?;
+        check_that(self.body.is_empty(), "a body")
     }
 
     #[track_caller]
-    fn assert_common(&self) {
-        let rid = self.headers["x-request-id"].to_str().unwrap();
-        assert!(
-            rid.len() == 32 && rid.bytes().all(|b| b.is_ascii_hexdigit()),
-            "x-request-id {rid}"
-        );
-    }
-
-    /// A DEW error: nested `{"error":{"error_code","error_msg"}}`, nothing else.
-    #[track_caller]
-    pub fn assert_dew_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
-        self.assert_common();
-        assert_eq!(self.headers["content-type"], "application/json;charset=utf-8");
-        let obj = self.json.as_object().unwrap();
-        assert_eq!(obj.len(), 1, "{}", self.body);
-        assert!(self.json["error"]["error_msg"].is_string(), "{}", self.body);
-    }
-
-    /// A gateway error: flat `{"error_code","error_msg","request_id"}` with the request id of the header.
-    #[track_caller]
-    pub fn assert_gateway_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
-        self.assert_common();
-        assert!(self.json["error_msg"].is_string(), "{}", self.body);
-        assert_eq!(
-            self.json["request_id"].as_str().unwrap(),
-            self.headers["x-request-id"].to_str().unwrap()
-        );
-        assert!(self.json.get("error").is_none());
-    }
-
-    /// An IAM error: flat `{"error_code","error_msg"}`.
-    #[track_caller]
-    pub fn assert_iam_error(&self, status: u16, code: &str) {
-        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
-        assert_eq!(self.json.as_object().unwrap().len(), 2, "{}", self.body);
+    fn assert_dew_error(&self, status: u16, code: &str) {
+        or_panic(self, self.check_dew_error(status, code));
     }
 
     #[track_caller]
-    pub fn assert_ok(&self) {
-        assert_eq!(self.status, 200, "{}", self.body);
-        self.assert_common();
-        assert_eq!(self.headers["content-type"], "application/json;charset=utf-8");
+    fn assert_gateway_error(&self, status: u16, code: &str) {
+        or_panic(self, self.check_gateway_error(status, code));
     }
 
     #[track_caller]
-    pub fn assert_no_content(&self) {
-        assert_eq!(self.status, 204, "{}", self.body);
-        self.assert_common();
-        assert!(self.body.is_empty());
+    fn assert_ok(&self) {
+        or_panic(self, self.check_ok());
+    }
+}
+
+/// What a case expects of the answer's status and shape.
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// A JSON success.
+    Ok,
+    /// 204 and no body.
+    NoContent,
+    Dew(u16, &'static str),
+    Gateway(u16, &'static str),
+    Iam(u16, &'static str),
+    /// Only this status (answers outside the cloud APIs, such as metadata).
+    Status(u16),
+}
+
+impl Expectation for Expect {
+    fn verify(&self, reply: &Reply) -> Result<(), String> {
+        match *self {
+            Expect::Ok => reply.check_ok(),
+            Expect::NoContent => reply.check_no_content(),
+            Expect::Dew(status, code) => reply.check_dew_error(status, code),
+            Expect::Gateway(status, code) => reply.check_gateway_error(status, code),
+            Expect::Iam(status, code) => reply.check_iam_error(status, code),
+            Expect::Status(status) => check_that(
+                reply.status == status,
+                &format!("want status {status}, got {}", reply.status),
+            ),
+        }
+    }
+}
+
+/// What a case sends.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Signed by `credential` at the emulator's now, with `X-Project-Id` = `project` when given.
+    Signed {
+        method: &'static str,
+        path: String,
+        query: Vec<(String, String)>,
+        body: String,
+        credential: Credential,
+        project: Option<String>,
+    },
+    /// Sent as written.
+    Raw(Raw),
+}
+
+pub type Case = table::Case<Request, Expect>;
+
+/// A call signed by `testak` in project [`PID`], expected to succeed.
+pub fn call(name: impl Into<String>, method: &'static str, path: impl Into<String>, body: &str) -> Case {
+    let request = Request::Signed {
+        method,
+        path: path.into(),
+        query: Vec::new(),
+        body: body.to_owned(),
+        credential: testak(),
+        project: Some(PID.to_owned()),
+    };
+    Case::new(name, request, Expect::Ok)
+}
+
+/// A request sent as written, expected to succeed.
+pub fn raw(name: impl Into<String>, raw: Raw) -> Case {
+    Case::new(name, Request::Raw(raw), Expect::Ok)
+}
+
+impl Case {
+    pub fn no_content(self) -> Case {
+        self.expect(Expect::NoContent)
+    }
+
+    pub fn dew(self, status: u16, code: &'static str) -> Case {
+        self.expect(Expect::Dew(status, code))
+    }
+
+    pub fn gateway(self, status: u16, code: &'static str) -> Case {
+        self.expect(Expect::Gateway(status, code))
+    }
+
+    pub fn iam(self, status: u16, code: &'static str) -> Case {
+        self.expect(Expect::Iam(status, code))
+    }
+
+    pub fn status(self, status: u16) -> Case {
+        self.expect(Expect::Status(status))
+    }
+
+    /// A [`call`] with one more query parameter.
+    pub fn query(mut self, name: &str, value: &str) -> Case {
+        if let Request::Signed { query, .. } = &mut self.request {
+            query.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
+    /// A [`call`] signed by `by` with `X-Project-Id` = `in_project` (none when `None`).
+    pub fn signed_by(mut self, by: &Credential, in_project: Option<&str>) -> Case {
+        if let Request::Signed {
+            credential, project, ..
+        } = &mut self.request
+        {
+            *credential = by.clone();
+            *project = in_project.map(str::to_owned);
+        }
+        self
     }
 }
 
@@ -128,25 +280,10 @@ pub struct Emu {
 }
 
 impl Emu {
-    pub async fn start(yaml: &str) -> Emu {
-        Emu::start_with(yaml, Options::default(), Faults::default()).await
-    }
-
-    pub async fn start_with(yaml: &str, options: Options, faults: Faults) -> Emu {
-        Emu::start_source(Source::Yaml(yaml), options, faults).await
-    }
-
-    /// Serves a `--generate total` inventory.
-    pub async fn start_generated(total: usize, options: Options, faults: Faults) -> Emu {
-        Emu::start_source(Source::Generate(total), options, faults).await
-    }
-
-    async fn start_source(source: Source<'_>, options: Options, faults: Faults) -> Emu {
-        let run = EmulatorProcess::spawn(source, t0(), &options, &faults).await;
-        Emu {
-            http: run.http.clone(),
-            run,
-        }
+    /// Serves a `--generate total` inventory on the machine's clock (no `--manual-clock`).
+    pub async fn start_generated_on_machine_clock(total: usize, options: Options) -> Emu {
+        let run = EmulatorProcess::spawn(Source::Generate(total), None, &options, &Faults::default()).await;
+        Emu::from_process(run)
     }
 
     pub fn host(&self) -> String {
@@ -163,50 +300,13 @@ impl Emu {
         self.run.clock_now()
     }
 
-    /// Moves the emulator clock to `at` (`POST /_emulator/clock`).
-    pub async fn set_clock(&self, at: DateTime<Utc>) {
-        self.run.set_clock(at).await;
-    }
-
-    /// Moves the emulator clock by `by` (`POST /_emulator/clock`).
-    pub async fn advance(&self, by: TimeDelta) {
-        self.run.advance(by).await;
-    }
-
     pub async fn stats(&self) -> StatsSnapshot {
         self.run.stats().await
     }
 
-    pub async fn reply(response: reqwest::Response) -> Reply {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.text().await.unwrap();
-        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            json,
-        }
-    }
-
-    /// Sends a request with exactly these headers (a `host` among them replaces the URL's).
-    pub async fn send_raw(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> Reply {
-        let url = format!("{}{path_and_query}", self.run.endpoint());
-        let mut request = self
-            .http
-            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
-            .body(body);
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        Emu::reply(request.send().await.unwrap()).await
+    /// Sends a request as written.
+    pub async fn send_raw(&self, raw: &Raw) -> Reply {
+        raw.send(&self.http, &self.run.endpoint()).await
     }
 
     /// The headers a signed call carries (the caller's, the signer's, and `host`).
@@ -249,15 +349,27 @@ impl Emu {
         credential: &Credential,
         project: Option<&str>,
     ) -> Reply {
-        let query = pairs(query);
-        let headers = self.signed_headers(method, path, &query, body.as_bytes(), credential, project);
-        let qs = sign::canonical_query(&query);
+        self.signed(method, path, &pairs(query), body, credential, project)
+            .await
+    }
+
+    async fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: &str,
+        credential: &Credential,
+        project: Option<&str>,
+    ) -> Reply {
+        let headers = self.signed_headers(method, path, query, body.as_bytes(), credential, project);
+        let qs = sign::canonical_query(query);
         let target = if qs.is_empty() {
             path.to_owned()
         } else {
             format!("{path}?{qs}")
         };
-        self.send_raw(method, &target, &headers, body.as_bytes().to_vec())
+        self.send_raw(&Raw::new(method, target).headers(&headers).body(body))
             .await
     }
 
@@ -269,5 +381,44 @@ impl Emu {
 
     pub async fn set_faults(&self, body: Value) {
         self.run.set_faults(body).await;
+    }
+}
+
+impl Target for Emu {
+    type Request = Request;
+    type Expect = Expect;
+
+    async fn send(&self, request: &Request) -> Reply {
+        match request {
+            Request::Signed {
+                method,
+                path,
+                query,
+                body,
+                credential,
+                project,
+            } => {
+                self.signed(method, path, query, body, credential, project.as_deref())
+                    .await
+            }
+            Request::Raw(raw) => self.send_raw(raw).await,
+        }
+    }
+}
+
+impl Fixture for Emu {
+    fn t0() -> DateTime<Utc> {
+        t0()
+    }
+
+    fn process(&self) -> &EmulatorProcess {
+        &self.run
+    }
+
+    fn from_process(run: EmulatorProcess) -> Emu {
+        Emu {
+            http: run.http.clone(),
+            run,
+        }
     }
 }

@@ -2,13 +2,15 @@
 //! free port with an inventory, drive its control endpoints, write a desired state pointing at it, run
 //! `check` and read its exit code, stdout and stderr.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
+
+use super::emulator_process::{Listening, emulate_command};
 
 pub fn tagdrift() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagdrift"));
@@ -17,9 +19,9 @@ pub fn tagdrift() -> Command {
     cmd
 }
 
-/// A running `tagdrift emulate`, killed on drop.
+/// A running `tagdrift emulate` (a [`Listening`] process: killed on drop, its log printed if the test fails).
 pub struct Emulator {
-    child: Child,
+    _process: Listening,
     pub addr: String,
     pub dir: tempfile::TempDir,
 }
@@ -30,38 +32,14 @@ impl Emulator {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("inventory.yaml");
         std::fs::write(&path, inventory).expect("write inventory");
-        let mut child = tagdrift()
-            .env("RUST_LOG", "info")
-            .args([
-                "--log-format",
-                "json",
-                "emulate",
-                "--listen",
-                "127.0.0.1:0",
-                "--inventory",
-            ])
-            .arg(&path)
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tagdrift emulate");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("emulator exited before listening")
-                .expect("read log line");
-            let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if event["message"] == "emulator listening" {
-                break event["addr"].as_str().expect("addr field").to_owned();
-            }
-        };
-        // Keep draining the log so the emulator never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Emulator { child, addr, dir }
+        let mut cmd = emulate_command(Path::new(env!("CARGO_MANIFEST_DIR")));
+        cmd.arg("--inventory").arg(&path).args(flags);
+        let process = Listening::spawn(cmd);
+        Emulator {
+            addr: process.addr.to_string(),
+            _process: process,
+            dir,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -125,13 +103,6 @@ impl Emulator {
         let path = self.dir.path().join(name);
         std::fs::write(&path, yaml.replace("{endpoint}", &self.endpoint())).expect("write desired state");
         path
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,18 +1,23 @@
-//! The real `tagdrift emulate` binary as a test fixture, shared by the emulator suites: spawns it on
-//! 127.0.0.1:0 with `--manual-clock`, learns the address from its JSON "emulator listening" log line, turns
-//! start-up `Options`/`Faults` into command-line flags (and checks the running emulator reports the same
-//! faults back), moves its clock through `/_emulator/clock`, and kills it when dropped. The process's log is
-//! printed when a test fails, so a failure shows what the emulator said.
+//! The real `tagdrift emulate` binary as a test fixture. [`Listening`] is the one spawn of it every fixture
+//! uses: start the command, learn the address from the JSON "emulator listening" log line, keep reading the log
+//! (so the pipe never fills), kill the process on drop and print its log when a test fails. [`EmulatorProcess`]
+//! is the emulator suites' fixture on top: 127.0.0.1:0 with `--manual-clock` (or the machine's clock),
+//! start-up `Options`/`Faults` turned into command-line flags (and checked against what the running emulator
+//! reports), the clock moved through `/_emulator/clock`. `util::cli::Emulator` is the `tagdrift check` suites'.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tagdrift_emulator::{Faults, Options, StatsSnapshot};
+
+use super::table::ClockMove;
 
 /// Longest wait for the "emulator listening" line (a generated 100,000-resource inventory takes seconds in
 /// a debug build on a shared machine).
@@ -91,15 +96,139 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
     flags
 }
 
-/// A running `tagdrift emulate` process.
-pub struct EmulatorProcess {
+/// `tagdrift --log-format json emulate --listen 127.0.0.1:0`, logging at info, run in `dir`; the caller adds
+/// what it serves and its flags, then hands it to [`Listening::spawn`].
+pub fn emulate_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagdrift"));
+    cmd.current_dir(dir).env("RUST_LOG", "info").args([
+        "--log-format",
+        "json",
+        "emulate",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    cmd
+}
+
+/// A spawned `tagdrift emulate` that logged "emulator listening"; killed on drop, its log printed then if the
+/// thread is panicking.
+pub struct Listening {
     pub addr: SocketAddr,
-    pub http: reqwest::Client,
     child: Option<Child>,
     /// Every stderr line so far (read by a thread, so the pipe never fills).
     log: Arc<Mutex<Vec<String>>>,
-    /// The emulator's clock as it last reported it: it only moves when this fixture moves it.
-    clock: Mutex<DateTime<Utc>>,
+}
+
+impl Listening {
+    /// Spawns `cmd` (see [`emulate_command`]) and blocks until it listens, at most [`START_TIMEOUT`].
+    pub fn spawn(mut cmd: Command) -> Listening {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tagdrift emulate");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (listening, addr) = mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || read_log(stderr, &lines, &listening));
+        let addr = addr.recv_timeout(START_TIMEOUT);
+        let process = Listening {
+            addr: *addr.as_ref().unwrap_or(&SocketAddr::from(([127, 0, 0, 1], 0))),
+            child: Some(child),
+            log,
+        };
+        // On a panic here the drop kills the process and prints its log.
+        match addr {
+            Ok(_) => process,
+            Err(RecvTimeoutError::Disconnected) => panic!("tagdrift emulate exited before listening"),
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("tagdrift emulate did not listen within {START_TIMEOUT:?}")
+            }
+        }
+    }
+
+    /// Sends SIGTERM (a graceful shutdown) and hands over the process to wait for.
+    pub fn terminate(&mut self) -> Child {
+        let child = self.child.take().expect("running");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("send SIGTERM");
+        assert!(killed.success());
+        child
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
+    }
+}
+
+/// Collects the emulator's stderr; sends the address of the "emulator listening" line.
+fn read_log(stderr: impl std::io::Read, log: &Mutex<Vec<String>>, listening: &mpsc::Sender<SocketAddr>) {
+    let mut sent = false;
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if !sent
+            && let Ok(event) = serde_json::from_str::<Value>(&line)
+            && event["message"] == "emulator listening"
+        {
+            let addr = event["addr"].as_str().and_then(|a| a.parse().ok());
+            let _ = listening.send(addr.expect("addr field of the listening line"));
+            sent = true;
+        }
+        log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- tagdrift emulate log ---\n{}\n---", self.log_text());
+        }
+    }
+}
+
+/// A suite's emulator fixture: an [`EmulatorProcess`] with its clock manual at the suite's start instant,
+/// wrapped with what the suite adds (a signing client).
+pub trait Fixture: Sized {
+    /// The suite's start instant: where the manual clock starts.
+    fn t0() -> DateTime<Utc>;
+
+    fn from_process(run: EmulatorProcess) -> Self;
+
+    fn process(&self) -> &EmulatorProcess;
+
+    /// Serves the inventory `yaml` with default options and faults.
+    async fn start(yaml: &str) -> Self {
+        Self::start_with(yaml, Options::default(), Faults::default()).await
+    }
+
+    async fn start_with(yaml: &str, options: Options, faults: Faults) -> Self {
+        let run = EmulatorProcess::spawn(Source::Yaml(yaml), Some(Self::t0()), &options, &faults).await;
+        Self::from_process(run)
+    }
+
+    /// Serves a `--generate total` inventory.
+    async fn start_generated(total: usize, options: Options, faults: Faults) -> Self {
+        let run = EmulatorProcess::spawn(Source::Generate(total), Some(Self::t0()), &options, &faults).await;
+        Self::from_process(run)
+    }
+}
+
+/// A running `tagdrift emulate` for the emulator suites.
+pub struct EmulatorProcess {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    process: Listening,
+    /// The emulator's clock as it last reported it when manual (it only moves when this fixture moves it);
+    /// `None` when it runs on the machine's clock.
+    clock: Mutex<Option<DateTime<Utc>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -108,15 +237,19 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 impl EmulatorProcess {
-    /// Spawns `tagdrift emulate` serving `source` with its clock at `t0`, the flags for `options` and
-    /// `faults`, and waits until it listens.
-    pub async fn spawn(source: Source<'_>, t0: DateTime<Utc>, options: &Options, faults: &Faults) -> Self {
+    /// Spawns `tagdrift emulate` serving `source` with its clock manual at `t0` (`None`: the machine's clock),
+    /// the flags for `options` and `faults`, and waits until it listens.
+    pub async fn spawn(
+        source: Source<'_>,
+        t0: Option<DateTime<Utc>>,
+        options: &Options,
+        faults: &Faults,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagdrift"));
-        cmd.current_dir(dir.path())
-            .env("RUST_LOG", "info")
-            .args(["--log-format", "json", "emulate", "--listen", "127.0.0.1:0"])
-            .args(["--manual-clock", &rfc3339(t0)]);
+        let mut cmd = emulate_command(dir.path());
+        if let Some(t0) = t0 {
+            cmd.args(["--manual-clock", &rfc3339(t0)]);
+        }
         match source {
             Source::Yaml(yaml) => {
                 let path = dir.path().join("inventory.yaml");
@@ -128,40 +261,25 @@ impl EmulatorProcess {
             }
         }
         cmd.args(flags(options, faults));
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tagdrift emulate");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (listening, addr) = tokio::sync::oneshot::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || read_log(stderr, &lines, listening));
-
-        let mut emu = EmulatorProcess {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        let process = tokio::task::spawn_blocking(move || Listening::spawn(cmd))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let emu = EmulatorProcess {
+            addr: process.addr,
             http: reqwest::Client::new(),
-            child: Some(child),
-            log,
+            process,
             clock: Mutex::new(t0),
             _dir: dir,
         };
-        emu.addr = match tokio::time::timeout(START_TIMEOUT, addr).await {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(_)) => panic!("tagdrift emulate exited before listening:\n{}", emu.log_text()),
-            Err(_) => panic!(
-                "tagdrift emulate did not listen within {START_TIMEOUT:?}:\n{}",
-                emu.log_text()
-            ),
-        };
 
-        // The flags took: the emulator reports the same faults and the manual clock at t0.
+        // The flags took: the emulator reports the same faults and the clock asked for.
         let served: Faults = emu.get_json("/_emulator/faults").await;
         assert_eq!(&served, faults, "faults served differ from the flags' intent");
         let clock: Value = emu.get_json("/_emulator/clock").await;
-        assert_eq!(clock, json!({"now": rfc3339(t0), "manual": true}));
+        match t0 {
+            Some(t0) => assert_eq!(clock, json!({"now": rfc3339(t0), "manual": true})),
+            None => assert_eq!(clock["manual"], false, "{clock}"),
+        }
         emu
     }
 
@@ -181,12 +299,15 @@ impl EmulatorProcess {
         r.json().await.unwrap()
     }
 
-    /// The emulator clock (as it last answered; only this fixture moves it).
+    /// The emulator clock (as it last answered when manual; only this fixture moves it).
     pub fn clock_now(&self) -> DateTime<Utc> {
-        *self.clock.lock().unwrap_or_else(PoisonError::into_inner)
+        self.clock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(Utc::now)
     }
 
-    async fn move_clock(&self, body: Value) -> DateTime<Utc> {
+    async fn post_clock(&self, body: Value) -> DateTime<Utc> {
         let r = self
             .http
             .post(format!("{}/_emulator/clock", self.endpoint()))
@@ -200,13 +321,13 @@ impl EmulatorProcess {
         let now = DateTime::parse_from_rfc3339(answer["now"].as_str().unwrap())
             .unwrap()
             .to_utc();
-        *self.clock.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        *self.clock.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
         now
     }
 
     /// Moves the emulator clock to `at`.
     pub async fn set_clock(&self, at: DateTime<Utc>) {
-        let now = self.move_clock(json!({"set": rfc3339(at)})).await;
+        let now = self.post_clock(json!({"set": rfc3339(at)})).await;
         assert_eq!(now, at);
     }
 
@@ -214,9 +335,18 @@ impl EmulatorProcess {
     pub async fn advance(&self, by: TimeDelta) {
         let before = self.clock_now();
         let now = self
-            .move_clock(json!({"advance_ms": by.num_milliseconds()}))
+            .post_clock(json!({"advance_ms": by.num_milliseconds()}))
             .await;
         assert_eq!(now - before, by);
+    }
+
+    /// Moves the clock as a table case says, `At` counting from `t0`.
+    pub async fn move_clock(&self, t0: DateTime<Utc>, clock: Option<ClockMove>) {
+        match clock {
+            None => {}
+            Some(ClockMove::At(offset)) => self.set_clock(t0 + offset).await,
+            Some(ClockMove::Advance(by)) => self.advance(by).await,
+        }
     }
 
     pub async fn stats(&self) -> StatsSnapshot {
@@ -237,50 +367,9 @@ impl EmulatorProcess {
 
     /// Stops the emulator with SIGTERM (a graceful shutdown) and returns its exit status.
     pub async fn stop(mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("send SIGTERM");
-        assert!(killed.success());
+        let mut child = self.process.terminate();
         tokio::task::spawn_blocking(move || child.wait().unwrap())
             .await
             .unwrap()
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
-    }
-}
-
-/// Collects the emulator's stderr; reports the address of the "emulator listening" line.
-fn read_log(
-    stderr: impl std::io::Read,
-    log: &Mutex<Vec<String>>,
-    listening: tokio::sync::oneshot::Sender<SocketAddr>,
-) {
-    let mut listening = Some(listening);
-    for line in BufReader::new(stderr).lines() {
-        let Ok(line) = line else { break };
-        if let Ok(event) = serde_json::from_str::<Value>(&line)
-            && event["message"] == "emulator listening"
-            && let Some(tx) = listening.take()
-        {
-            let addr = event["addr"].as_str().and_then(|a| a.parse().ok());
-            let _ = tx.send(addr.expect("addr field of the listening line"));
-        }
-        log.lock().unwrap_or_else(PoisonError::into_inner).push(line);
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- tagdrift emulate log ---\n{}\n---", self.log_text());
-        }
     }
 }
