@@ -1388,7 +1388,7 @@ async fn ecs_metadata_role_credentials_flow() {
 }
 
 /// Client-observed time per ListTagResources page over HTTP (V3 signing, loopback, one connection) against a
-/// 100,000-resource generated inventory. `cargo test --test emulator_alibaba http_page_latency -- --ignored
+/// 100,000-resource generated inventory. `cargo test --test tests emulator_alibaba::http_page_latency -- --ignored
 /// --nocapture`
 #[tokio::test]
 #[ignore = "measurement; run explicitly with --ignored --nocapture"]

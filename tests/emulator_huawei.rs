@@ -1206,7 +1206,7 @@ async fn the_binary_serves_generated_huawei_resources() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Figures (printed, never asserted): `cargo test --test emulator_huawei huawei_page_latency_at_100k -- --ignored --nocapture`
+// Figures (printed, never asserted): `cargo test --test tests emulator_huawei::huawei_page_latency_at_100k -- --ignored --nocapture`
 
 fn percentiles(mut times: Vec<f64>) -> String {
     times.sort_by(f64::total_cmp);
