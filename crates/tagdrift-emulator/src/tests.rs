@@ -1,9 +1,15 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::Instant;
 
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use tagdrift_core::vocab::Cloud;
 
 use super::*;
+use crate::router::redacted_query;
+use crate::state::NonceCache;
 
 struct TestFlavor;
 
