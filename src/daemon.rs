@@ -19,6 +19,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::check::{CloudSource, Source};
 use crate::desired;
@@ -106,51 +107,18 @@ impl DaemonError {
 /// Runs the daemon until `shutdown` completes, then cancels the check in flight, drains HTTP and returns.
 pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     let path = options.config.display().to_string();
-    let state = Arc::new(options.initial);
-    let metrics = Arc::new(Metrics::new(state.clone()));
-    let observer: Arc<dyn CallObserver> = metrics.clone();
-    let source = (options.sources)(&state, observer.clone()).map_err(|source| DaemonError::Source {
-        path: path.clone(),
-        source,
-    })?;
-    let loaded_at = Utc::now();
-    metrics.config_loaded(state.clone(), loaded_at, false);
-    let address = options.listen.unwrap_or(state.daemon.listen_address);
-    let cron = state.schedule.cron.clone();
-    let checker = Checker::new(
-        Active {
-            state,
-            source,
-            path: path.clone(),
-            loaded_at,
-        },
-        metrics,
-    );
+    let Started {
+        checker,
+        observer,
+        address,
+        cron,
+    } = start(options.initial, &options.sources, options.listen, &path)?;
 
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|source| DaemonError::Bind { address, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| DaemonError::Bind { address, source })?;
-    let ready = Arc::new(AtomicBool::new(false));
     let (cancel, cancelled) = watch::channel(false);
-    let app = server::app(AppState {
-        checker: checker.clone(),
-        ready: ready.clone(),
-    });
-    let mut server_stop = cancelled.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|c| *c).await;
-            })
-            .await
-    });
-    ready.store(true, Ordering::Release);
-    tracing::info!(address = %local, config = %path, "serving /, /metrics, /healthz, /readyz and /report");
+    let http = Http::serve(address, &checker, cancelled.clone()).await?;
+    tracing::info!(address = %http.local, config = %path, "serving /, /metrics, /healthz, /readyz and /report");
     if let Some(on_listen) = options.on_listen {
-        on_listen(local, checker.clone());
+        on_listen(http.local, checker.clone());
     }
 
     let runner = tokio::spawn(checker.clone().run(cancelled.clone()));
@@ -163,42 +131,116 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         }
     };
 
-    let mut watch = FileWatch::new(&options.config);
-    let mut poll = tokio::time::interval(options.poll_interval);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut hangup = Hangup::new();
     let reloader = Reloader {
         path: &options.config,
         sources: &options.sources,
         observer,
         checker: &checker,
     };
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            () = hangup.recv() => {
-                watch.rebase();
-                reloader.reload(&mut schedule, "sighup").await;
-            }
-            _ = poll.tick() => {
-                if watch.changed() {
-                    reloader.reload(&mut schedule, "file_change").await;
-                }
-            }
-        }
-    }
+    reloader
+        .reload_until(shutdown, &mut schedule, options.poll_interval)
+        .await;
+    stop(http, cancel, schedule, runner).await
+}
 
+/// What startup wires together before anything listens.
+struct Started {
+    checker: Arc<Checker>,
+    /// The metrics, as the observer every source (the first and the reloaded ones) reports its API calls to.
+    observer: Arc<dyn CallObserver>,
+    address: SocketAddr,
+    cron: String,
+}
+
+/// Builds the metrics, the source and the checker for the desired state loaded at startup.
+fn start(
+    initial: DesiredState,
+    sources: &SourceFactory,
+    listen: Option<SocketAddr>,
+    path: &str,
+) -> Result<Started, DaemonError> {
+    let state = Arc::new(initial);
+    let metrics = Arc::new(Metrics::new(state.clone()));
+    let observer: Arc<dyn CallObserver> = metrics.clone();
+    let source = sources(&state, observer.clone()).map_err(|source| DaemonError::Source {
+        path: path.to_owned(),
+        source,
+    })?;
+    let loaded_at = Utc::now();
+    metrics.config_loaded(state.clone(), loaded_at, false);
+    let address = listen.unwrap_or(state.daemon.listen_address);
+    let cron = state.schedule.cron.clone();
+    let checker = Checker::new(
+        Active {
+            state,
+            source,
+            path: path.to_owned(),
+            loaded_at,
+        },
+        metrics,
+    );
+    Ok(Started {
+        checker,
+        observer,
+        address,
+        cron,
+    })
+}
+
+/// The HTTP server, running until the cancel channel says `true`.
+struct Http {
+    local: SocketAddr,
+    /// What `/readyz` reports: true from the moment the server runs until shutdown begins.
+    ready: Arc<AtomicBool>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Http {
+    async fn serve(
+        address: SocketAddr,
+        checker: &Arc<Checker>,
+        mut cancelled: watch::Receiver<bool>,
+    ) -> Result<Http, DaemonError> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| DaemonError::Bind { address, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| DaemonError::Bind { address, source })?;
+        let ready = Arc::new(AtomicBool::new(false));
+        let app = server::app(AppState {
+            checker: checker.clone(),
+            ready: ready.clone(),
+        });
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = cancelled.wait_for(|c| *c).await;
+                })
+                .await
+        });
+        ready.store(true, Ordering::Release);
+        Ok(Http { local, ready, server })
+    }
+}
+
+/// Shuts down what [`run`] started: the check in flight is cancelled, then the runner and HTTP connections
+/// get [`DRAIN_TIMEOUT`] each.
+async fn stop(
+    http: Http,
+    cancel: watch::Sender<bool>,
+    schedule: Schedule,
+    runner: JoinHandle<()>,
+) -> Result<(), DaemonError> {
     tracing::info!("shutting down: cancelling the check in flight and draining HTTP");
-    ready.store(false, Ordering::Release);
+    http.ready.store(false, Ordering::Release);
     let _ = cancel.send(true);
     schedule.shutdown().await;
     if tokio::time::timeout(DRAIN_TIMEOUT, runner).await.is_err() {
         tracing::warn!("the check runner did not stop in time");
     }
-    let abort = server.abort_handle();
-    match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+    let abort = http.server.abort_handle();
+    match tokio::time::timeout(DRAIN_TIMEOUT, http.server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(err))) => return Err(DaemonError::Serve(err)),
         Ok(Err(err)) => tracing::error!(error = %err, "the HTTP server task failed"),
@@ -222,6 +264,35 @@ struct Reloader<'a> {
 }
 
 impl Reloader<'_> {
+    /// Reloads on SIGHUP and whenever the file's content changes, until `shutdown` completes.
+    async fn reload_until(
+        &self,
+        shutdown: impl Future<Output = ()>,
+        schedule: &mut Schedule,
+        poll_interval: Duration,
+    ) {
+        let mut watch = FileWatch::new(self.path);
+        let mut poll = tokio::time::interval(poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut hangup = Hangup::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = hangup.recv() => {
+                    watch.rebase();
+                    self.reload(schedule, "sighup").await;
+                }
+                _ = poll.tick() => {
+                    if watch.changed() {
+                        self.reload(schedule, "file_change").await;
+                    }
+                }
+            }
+        }
+    }
+
     /// Loads the file again; a valid desired state replaces the one in force, anything else is logged with
     /// every located problem and leaves the last good one in force.
     async fn reload(&self, schedule: &mut Schedule, trigger: &'static str) {

@@ -55,23 +55,38 @@ pub struct CheckRecord {
 pub struct Metrics {
     registry: Registry,
     drift: Arc<DriftCollector>,
-    check_last_success: Gauge,
-    check_last: Gauge,
-    check_last_successful: IntGauge,
-    check_duration: Gauge,
-    check_interval: Gauge,
-    check_running: IntGauge,
+    check: CheckMetrics,
+    api: ApiMetrics,
+    reload: ReloadMetrics,
+}
+
+/// The scheduler's view of checks: when they ran, how long, how often, and whether they succeeded.
+struct CheckMetrics {
+    last_success: Gauge,
+    last: Gauge,
+    last_successful: IntGauge,
+    duration: Gauge,
+    interval: Gauge,
+    running: IntGauge,
     checks: IntCounter,
-    check_failures: IntCounter,
+    failures: IntCounter,
     skipped_ticks: IntCounter,
-    api_requests: IntCounterVec,
-    api_errors: IntCounterVec,
-    api_retries: IntCounterVec,
-    api_duration: HistogramVec,
-    reload_successful: IntGauge,
-    reload_success_time: Gauge,
+}
+
+/// Every cloud API attempt, by cloud and operation.
+struct ApiMetrics {
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    retries: IntCounterVec,
+    duration: HistogramVec,
+}
+
+/// Loads and reloads of the desired state.
+struct ReloadMetrics {
+    successful: IntGauge,
+    success_time: Gauge,
     reloads: IntCounter,
-    reload_failures: IntCounter,
+    failures: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,118 +104,16 @@ impl Metrics {
         let drift = Arc::new(DriftCollector::new(state));
         let m = Metrics {
             drift: drift.clone(),
-            check_last_success: Gauge::new(
-                "check_last_success_timestamp_seconds",
-                "Unix time at which the last successful check finished (0 until one has).",
-            )
-            .expect("valid metric"),
-            check_last: Gauge::new(
-                "check_last_timestamp_seconds",
-                "Unix time at which the last check finished, successful or not.",
-            )
-            .expect("valid metric"),
-            check_last_successful: IntGauge::new(
-                "check_last_successful",
-                "1 when the last check completed and read every resource and listing, else 0.",
-            )
-            .expect("valid metric"),
-            check_duration: Gauge::new("check_duration_seconds", "Wall time of the last check.")
-                .expect("valid metric"),
-            check_interval: Gauge::new(
-                "check_interval_seconds",
-                "Seconds between two ticks of the configured schedule.",
-            )
-            .expect("valid metric"),
-            check_running: IntGauge::new("check_running", "1 while a check runs.").expect("valid metric"),
-            checks: IntCounter::new("checks_total", "Checks finished.").expect("valid metric"),
-            check_failures: IntCounter::new("check_failures_total", "Checks that were not successful.")
-                .expect("valid metric"),
-            skipped_ticks: IntCounter::new(
-                "check_skipped_ticks_total",
-                "Schedule ticks skipped because the previous check was still running.",
-            )
-            .expect("valid metric"),
-            api_requests: IntCounterVec::new(
-                Opts::new(
-                    "api_requests_total",
-                    "HTTP requests sent to a cloud, retries included.",
-                ),
-                &["cloud", "operation"],
-            )
-            .expect("valid metric"),
-            api_errors: IntCounterVec::new(
-                Opts::new(
-                    "api_request_errors_total",
-                    "Cloud requests that failed, by error code.",
-                ),
-                &["cloud", "operation", "error"],
-            )
-            .expect("valid metric"),
-            api_retries: IntCounterVec::new(
-                Opts::new(
-                    "api_retries_total",
-                    "Cloud requests that were a retry of an earlier failed one.",
-                ),
-                &["cloud", "operation"],
-            )
-            .expect("valid metric"),
-            api_duration: HistogramVec::new(
-                HistogramOpts::new(
-                    "api_request_duration_seconds",
-                    "Cloud request latency, per attempt.",
-                )
-                .buckets(API_BUCKETS.to_vec()),
-                &["cloud", "operation"],
-            )
-            .expect("valid metric"),
-            reload_successful: IntGauge::new(
-                "config_last_reload_successful",
-                "1 when the last (re)load of the desired state succeeded.",
-            )
-            .expect("valid metric"),
-            reload_success_time: Gauge::new(
-                "config_last_reload_success_timestamp_seconds",
-                "Unix time of the last successful (re)load of the desired state.",
-            )
-            .expect("valid metric"),
-            reloads: IntCounter::new("config_reloads_total", "Reload attempts (file change or SIGHUP).")
-                .expect("valid metric"),
-            reload_failures: IntCounter::new(
-                "config_reload_failures_total",
-                "Reload attempts rejected; the last good desired state stays in force.",
-            )
-            .expect("valid metric"),
+            check: CheckMetrics::new(),
+            api: ApiMetrics::new(),
+            reload: ReloadMetrics::new(),
             registry,
         };
-        let build_info = GaugeVec::new(
-            Opts::new("build_info", "The running build (always 1)."),
-            &["version", "revision"],
-        )
-        .expect("valid metric");
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION"), REVISION])
-            .set(1.0);
-        let collectors: Vec<Box<dyn Collector>> = vec![
-            Box::new(DriftHandle(drift)),
-            Box::new(build_info),
-            Box::new(m.check_last_success.clone()),
-            Box::new(m.check_last.clone()),
-            Box::new(m.check_last_successful.clone()),
-            Box::new(m.check_duration.clone()),
-            Box::new(m.check_interval.clone()),
-            Box::new(m.check_running.clone()),
-            Box::new(m.checks.clone()),
-            Box::new(m.check_failures.clone()),
-            Box::new(m.skipped_ticks.clone()),
-            Box::new(m.api_requests.clone()),
-            Box::new(m.api_errors.clone()),
-            Box::new(m.api_retries.clone()),
-            Box::new(m.api_duration.clone()),
-            Box::new(m.reload_successful.clone()),
-            Box::new(m.reload_success_time.clone()),
-            Box::new(m.reloads.clone()),
-            Box::new(m.reload_failures.clone()),
-        ];
+        let mut collectors: Vec<Box<dyn Collector>> =
+            vec![Box::new(DriftHandle(drift)), Box::new(build_info())];
+        collectors.extend(m.check.collectors());
+        collectors.extend(m.api.collectors());
+        collectors.extend(m.reload.collectors());
         for c in collectors {
             m.registry
                 .register(c)
@@ -228,44 +141,44 @@ impl Metrics {
         // The plan goes first: a scrape that sees the new check counted must also see its drift.
         self.drift.set_plan(plan, state);
         let finished = unix_seconds(record.finished);
-        self.check_last.set(finished);
+        self.check.last.set(finished);
         if record.success {
-            self.check_last_success.set(finished);
+            self.check.last_success.set(finished);
         } else {
-            self.check_failures.inc();
+            self.check.failures.inc();
         }
-        self.check_last_successful.set(i64::from(record.success));
-        self.check_duration.set(record.duration.as_secs_f64());
-        self.checks.inc();
+        self.check.last_successful.set(i64::from(record.success));
+        self.check.duration.set(record.duration.as_secs_f64());
+        self.check.checks.inc();
     }
 
     pub fn set_running(&self, running: bool) {
-        self.check_running.set(i64::from(running));
+        self.check.running.set(i64::from(running));
     }
 
     pub fn skipped_tick(&self) {
-        self.skipped_ticks.inc();
+        self.check.skipped_ticks.inc();
     }
 
     pub fn set_interval(&self, interval: Option<Duration>) {
-        self.check_interval.set(interval.map_or(0.0, |d| d.as_secs_f64()));
+        self.check.interval.set(interval.map_or(0.0, |d| d.as_secs_f64()));
     }
 
     /// The initial load or a reload succeeded with `state`.
     pub fn config_loaded(&self, state: Arc<DesiredState>, at: DateTime<Utc>, reload: bool) {
         if reload {
-            self.reloads.inc();
+            self.reload.reloads.inc();
         }
-        self.reload_successful.set(1);
-        self.reload_success_time.set(unix_seconds(at));
+        self.reload.successful.set(1);
+        self.reload.success_time.set(unix_seconds(at));
         self.drift.set_state(state);
     }
 
     /// A reload was rejected; the last good desired state stays in force.
     pub fn config_rejected(&self) {
-        self.reloads.inc();
-        self.reload_failures.inc();
-        self.reload_successful.set(0);
+        self.reload.reloads.inc();
+        self.reload.failures.inc();
+        self.reload.successful.set(0);
     }
 }
 
@@ -279,18 +192,163 @@ impl CallObserver for Metrics {
         elapsed: Duration,
     ) {
         let labels = [cloud.as_str(), operation];
-        self.api_requests.with_label_values(&labels).inc();
+        self.api.requests.with_label_values(&labels).inc();
         if retry {
-            self.api_retries.with_label_values(&labels).inc();
+            self.api.retries.with_label_values(&labels).inc();
         }
         if let Some(code) = error {
-            self.api_errors
+            self.api
+                .errors
                 .with_label_values(&[cloud.as_str(), operation, code.as_str()])
                 .inc();
         }
-        self.api_duration
+        self.api
+            .duration
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// The `build_info` gauge, set once: the version and revision never change while the process runs.
+fn build_info() -> GaugeVec {
+    let build_info = GaugeVec::new(
+        Opts::new("build_info", "The running build (always 1)."),
+        &["version", "revision"],
+    )
+    .expect("valid metric");
+    build_info
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), REVISION])
+        .set(1.0);
+    build_info
+}
+
+fn gauge(name: &str, help: &str) -> Gauge {
+    Gauge::new(name, help).expect("valid metric")
+}
+
+fn int_gauge(name: &str, help: &str) -> IntGauge {
+    IntGauge::new(name, help).expect("valid metric")
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::new(name, help).expect("valid metric")
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+impl CheckMetrics {
+    fn new() -> CheckMetrics {
+        CheckMetrics {
+            last_success: gauge(
+                "check_last_success_timestamp_seconds",
+                "Unix time at which the last successful check finished (0 until one has).",
+            ),
+            last: gauge(
+                "check_last_timestamp_seconds",
+                "Unix time at which the last check finished, successful or not.",
+            ),
+            last_successful: int_gauge(
+                "check_last_successful",
+                "1 when the last check completed and read every resource and listing, else 0.",
+            ),
+            duration: gauge("check_duration_seconds", "Wall time of the last check."),
+            interval: gauge(
+                "check_interval_seconds",
+                "Seconds between two ticks of the configured schedule.",
+            ),
+            running: int_gauge("check_running", "1 while a check runs."),
+            checks: counter("checks_total", "Checks finished."),
+            failures: counter("check_failures_total", "Checks that were not successful."),
+            skipped_ticks: counter(
+                "check_skipped_ticks_total",
+                "Schedule ticks skipped because the previous check was still running.",
+            ),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.last_success.clone()),
+            Box::new(self.last.clone()),
+            Box::new(self.last_successful.clone()),
+            Box::new(self.duration.clone()),
+            Box::new(self.interval.clone()),
+            Box::new(self.running.clone()),
+            Box::new(self.checks.clone()),
+            Box::new(self.failures.clone()),
+            Box::new(self.skipped_ticks.clone()),
+        ]
+    }
+}
+
+impl ApiMetrics {
+    fn new() -> ApiMetrics {
+        ApiMetrics {
+            requests: counter_vec(
+                "api_requests_total",
+                "HTTP requests sent to a cloud, retries included.",
+                &["cloud", "operation"],
+            ),
+            errors: counter_vec(
+                "api_request_errors_total",
+                "Cloud requests that failed, by error code.",
+                &["cloud", "operation", "error"],
+            ),
+            retries: counter_vec(
+                "api_retries_total",
+                "Cloud requests that were a retry of an earlier failed one.",
+                &["cloud", "operation"],
+            ),
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "api_request_duration_seconds",
+                    "Cloud request latency, per attempt.",
+                )
+                .buckets(API_BUCKETS.to_vec()),
+                &["cloud", "operation"],
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.requests.clone()),
+            Box::new(self.errors.clone()),
+            Box::new(self.retries.clone()),
+            Box::new(self.duration.clone()),
+        ]
+    }
+}
+
+impl ReloadMetrics {
+    fn new() -> ReloadMetrics {
+        ReloadMetrics {
+            successful: int_gauge(
+                "config_last_reload_successful",
+                "1 when the last (re)load of the desired state succeeded.",
+            ),
+            success_time: gauge(
+                "config_last_reload_success_timestamp_seconds",
+                "Unix time of the last successful (re)load of the desired state.",
+            ),
+            reloads: counter("config_reloads_total", "Reload attempts (file change or SIGHUP)."),
+            failures: counter(
+                "config_reload_failures_total",
+                "Reload attempts rejected; the last good desired state stays in force.",
+            ),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.successful.clone()),
+            Box::new(self.success_time.clone()),
+            Box::new(self.reloads.clone()),
+            Box::new(self.failures.clone()),
+        ]
     }
 }
 

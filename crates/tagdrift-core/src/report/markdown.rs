@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{ReportMeta, count, summary_lines};
-use crate::drift::{Action, Cause, Plan, ResourcePlan, Status, Verdict, ViolationKind};
+use crate::drift::{Action, Cause, Plan, ResourcePlan, Status, TagChange, Verdict, Violation, ViolationKind};
 
 /// Tables and lists longer than this fold into `<details>`.
 const FOLD_AFTER: usize = 10;
@@ -14,6 +14,48 @@ const FOLD_AFTER: usize = 10;
 pub fn markdown(plan: &Plan, meta: &ReportMeta) -> String {
     let s = &plan.summary;
     let mut out = String::new();
+    header(&mut out, plan, meta);
+    if s.drifted > 0 {
+        let _ = writeln!(out, "#### Drifted\n");
+        for r in with_status(plan, Status::Drifted) {
+            drifted(&mut out, r);
+        }
+    }
+    if s.missing > 0 {
+        missing_section(&mut out, plan);
+    }
+    if s.unknown > 0 {
+        unknown_section(&mut out, plan);
+    }
+    if !plan.scope_failures.is_empty() {
+        scope_failures_section(&mut out, plan);
+    }
+    if s.unmanaged > 0 {
+        let _ = writeln!(out, "#### Unmanaged (not declared)\n");
+        let rows: Vec<String> = with_status(plan, Status::Unmanaged)
+            .map(|r| format!("- {}", heading_plain(r)))
+            .collect();
+        fold(&mut out, &rows, &count(s.unmanaged, "resource", "resources"));
+    }
+    if s.ignored > 0 {
+        ignored_section(&mut out, plan);
+    }
+    if !plan.expired_ignores.is_empty() {
+        expired_ignores_section(&mut out, plan);
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn with_status(plan: &Plan, status: Status) -> impl Iterator<Item = &ResourcePlan> {
+    plan.resources.iter().filter(move |r| r.status == status)
+}
+
+/// The title, the checked line, the summary and the status table.
+fn header(out: &mut String, plan: &Plan, meta: &ReportMeta) {
+    let s = &plan.summary;
     let title = match s.verdict() {
         Verdict::Drift => "drift found",
         Verdict::Unknown => "drift unknown",
@@ -38,155 +80,132 @@ pub fn markdown(plan: &Plan, meta: &ReportMeta) -> String {
         let _ = writeln!(out, "| Failed listings | {} |", s.unknown_scopes);
     }
     out.push('\n');
+}
 
-    let of = |status| {
-        plan.resources
-            .iter()
-            .filter(move |r: &&ResourcePlan| r.status == status)
-    };
+fn missing_section(out: &mut String, plan: &Plan) {
+    let _ = writeln!(out, "#### Missing (declared but not found)\n");
+    for r in with_status(plan, Status::Missing) {
+        let _ = writeln!(out, "{}\n", heading(r));
+        let mut rows = vec!["| Tag | Desired |".to_owned(), "| --- | --- |".to_owned()];
+        rows.extend(
+            r.desired
+                .iter()
+                .map(|(k, v)| format!("| {} | {} |", cell(k), cell(v))),
+        );
+        if r.desired.is_empty() {
+            let _ = writeln!(out, "No tags declared.\n");
+        } else {
+            fold(out, &rows, &count(r.desired.len(), "tag", "tags"));
+        }
+    }
+}
 
-    if s.drifted > 0 {
-        let _ = writeln!(out, "#### Drifted\n");
-        for r in of(Status::Drifted) {
-            drifted(&mut out, r);
-        }
+fn unknown_section(out: &mut String, plan: &Plan) {
+    let _ = writeln!(out, "#### Could not be read\n");
+    let mut rows = vec![
+        "| Resource | Error | Message |".to_owned(),
+        "| --- | --- | --- |".to_owned(),
+    ];
+    for r in with_status(plan, Status::Unknown) {
+        let (code_, message) = r
+            .error
+            .as_ref()
+            .map(|e| (e.code.as_str(), e.message.as_str()))
+            .unwrap_or(("", ""));
+        rows.push(format!(
+            "| {} | {} | {} |",
+            cell(&r.resource.address()),
+            cell(code_),
+            text_cell(message)
+        ));
     }
-    if s.missing > 0 {
-        let _ = writeln!(out, "#### Missing (declared but not found)\n");
-        for r in of(Status::Missing) {
-            let _ = writeln!(out, "{}\n", heading(r));
-            let mut rows = vec!["| Tag | Desired |".to_owned(), "| --- | --- |".to_owned()];
-            rows.extend(
-                r.desired
-                    .iter()
-                    .map(|(k, v)| format!("| {} | {} |", cell(k), cell(v))),
-            );
-            if r.desired.is_empty() {
-                let _ = writeln!(out, "No tags declared.\n");
-            } else {
-                fold(&mut out, &rows, &count(r.desired.len(), "tag", "tags"));
-            }
-        }
+    fold(out, &rows, &count(plan.summary.unknown, "resource", "resources"));
+}
+
+fn scope_failures_section(out: &mut String, plan: &Plan) {
+    let _ = writeln!(
+        out,
+        "#### Failed listings (undeclared resources there were not checked)\n"
+    );
+    let mut rows = vec![
+        "| Cloud | Account | Region | Type | Error | Message |".to_owned(),
+        "| --- | --- | --- | --- | --- | --- |".to_owned(),
+    ];
+    for f in &plan.scope_failures {
+        let sc = &f.scope;
+        rows.push(format!(
+            "| {} | {} | {} | {} | {} | {} |",
+            sc.cloud,
+            cell(&sc.account),
+            cell(&sc.region),
+            sc.resource_type,
+            cell(f.code.as_str()),
+            text_cell(&f.message)
+        ));
     }
-    if s.unknown > 0 {
-        let _ = writeln!(out, "#### Could not be read\n");
-        let mut rows = vec![
-            "| Resource | Error | Message |".to_owned(),
-            "| --- | --- | --- |".to_owned(),
-        ];
-        for r in of(Status::Unknown) {
-            let (code_, message) = r
-                .error
-                .as_ref()
-                .map(|e| (e.code.as_str(), e.message.as_str()))
-                .unwrap_or(("", ""));
-            rows.push(format!(
-                "| {} | {} | {} |",
-                cell(&r.resource.address()),
-                cell(code_),
-                text_cell(message)
-            ));
-        }
-        fold(&mut out, &rows, &count(s.unknown, "resource", "resources"));
-    }
-    if !plan.scope_failures.is_empty() {
-        let _ = writeln!(
-            out,
-            "#### Failed listings (undeclared resources there were not checked)\n"
-        );
-        let mut rows = vec![
-            "| Cloud | Account | Region | Type | Error | Message |".to_owned(),
-            "| --- | --- | --- | --- | --- | --- |".to_owned(),
-        ];
-        for f in &plan.scope_failures {
-            let sc = &f.scope;
-            rows.push(format!(
-                "| {} | {} | {} | {} | {} | {} |",
-                sc.cloud,
-                cell(&sc.account),
-                cell(&sc.region),
-                sc.resource_type,
-                cell(f.code.as_str()),
-                text_cell(&f.message)
-            ));
-        }
-        fold(
-            &mut out,
-            &rows,
-            &count(plan.scope_failures.len(), "scope", "scopes"),
-        );
-    }
-    if s.unmanaged > 0 {
-        let _ = writeln!(out, "#### Unmanaged (not declared)\n");
-        let rows: Vec<String> = of(Status::Unmanaged)
-            .map(|r| format!("- {}", heading_plain(r)))
-            .collect();
-        fold(&mut out, &rows, &count(s.unmanaged, "resource", "resources"));
-    }
-    if s.ignored > 0 {
-        let _ = writeln!(out, "#### Ignored drift\n");
-        let mut rows = vec![
-            "| Resource | Tag | Ignored | Reason | Until |".to_owned(),
-            "| --- | --- | --- | --- | --- |".to_owned(),
-        ];
-        for r in plan.resources.iter().filter(|r| !r.ignored.is_empty()) {
-            for i in &r.ignored {
-                let what = match &i.item {
-                    crate::drift::Ignored::Change(c) => {
-                        format!("{} {}", c.action.symbol(), c.action.as_str())
-                    }
-                    crate::drift::Ignored::Violation(v) => format!("! rule {}", v.rule),
-                };
-                rows.push(format!(
-                    "| {} | {} | {} | {} | {} |",
-                    cell(&r.resource.address()),
-                    cell(i.key()),
-                    text_cell(&what),
-                    text_cell(&i.reason),
-                    i.until
-                        .map(|u| u.to_string())
-                        .unwrap_or_else(|| "never expires".to_owned())
-                ));
-            }
-        }
-        fold(
-            &mut out,
-            &rows,
-            &count(s.ignored, "ignored item", "ignored items"),
-        );
-    }
-    if !plan.expired_ignores.is_empty() {
-        let _ = writeln!(out, "#### Expired ignores (the drift they hid shows again)\n");
-        let mut rows = vec![
-            "| Ignore | Selector | Keys | Reason | Expired on | Drift shows again on |".to_owned(),
-            "| --- | --- | --- | --- | --- | ---: |".to_owned(),
-        ];
-        for e in &plan.expired_ignores {
-            let keys = if e.keys.is_empty() {
-                "every key".to_owned()
-            } else {
-                e.keys.iter().map(|k| cell(k)).collect::<Vec<_>>().join(", ")
+    fold(out, &rows, &count(plan.scope_failures.len(), "scope", "scopes"));
+}
+
+fn ignored_section(out: &mut String, plan: &Plan) {
+    let _ = writeln!(out, "#### Ignored drift\n");
+    let mut rows = vec![
+        "| Resource | Tag | Ignored | Reason | Until |".to_owned(),
+        "| --- | --- | --- | --- | --- |".to_owned(),
+    ];
+    for r in plan.resources.iter().filter(|r| !r.ignored.is_empty()) {
+        for i in &r.ignored {
+            let what = match &i.item {
+                crate::drift::Ignored::Change(c) => {
+                    format!("{} {}", c.action.symbol(), c.action.as_str())
+                }
+                crate::drift::Ignored::Violation(v) => format!("! rule {}", v.rule),
             };
             rows.push(format!(
-                "| `ignores[{}]` | {} | {} | {} | {} | {} |",
-                e.position,
-                cell(&e.selector),
-                keys,
-                text_cell(&e.reason),
-                e.until,
-                count(e.resurfaced, "resource", "resources")
+                "| {} | {} | {} | {} | {} |",
+                cell(&r.resource.address()),
+                cell(i.key()),
+                text_cell(&what),
+                text_cell(&i.reason),
+                i.until
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| "never expires".to_owned())
             ));
         }
-        fold(
-            &mut out,
-            &rows,
-            &count(plan.expired_ignores.len(), "expired ignore", "expired ignores"),
-        );
     }
-    while out.ends_with("\n\n") {
-        out.pop();
+    fold(
+        out,
+        &rows,
+        &count(plan.summary.ignored, "ignored item", "ignored items"),
+    );
+}
+
+fn expired_ignores_section(out: &mut String, plan: &Plan) {
+    let _ = writeln!(out, "#### Expired ignores (the drift they hid shows again)\n");
+    let mut rows = vec![
+        "| Ignore | Selector | Keys | Reason | Expired on | Drift shows again on |".to_owned(),
+        "| --- | --- | --- | --- | --- | ---: |".to_owned(),
+    ];
+    for e in &plan.expired_ignores {
+        let keys = if e.keys.is_empty() {
+            "every key".to_owned()
+        } else {
+            e.keys.iter().map(|k| cell(k)).collect::<Vec<_>>().join(", ")
+        };
+        rows.push(format!(
+            "| `ignores[{}]` | {} | {} | {} | {} | {} |",
+            e.position,
+            cell(&e.selector),
+            keys,
+            text_cell(&e.reason),
+            e.until,
+            count(e.resurfaced, "resource", "resources")
+        ));
     }
-    out
+    fold(
+        out,
+        &rows,
+        &count(plan.expired_ignores.len(), "expired ignore", "expired ignores"),
+    );
 }
 
 fn drifted(out: &mut String, r: &ResourcePlan) {
@@ -202,49 +221,12 @@ fn drifted(out: &mut String, r: &ResourcePlan) {
     ];
     // Changes and violations ordered by key, a key's change before its violations.
     let mut lines: Vec<(&str, u8, String)> = Vec::new();
-    for c in &r.changes {
-        let note = match &c.cause {
-            Cause::Declared => String::new(),
-            Cause::Default => "from defaults".to_owned(),
-            Cause::Undeclared => "not declared".to_owned(),
-            Cause::Forbidden { rule } => format!("forbidden by rule {}", cell(rule)),
-        };
-        let opt = |v: &Option<String>| v.as_deref().map(cell).unwrap_or_default();
-        let symbol = match c.action {
-            Action::Add => "`+`",
-            Action::Change => "`~`",
-            Action::Remove => "`-`",
-        };
-        lines.push((
-            &c.key,
-            0,
-            format!(
-                "| {symbol} | {} | {} | {} | {note} |",
-                cell(&c.key),
-                opt(&c.before),
-                opt(&c.after)
-            ),
-        ));
-    }
-    for v in &r.violations {
-        let current = match &v.kind {
-            ViolationKind::ValueNotAllowed { value, .. } | ViolationKind::PatternMismatch { value, .. } => {
-                cell(value)
-            }
-            ViolationKind::ForbiddenDeclared => r.desired.get(&v.key).map(|s| cell(s)).unwrap_or_default(),
-            ViolationKind::MissingRequired => String::new(),
-        };
-        lines.push((
-            &v.key,
-            1,
-            format!(
-                "| `!` | {} | {current} | | rule {}: {} |",
-                cell(&v.key),
-                cell(&v.rule),
-                note(&v.kind)
-            ),
-        ));
-    }
+    lines.extend(r.changes.iter().map(|c| (c.key.as_str(), 0, change_row(c))));
+    lines.extend(
+        r.violations
+            .iter()
+            .map(|v| (v.key.as_str(), 1, violation_row(r, v))),
+    );
     lines.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let n = lines.len();
     rows.extend(lines.into_iter().map(|l| l.2));
@@ -253,7 +235,48 @@ fn drifted(out: &mut String, r: &ResourcePlan) {
         &rows,
         &count(n, "change or violation", "changes and violations"),
     );
+    drifted_notes(out, r);
+}
 
+fn change_row(c: &TagChange) -> String {
+    let note = match &c.cause {
+        Cause::Declared => String::new(),
+        Cause::Default => "from defaults".to_owned(),
+        Cause::Undeclared => "not declared".to_owned(),
+        Cause::Forbidden { rule } => format!("forbidden by rule {}", cell(rule)),
+    };
+    let opt = |v: &Option<String>| v.as_deref().map(cell).unwrap_or_default();
+    let symbol = match c.action {
+        Action::Add => "`+`",
+        Action::Change => "`~`",
+        Action::Remove => "`-`",
+    };
+    format!(
+        "| {symbol} | {} | {} | {} | {note} |",
+        cell(&c.key),
+        opt(&c.before),
+        opt(&c.after)
+    )
+}
+
+fn violation_row(r: &ResourcePlan, v: &Violation) -> String {
+    let current = match &v.kind {
+        ViolationKind::ValueNotAllowed { value, .. } | ViolationKind::PatternMismatch { value, .. } => {
+            cell(value)
+        }
+        ViolationKind::ForbiddenDeclared => r.desired.get(&v.key).map(|s| cell(s)).unwrap_or_default(),
+        ViolationKind::MissingRequired => String::new(),
+    };
+    format!(
+        "| `!` | {} | {current} | | rule {}: {} |",
+        cell(&v.key),
+        cell(&v.rule),
+        note(&v.kind)
+    )
+}
+
+/// The italic line under a drifted resource's table: what the table leaves out.
+fn drifted_notes(out: &mut String, r: &ResourcePlan) {
     let mut notes = Vec::new();
     if r.unchanged > 0 {
         notes.push(format!(

@@ -14,6 +14,7 @@ use super::request::RpcRequest;
 use super::{AliError, Principal, Shape};
 use crate::State;
 use crate::inventory::derived_digits;
+use crate::store::AlibabaRole;
 use tagdrift_core::vocab::Cloud;
 
 fn sts_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> AliError {
@@ -70,6 +71,36 @@ pub(super) fn assume_role_with_oidc(state: &State, req: &RpcRequest) -> Result<V
     let provider_arn = req.required("OIDCProviderArn")?;
     let token = req.required("OIDCToken")?;
     let session = req.param("RoleSessionName").unwrap_or("tagdrift-session");
+    check_session_name(session)?;
+    let TrustingRole { account, uid, role } = trusting_role(state, role_arn, provider_arn)?;
+    let duration = session_duration(req, &role)?;
+    let claims = unexpired_claims(state, token)?;
+    let credential = state.issue_credential(
+        Cloud::Alibaba,
+        account,
+        "STS.",
+        "CAIS",
+        Duration::from_secs(duration),
+    );
+    let role_name = role.arn.rsplit(":role/").next().unwrap_or_default().to_owned();
+    let role_id = derived_digits(&["role", &role.arn], 17);
+    Ok(json!({
+        "OIDCTokenInfo": token_info(&claims),
+        "AssumedRoleUser": {
+            "AssumedRoleId": format!("{role_id}:{session}"),
+            "Arn": format!("acs:ram::{uid}:role/{}/{session}", role_name.to_ascii_lowercase()),
+        },
+        "Credentials": {
+            "SecurityToken": credential.security_token.expose(),
+            "Expiration": format_time(credential.expiration),
+            "AccessKeySecret": credential.secret.expose(),
+            "AccessKeyId": credential.access_key_id,
+        },
+        "SourceIdentity": "",
+    }))
+}
+
+fn check_session_name(session: &str) -> Result<(), AliError> {
     let session_ok = (2..=64).contains(&session.len())
         && session
             .chars()
@@ -81,6 +112,19 @@ pub(super) fn assume_role_with_oidc(state: &State, req: &RpcRequest) -> Result<V
             "The parameter RoleSessionName is wrongly formed.",
         ));
     }
+    Ok(())
+}
+
+/// A role that trusts the caller's OIDC provider, and the account it belongs to.
+struct TrustingRole {
+    /// Position of the account in the store.
+    account: usize,
+    uid: String,
+    role: AlibabaRole,
+}
+
+/// The role `role_arn`, if it exists and trusts `provider_arn`.
+fn trusting_role(state: &State, role_arn: &str, provider_arn: &str) -> Result<TrustingRole, AliError> {
     let found = {
         let store = state.store();
         store.alibaba.iter().enumerate().find_map(|(i, a)| {
@@ -104,22 +148,29 @@ pub(super) fn assume_role_with_oidc(state: &State, req: &RpcRequest) -> Result<V
             format!("The OIDC provider does not exist or is not trusted by the role: {provider_arn}."),
         ));
     }
-    let duration = match req.param("DurationSeconds").filter(|v| !v.is_empty()) {
-        None => 3600,
+    Ok(TrustingRole { account, uid, role })
+}
+
+/// `DurationSeconds`, defaulting to an hour and capped by the role.
+fn session_duration(req: &RpcRequest, role: &AlibabaRole) -> Result<u64, AliError> {
+    match req.param("DurationSeconds").filter(|v| !v.is_empty()) {
+        None => Ok(3600),
         Some(v) => match v.parse::<u64>() {
-            Ok(d) if (900..=role.max_session_duration).contains(&d) => d,
-            _ => {
-                return Err(sts_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidParameter.DurationSeconds",
-                    format!(
-                        "The parameter DurationSeconds must be from 900 to {} seconds.",
-                        role.max_session_duration
-                    ),
-                ));
-            }
+            Ok(d) if (900..=role.max_session_duration).contains(&d) => Ok(d),
+            _ => Err(sts_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter.DurationSeconds",
+                format!(
+                    "The parameter DurationSeconds must be from 900 to {} seconds.",
+                    role.max_session_duration
+                ),
+            )),
         },
-    };
+    }
+}
+
+/// The claims of `token`, unless it is malformed or its `exp` has passed on the emulator's clock.
+fn unexpired_claims(state: &State, token: &str) -> Result<Map<String, Value>, AliError> {
     let claims = parse_jwt(token)?;
     let now = state.now();
     if claim_time(&claims, "exp").is_some_and(|exp| exp <= now) {
@@ -129,6 +180,11 @@ pub(super) fn assume_role_with_oidc(state: &State, req: &RpcRequest) -> Result<V
             "The OIDC token has expired.",
         ));
     }
+    Ok(claims)
+}
+
+/// The `OIDCTokenInfo` object of the response.
+fn token_info(claims: &Map<String, Value>) -> Value {
     let text = |name: &str| {
         claims
             .get(name)
@@ -145,36 +201,14 @@ pub(super) fn assume_role_with_oidc(state: &State, req: &RpcRequest) -> Result<V
             .join(","),
         _ => String::new(),
     };
-    let credential = state.issue_credential(
-        Cloud::Alibaba,
-        account,
-        "STS.",
-        "CAIS",
-        Duration::from_secs(duration),
-    );
-    let role_name = role.arn.rsplit(":role/").next().unwrap_or_default().to_owned();
-    let role_id = derived_digits(&["role", &role.arn], 17);
-    Ok(json!({
-        "OIDCTokenInfo": {
-            "Subject": text("sub"),
-            "Issuer": text("iss"),
-            "ClientIds": audiences,
-            "ExpirationTime": claim_time(&claims, "exp").map(format_time).unwrap_or_default(),
-            "IssuanceTime": claim_time(&claims, "iat").map(format_time).unwrap_or_default(),
-            "VerificationInfo": "Success",
-        },
-        "AssumedRoleUser": {
-            "AssumedRoleId": format!("{role_id}:{session}"),
-            "Arn": format!("acs:ram::{uid}:role/{}/{session}", role_name.to_ascii_lowercase()),
-        },
-        "Credentials": {
-            "SecurityToken": credential.security_token.expose(),
-            "Expiration": format_time(credential.expiration),
-            "AccessKeySecret": credential.secret.expose(),
-            "AccessKeyId": credential.access_key_id,
-        },
-        "SourceIdentity": "",
-    }))
+    json!({
+        "Subject": text("sub"),
+        "Issuer": text("iss"),
+        "ClientIds": audiences,
+        "ExpirationTime": claim_time(claims, "exp").map(format_time).unwrap_or_default(),
+        "IssuanceTime": claim_time(claims, "iat").map(format_time).unwrap_or_default(),
+        "VerificationInfo": "Success",
+    })
 }
 
 /// `GetCallerIdentity`.

@@ -172,19 +172,37 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             format!("{} is out of range (expected 0.0 to 1.0)", options.drift_ratio),
         ));
     }
+    // One generator for everything, drawn from in a fixed order: the output depends on the seed alone.
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let seed = options.seed.to_string();
     let shares = split(options.total, 4);
+    let tags = options.tags_per_resource;
+    let ali_regions = alibaba_regions(&mut rng, shares[0], shares[1], tags);
+    let projects = huawei_projects(&mut rng, options.seed, shares[2], shares[3], tags);
+    let mut inventory = bench_inventory(ali_regions, projects);
+    let originals = drift_some(&mut rng, &mut inventory, options);
+    Ok(Generated {
+        inventory,
+        drifted: originals.len(),
+        originals,
+    })
+}
 
-    let mut ali_regions: BTreeMap<String, RegionSpec> = BTreeMap::new();
+/// `keys` keys then `secrets` secrets, round-robin over the Alibaba regions.
+fn alibaba_regions(
+    rng: &mut StdRng,
+    keys: usize,
+    secrets: usize,
+    tags_per_resource: usize,
+) -> BTreeMap<String, RegionSpec> {
+    let mut regions: BTreeMap<String, RegionSpec> = BTreeMap::new();
     for (region, _) in ALIBABA_REGIONS {
-        ali_regions.insert(region.to_owned(), RegionSpec::default());
+        regions.insert(region.to_owned(), RegionSpec::default());
     }
-    for i in 0..shares[0] {
+    for i in 0..keys {
         let (region, prefix) = ALIBABA_REGIONS[i % ALIBABA_REGIONS.len()];
-        let id = format!("key-{prefix}{}{i:07}", random_alnum(&mut rng, 11));
-        let tags = tags_for(&mut rng, options.tags_per_resource);
-        if let Some(r) = ali_regions.get_mut(region) {
+        let id = format!("key-{prefix}{}{i:07}", random_alnum(rng, 11));
+        let tags = tags_for(rng, tags_per_resource);
+        if let Some(r) = regions.get_mut(region) {
             r.keys.push(KeySpec {
                 id,
                 alias: None,
@@ -193,19 +211,26 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             });
         }
     }
-    for i in 0..shares[1] {
+    for i in 0..secrets {
         let (region, _) = ALIBABA_REGIONS[i % ALIBABA_REGIONS.len()];
-        let name = format!(
-            "{}-{i:06}-{}",
-            APPS[i % APPS.len()],
-            SECRET_KINDS[(i / APPS.len()) % SECRET_KINDS.len()]
-        );
-        let tags = tags_for(&mut rng, options.tags_per_resource);
-        if let Some(r) = ali_regions.get_mut(region) {
+        let name = secret_name(i);
+        let tags = tags_for(rng, tags_per_resource);
+        if let Some(r) = regions.get_mut(region) {
             r.secrets.push(SecretSpec { name, id: None, tags });
         }
     }
+    regions
+}
 
+/// `keys` keys then `secrets` secrets, round-robin over one Huawei project per region.
+fn huawei_projects(
+    rng: &mut StdRng,
+    seed: u64,
+    keys: usize,
+    secrets: usize,
+    tags_per_resource: usize,
+) -> Vec<HuaweiProjectSpec> {
+    let seed = seed.to_string();
     let mut projects: Vec<HuaweiProjectSpec> = HUAWEI_REGIONS
         .iter()
         .map(|region| HuaweiProjectSpec {
@@ -215,10 +240,10 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             secrets: Vec::new(),
         })
         .collect();
-    for i in 0..shares[2] {
+    for i in 0..keys {
         let p = i % projects.len();
         let id = derived_uuid(&["bench-key", &seed, &i.to_string()]);
-        let tags = tags_for(&mut rng, options.tags_per_resource);
+        let tags = tags_for(rng, tags_per_resource);
         projects[p].keys.push(KeySpec {
             id,
             alias: Some(format!("{}-key-{i:06}", APPS[i % APPS.len()])),
@@ -227,18 +252,26 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             tags,
         });
     }
-    for i in 0..shares[3] {
+    for i in 0..secrets {
         let p = i % projects.len();
-        let name = format!(
-            "{}-{i:06}-{}",
-            APPS[i % APPS.len()],
-            SECRET_KINDS[(i / APPS.len()) % SECRET_KINDS.len()]
-        );
-        let tags = tags_for(&mut rng, options.tags_per_resource);
+        let name = secret_name(i);
+        let tags = tags_for(rng, tags_per_resource);
         projects[p].secrets.push(SecretSpec { name, id: None, tags });
     }
+    projects
+}
 
-    let mut inventory = Inventory {
+fn secret_name(i: usize) -> String {
+    format!(
+        "{}-{i:06}-{}",
+        APPS[i % APPS.len()],
+        SECRET_KINDS[(i / APPS.len()) % SECRET_KINDS.len()]
+    )
+}
+
+/// The two bench accounts around the generated resources.
+fn bench_inventory(ali_regions: BTreeMap<String, RegionSpec>, projects: Vec<HuaweiProjectSpec>) -> Inventory {
+    Inventory {
         alibaba: vec![AlibabaAccountSpec {
             name: Some("ali-bench".to_owned()),
             access_key_id: "testid".to_owned(),
@@ -259,28 +292,31 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, InventoryError> 
             ecs_agency: None,
             projects,
         }],
-    };
+    }
+}
 
+/// Drifts `options.drift_ratio` of the resources in place and returns the correct tags of each drifted one.
+fn drift_some(
+    rng: &mut StdRng,
+    inventory: &mut Inventory,
+    options: &GenerateOptions,
+) -> Vec<(usize, TagList)> {
     // Choose exactly round(total * ratio) resources, spread uniformly over all four groups.
     let drifted = ((options.total as f64) * options.drift_ratio).round() as usize;
     let drifted = drifted.min(options.total);
-    let chosen = rand::seq::index::sample(&mut rng, options.total, drifted).into_vec();
+    let chosen = rand::seq::index::sample(rng, options.total, drifted).into_vec();
     let mut marks = vec![false; options.total];
     for i in chosen {
         marks[i] = true;
     }
     let mut originals = Vec::with_capacity(drifted);
-    for (position, tags) in all_tags_mut(&mut inventory).into_iter().enumerate() {
+    for (position, tags) in all_tags_mut(inventory).into_iter().enumerate() {
         if marks.get(position).copied().unwrap_or(false) {
             originals.push((position, tags.clone()));
-            drift(&mut rng, tags);
+            drift(rng, tags);
         }
     }
-    Ok(Generated {
-        inventory,
-        originals,
-        drifted,
-    })
+    originals
 }
 
 /// The environment variables a desired-state file generated by [`desired_state_yaml`] reads credentials from,
@@ -423,89 +459,102 @@ pub fn desired_state_yaml(desired: &Inventory, endpoint: &str) -> Result<String,
     let mut env_iter = envs.iter();
     for (a, name) in desired.alibaba.iter().zip(&ali_names) {
         let vars = env_iter.next().map(|e| e.vars.clone()).unwrap_or_default();
-        let var = |n: usize| vars.get(n).map(|(k, _)| EnvRef { env: k.clone() });
-        file.accounts.push(DesiredAccount {
-            name: name.clone(),
-            cloud: Cloud::Alibaba,
-            regions: a.regions.keys().cloned().map(DesiredRegion::Name).collect(),
-            endpoint: endpoint.clone(),
-            credentials: DesiredCredentials::AccessKey {
-                access_key_id: var(0),
-                access_key_secret: var(1),
-                ak: None,
-                sk: None,
-            },
-        });
+        file.accounts.push(alibaba_account(a, name, &endpoint, &vars));
         for (region, r) in &a.regions {
-            for k in &r.keys {
-                file.resources.push(DesiredResource {
-                    account: name,
-                    region,
-                    resource_type: "key",
-                    id: Some(&k.id),
-                    name: None,
-                    tags: &k.tags,
-                });
-            }
-            for s in &r.secrets {
-                file.resources.push(DesiredResource {
-                    account: name,
-                    region,
-                    resource_type: "secret",
-                    id: None,
-                    name: Some(&s.name),
-                    tags: &s.tags,
-                });
-            }
+            push_resources(&mut file.resources, name, region, &r.keys, &r.secrets);
         }
     }
     for (a, name) in desired.huawei.iter().zip(&hw_names) {
         let vars = env_iter.next().map(|e| e.vars.clone()).unwrap_or_default();
-        let var = |n: usize| vars.get(n).map(|(k, _)| EnvRef { env: k.clone() });
-        file.accounts.push(DesiredAccount {
-            name: name.clone(),
-            cloud: Cloud::Huawei,
-            regions: a
-                .projects
-                .iter()
-                .map(|p| DesiredRegion::Project {
-                    name: p.region.clone(),
-                    project_id: p.project_id.clone(),
-                })
-                .collect(),
-            endpoint: endpoint.clone(),
-            credentials: DesiredCredentials::AccessKey {
-                access_key_id: None,
-                access_key_secret: None,
-                ak: var(0),
-                sk: var(1),
-            },
-        });
+        file.accounts.push(huawei_account(a, name, &endpoint, &vars));
         for p in &a.projects {
-            for k in &p.keys {
-                file.resources.push(DesiredResource {
-                    account: name,
-                    region: &p.region,
-                    resource_type: "key",
-                    id: Some(&k.id),
-                    name: None,
-                    tags: &k.tags,
-                });
-            }
-            for s in &p.secrets {
-                file.resources.push(DesiredResource {
-                    account: name,
-                    region: &p.region,
-                    resource_type: "secret",
-                    id: None,
-                    name: Some(&s.name),
-                    tags: &s.tags,
-                });
-            }
+            push_resources(&mut file.resources, name, &p.region, &p.keys, &p.secrets);
         }
     }
     tagdrift_core::yaml::to_string(&file).map_err(|message| InventoryError::Serialize {
         what: "desired state",
         message,
     })
+}
+
+/// The `n`th variable of [`DesiredCredentialEnv::vars`] as an `env:` reference.
+fn env_ref(vars: &[(String, String)], n: usize) -> Option<EnvRef> {
+    vars.get(n).map(|(k, _)| EnvRef { env: k.clone() })
+}
+
+fn alibaba_account(
+    a: &AlibabaAccountSpec,
+    name: &str,
+    endpoint: &str,
+    vars: &[(String, String)],
+) -> DesiredAccount {
+    DesiredAccount {
+        name: name.to_owned(),
+        cloud: Cloud::Alibaba,
+        regions: a.regions.keys().cloned().map(DesiredRegion::Name).collect(),
+        endpoint: endpoint.to_owned(),
+        credentials: DesiredCredentials::AccessKey {
+            access_key_id: env_ref(vars, 0),
+            access_key_secret: env_ref(vars, 1),
+            ak: None,
+            sk: None,
+        },
+    }
+}
+
+fn huawei_account(
+    a: &HuaweiAccountSpec,
+    name: &str,
+    endpoint: &str,
+    vars: &[(String, String)],
+) -> DesiredAccount {
+    DesiredAccount {
+        name: name.to_owned(),
+        cloud: Cloud::Huawei,
+        regions: a
+            .projects
+            .iter()
+            .map(|p| DesiredRegion::Project {
+                name: p.region.clone(),
+                project_id: p.project_id.clone(),
+            })
+            .collect(),
+        endpoint: endpoint.to_owned(),
+        credentials: DesiredCredentials::AccessKey {
+            access_key_id: None,
+            access_key_secret: None,
+            ak: env_ref(vars, 0),
+            sk: env_ref(vars, 1),
+        },
+    }
+}
+
+/// Declares the keys, then the secrets, of one region of one account.
+fn push_resources<'a>(
+    out: &mut Vec<DesiredResource<'a>>,
+    account: &'a str,
+    region: &'a str,
+    keys: &'a [KeySpec],
+    secrets: &'a [SecretSpec],
+) {
+    for k in keys {
+        out.push(DesiredResource {
+            account,
+            region,
+            resource_type: "key",
+            id: Some(&k.id),
+            name: None,
+            tags: &k.tags,
+        });
+    }
+    for s in secrets {
+        out.push(DesiredResource {
+            account,
+            region,
+            resource_type: "secret",
+            id: None,
+            name: Some(&s.name),
+            tags: &s.tags,
+        });
+    }
 }
