@@ -6,6 +6,7 @@
 //! which is compiled in only with the default `emulator` feature (`tagdrift emulate` and `tagdrift demo`).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
+#![warn(unreachable_pub)]
 
 pub mod check;
 pub mod cli;

@@ -16,9 +16,9 @@ use tagdrift_core::vocab::{Cloud, ErrorCode};
 
 /// Resources listed on the page at most; the rest are counted and left to `/report.json`, so a large drift
 /// cannot make the page unusable.
-pub const MAX_LISTED: usize = 2000;
+pub(super) const MAX_LISTED: usize = 2000;
 
-pub struct PageInput<'a> {
+pub(super) struct PageInput<'a> {
     pub snapshot: Option<&'a Snapshot>,
     pub last_success: Option<DateTime<Utc>>,
     pub running: bool,
@@ -26,7 +26,7 @@ pub struct PageInput<'a> {
 }
 
 /// The whole page: the fixed head, then one template per section, then (after a check) the filter script.
-pub fn render(input: &PageInput<'_>) -> String {
+pub(super) fn render(input: &PageInput<'_>) -> String {
     let mut html = String::with_capacity(16 * 1024);
     html.push_str(HEAD);
     write(&mut html, &header(input));
