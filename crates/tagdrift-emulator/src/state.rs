@@ -94,6 +94,8 @@ pub struct State {
     clock: Clock,
     // The middleware draws the injected latency from the same seeded generator, keeping runs reproducible.
     pub(crate) rng: Mutex<StdRng>,
+    /// Calls admitted so far per (cloud, API): the number that, with the seed, picks a call's fault dice.
+    fault_calls: Mutex<HashMap<(Cloud, &'static str), u64>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -111,6 +113,7 @@ impl State {
         Arc::new(State {
             store: RwLock::new(store),
             rng: Mutex::new(StdRng::seed_from_u64(options.seed)),
+            fault_calls: Mutex::new(HashMap::new()),
             options,
             faults: RwLock::new(faults),
             limiter: Mutex::new(limiter::Limiter::default()),
@@ -321,6 +324,21 @@ impl State {
         self.shutdown.send_replace(true);
     }
 
+    /// The dice for the next admitted call of `api`: seeded by the emulator's seed, the cloud, the API and how
+    /// many calls of that API came before. So the n-th `ListTagResources` meets the same fault in every run
+    /// with the same seed, whatever calls of other APIs arrived in between or in which order concurrent
+    /// clients were scheduled (one shared generator handed faults out in arrival order, which made a seeded
+    /// test depend on thread scheduling).
+    fn fault_dice(&self, cloud: Cloud, api: &'static str) -> StdRng {
+        let n = {
+            let mut calls = lock(&self.fault_calls);
+            let n = calls.entry((cloud, api)).or_insert(0);
+            *n += 1;
+            *n
+        };
+        StdRng::seed_from_u64(dice_seed(self.options.seed, cloud, api, n))
+    }
+
     /// The admission step for an authenticated request: rate limit first (like the clouds' gateways), then
     /// the injected faults. `Err` is the complete answer (already marked for counting); `Ok` lets the handler
     /// run and answer through [`Admission::reply`].
@@ -341,8 +359,8 @@ impl State {
             }
         }
         let (fault, malform_seed) = {
-            let mut rng = lock(&self.rng);
-            (faults.draw(&mut *rng), rng.random::<u64>())
+            let mut rng = self.fault_dice(call.cloud, call.api);
+            (faults.draw(&mut rng), rng.random::<u64>())
         };
         match fault {
             None => Ok(Admission {
@@ -394,9 +412,71 @@ impl State {
     }
 }
 
+/// Mixes the seed, the cloud, the API name and the call number into one seed with FNV-1a, which, unlike the
+/// standard library's hasher, gives the same value in every build.
+fn dice_seed(seed: u64, cloud: Cloud, api: &str, n: u64) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = seed
+        .to_le_bytes()
+        .into_iter()
+        .chain(cloud.as_str().bytes())
+        .chain([0])
+        .chain(api.bytes())
+        .chain([0])
+        .chain(n.to_le_bytes());
+    for byte in bytes {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+    }
+    hash
+}
+
 /// The response of a request whose connection is being reset: never written to a real connection. Without
 /// one (in-process tests) it is a 502 with an empty body.
 fn reset_response(ctx: &RequestCtx) -> Response {
     ctx.reset_connection();
     StatusCode::BAD_GATEWAY.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Inventory;
+
+    fn state(seed: u64) -> Arc<State> {
+        let store = Store::from_inventory(Inventory::default()).expect("empty inventory");
+        let options = Options {
+            seed,
+            ..Options::default()
+        };
+        State::new(store, options, Faults::default(), Clock::system())
+    }
+
+    /// The n-th call of an API draws the same dice whatever other calls came before it, so a seeded test
+    /// does not depend on the order in which concurrent requests arrive.
+    #[test]
+    fn fault_dice_depend_on_the_call_number_of_their_api_not_on_arrival_order() {
+        let draw = |state: &State, api: &'static str| state.fault_dice(Cloud::Alibaba, api).random::<u64>();
+        let (a, b) = (state(5), state(5));
+        let interleaved: Vec<(&str, u64)> = (0..4)
+            .flat_map(|_| ["ListKeys", "DescribeKey"])
+            .map(|api| (api, draw(&a, api)))
+            .collect();
+        let mut grouped: Vec<(&str, u64)> =
+            (0..4).map(|_| ("DescribeKey", draw(&b, "DescribeKey"))).collect();
+        grouped.extend((0..4).map(|_| ("ListKeys", draw(&b, "ListKeys"))));
+        for api in ["ListKeys", "DescribeKey"] {
+            let of = |draws: &[(&str, u64)]| -> Vec<u64> {
+                draws.iter().filter(|(a, _)| *a == api).map(|(_, d)| *d).collect()
+            };
+            assert_eq!(of(&interleaved), of(&grouped), "{api}");
+        }
+        // Successive calls, the two APIs and another seed all draw differently.
+        let firsts: Vec<u64> = interleaved.iter().map(|(_, d)| *d).collect();
+        let mut unique = firsts.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), firsts.len(), "{firsts:?}");
+        assert_ne!(draw(&state(6), "ListKeys"), draw(&state(5), "ListKeys"));
+    }
 }
