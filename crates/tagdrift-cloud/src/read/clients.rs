@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tagdrift_core::config::REGION_PLACEHOLDER;
 use tokio::sync::Semaphore;
 
 use crate::alibaba::scan::{Kms, RpcCall};
@@ -229,12 +230,15 @@ pub fn huawei_endpoint(region: &str) -> String {
     }
 }
 
+/// The endpoint for `region`: the account's own, with `{region}` replaced, else the cloud's public one.
+fn region_endpoint(account: Option<&str>, region: &str, public: fn(&str) -> String) -> String {
+    account.map_or_else(|| public(region), |e| e.replace(REGION_PLACEHOLDER, region))
+}
+
 impl Kms for Client<'_> {
     async fn call(&self, call: RpcCall) -> Result<Vec<u8>, ApiError> {
         let operation = alibaba_operation(call.action).ok_or_else(|| unknown_operation(call.action))?;
-        let endpoint = self
-            .endpoint
-            .map_or_else(|| alibaba_endpoint(&call.region), str::to_owned);
+        let endpoint = region_endpoint(self.endpoint, &call.region, alibaba_endpoint);
         let request = Request::post(&endpoint, "/").query(call.params);
         let signer = AlibabaV3::kms(call.action);
         let transport_call = Call::new(operation, self.account, &call.region)
@@ -247,9 +251,7 @@ impl Kms for Client<'_> {
 impl Dew for Client<'_> {
     async fn call(&self, call: RestCall) -> Result<Vec<u8>, ApiError> {
         let operation = huawei_operation(call.operation).ok_or_else(|| unknown_operation(call.operation))?;
-        let endpoint = self
-            .endpoint
-            .map_or_else(|| huawei_endpoint(&call.region), str::to_owned);
+        let endpoint = region_endpoint(self.endpoint, &call.region, huawei_endpoint);
         let mut request = match call.method {
             Method::Get => Request::get(&endpoint, &call.path),
             Method::Post => Request::post(&endpoint, &call.path),
@@ -271,6 +273,23 @@ impl Dew for Client<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_endpoint_takes_the_region_of_each_call() {
+        let vpc = Some("https://kms-vpc.{region}.aliyuncs.com");
+        assert_eq!(
+            region_endpoint(vpc, "cn-shanghai", alibaba_endpoint),
+            "https://kms-vpc.cn-shanghai.aliyuncs.com"
+        );
+        assert_eq!(
+            region_endpoint(Some("http://127.0.0.1:8787"), "cn-shanghai", alibaba_endpoint),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            region_endpoint(None, "eu-west-101", huawei_endpoint),
+            "https://kms.eu-west-101.myhuaweicloud.eu"
+        );
+    }
 
     /// The transport's body check and the readers' decoding are one rule: what one refuses, so does the other.
     #[test]

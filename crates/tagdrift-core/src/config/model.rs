@@ -13,6 +13,9 @@ use regex::Regex;
 
 use crate::vocab::{Cloud, ResourceType, Tags};
 
+/// Stands for the region's name in an account's `endpoint` (`https://kms-vpc.{region}.aliyuncs.com`).
+pub const REGION_PLACEHOLDER: &str = "{region}";
+
 /// The whole desired-state file, validated.
 #[derive(Debug, Clone)]
 pub struct DesiredState {
@@ -39,7 +42,7 @@ pub struct Account {
     pub cloud: Cloud,
     pub regions: Vec<Region>,
     /// Replaces the cloud's public endpoint (VPC endpoint, proxy, emulator). Already validated as an
-    /// `http://` or `https://` URL without a trailing slash.
+    /// `http://` or `https://` URL without a trailing slash; its host may contain [`REGION_PLACEHOLDER`].
     pub endpoint: Option<String>,
     pub credentials: Credentials,
     /// Requests per second per API group for this account, per region. Groups not named here use

@@ -134,6 +134,15 @@ fn valid_values_are_normalized() {
         Some("http://127.0.0.1:8080")
     );
 
+    // Per-region VPC endpoints: the placeholder stays for the reader to fill in per region.
+    let state = ok(&format!(
+        "{BASE}  - name: vpc\n    cloud: alibaba\n    regions: [cn-hangzhou, cn-shanghai]\n    endpoint: https://kms-vpc.{{region}}.aliyuncs.com/\n"
+    ));
+    assert_eq!(
+        state.accounts[2].endpoint.as_deref(),
+        Some("https://kms-vpc.{region}.aliyuncs.com")
+    );
+
     let state = ok(&format!(
         "{BASE}rules:\n  - name: r\n    patterns: {{cc: '^CC-[0-9]+$'}}\n    forbidden: ['Tmp*']\n    case_insensitive: true\n"
     ));
@@ -206,11 +215,15 @@ fn table_of_problems() {
         ),
         (
             "endpoint",
-            "  - {name: e, cloud: alibaba, regions: [cn-hangzhou], endpoint: 'ftp://x'}\n  - {name: f, cloud: alibaba, regions: [cn-hangzhou], endpoint: 'http://x/kms?a=1'}\n",
+            "  - {name: e, cloud: alibaba, regions: [cn-hangzhou], endpoint: 'ftp://x'}\n  - {name: f, cloud: alibaba, regions: [cn-hangzhou], endpoint: 'http://x/kms?a=1'}\n  - {name: g, cloud: alibaba, regions: [cn-hangzhou], endpoint: 'http://x:{region}'}\n  - {name: h, cloud: alibaba, regions: [cn-hangzhou], endpoint: 'http://{region}.x/{region}'}\n",
             &[
                 "t.yaml:10:65: accounts[2].endpoint: invalid URL 'ftp://x': the scheme must be http or https, not 'ftp'",
                 "t.yaml:11:65: accounts[3].endpoint: invalid URL 'http://x/kms?a=1': no path, query or fragment is \
                  allowed after the host",
+                "t.yaml:12:65: accounts[4].endpoint: invalid URL 'http://x:{region}': invalid port '{region}' \
+                 (expected 1 to 65535)",
+                "t.yaml:13:65: accounts[5].endpoint: invalid URL 'http://{region}.x/{region}': no path, query or \
+                 fragment is allowed after the host",
             ],
         ),
         (

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{Known, Validator, endpoint_url};
-use crate::config::model::{API_GROUPS, Account, Credentials, Region};
+use crate::config::model::{API_GROUPS, Account, Credentials, REGION_PLACEHOLDER, Region};
 use crate::vocab::Cloud;
 use crate::yaml::{Node, Value, field, item, quote};
 
@@ -67,7 +67,7 @@ impl Validator<'_> {
 
         let endpoint = f
             .get("endpoint")
-            .and_then(|n| self.url(n, &field(path, "endpoint")));
+            .and_then(|n| self.region_url(n, &field(path, "endpoint")));
         let credentials = match (f.get("credentials"), cloud) {
             (None, _) => Some(Credentials::Default),
             (Some(n), Some(cloud)) => self.credentials(n, &field(path, "credentials"), cloud),
@@ -239,6 +239,37 @@ impl Validator<'_> {
             name: name?,
             project_id: Some(project_id?),
         })
+    }
+
+    /// An account's endpoint: a URL whose host may contain `{region}`, replaced by each region's name when the
+    /// account is read, so one account can use per-region VPC endpoints (`https://kms-vpc.{region}.aliyuncs.com`).
+    fn region_url(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = self.c.string(node, path)?;
+        // Checked with a host label in place of the placeholder: the placeholder is only allowed where a host
+        // label may stand, and a real region name is one (regions are checked on their own).
+        const LABEL: &str = "tagdrift-region-placeholder";
+        if text.contains(LABEL) {
+            self.c.at(
+                node,
+                path,
+                format!("invalid URL {}: it contains {LABEL}", quote(&text)),
+            );
+            return None;
+        }
+        // `endpoint_url` refuses paths, queries, user info and non-numeric ports, so a URL that passes has the
+        // label in its host only.
+        let back = |s: String| s.replace(LABEL, REGION_PLACEHOLDER);
+        match endpoint_url(&text.replace(REGION_PLACEHOLDER, LABEL))
+            .map(back)
+            .map_err(back)
+        {
+            Ok(url) => Some(url),
+            Err(why) => {
+                self.c
+                    .at(node, path, format!("invalid URL {}: {why}", quote(&text)));
+                None
+            }
+        }
     }
 
     pub(super) fn url(&mut self, node: &Node, path: &str) -> Option<String> {
