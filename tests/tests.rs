@@ -16,6 +16,7 @@ mod daemon;
 mod emulator_alibaba;
 mod emulator_huawei;
 mod http_limits;
+mod proxy;
 mod secrets_never_leak;
 mod soak;
 mod tls;

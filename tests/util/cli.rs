@@ -147,9 +147,14 @@ impl Check {
 
 /// Runs `tagdrift check --config FILE` with the test credentials in the environment and `args` appended.
 pub fn check(config: &std::path::Path, args: &[&str]) -> Check {
+    check_with_env(config, args, &[])
+}
+
+/// [`check`] with more environment variables.
+pub fn check_with_env(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Check {
     let mut cmd = tagdrift();
     cmd.arg("check").arg("--config").arg(config).args(args);
-    for (k, v) in ENV {
+    for (k, v) in ENV.iter().chain(env) {
         cmd.env(k, v);
     }
     let Output {
