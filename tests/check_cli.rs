@@ -528,7 +528,7 @@ fn huawei_wrong_credentials_stop_before_the_access_key_is_locked() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(
-        stderr.contains("account hw") && stderr.contains("APIG.0301"),
+        stderr.contains("account hw") && stderr.contains("APIGW.0301"),
         "stderr:\n{stderr}"
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -539,4 +539,121 @@ fn huawei_wrong_credentials_stop_before_the_access_key_is_locked() {
     // One refused call, far from the six bad signatures that lock a Huawei access key for five minutes.
     let stats = emu.stats();
     assert_eq!(stats["total"], 1, "{stats:#}");
+}
+
+/// An HTTP server that answers every request with one fixed `404` `body`: a Huawei endpoint where DEW is not
+/// (another service's gateway, a proxy, a wrong region's host). Serves until the test process ends.
+fn not_dew(content_type: &'static str, body: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request_body = vec![0; length];
+            let _ = reader.read_exact(&mut request_body);
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 404 Not Found\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A wrong Huawei endpoint answers 404 "the API does not exist" (the gateway's `APIGW.0101`, the tables'
+/// `APIG.0101`) or a bare 404: the declared keys and secrets there are `unknown` with a reason that points at
+/// the endpoint, never `missing`. In the same check a key the emulator's DEW says does not exist (400
+/// `KMS.0205`) is still `missing`.
+#[test]
+fn huawei_wrong_endpoint_leaves_declared_resources_unknown_not_missing() {
+    let emu = Emulator::start(HW_INVENTORY, &[]);
+    let answers = [
+        (
+            "application/json",
+            r#"{"error_msg":"The API does not exist or has not been published in the environment","error_code":"APIGW.0101","request_id":"0a1b2c"}"#,
+        ),
+        (
+            "application/json",
+            r#"{"error_msg":"The API does not exist or has not been published in the environment","error_code":"APIG.0101","request_id":"0a1b2c"}"#,
+        ),
+        ("text/html", "<html><body><h1>404 Not Found</h1></body></html>"),
+    ];
+    for (content_type, body) in answers {
+        let wrong = not_dew(content_type, body);
+        let extra = format!(
+            r#"  - name: hw-wrong
+    cloud: huawei
+    regions:
+      - {{name: cn-north-4, project_id: 0123456789abcdef0123456789abcdef}}
+    endpoint: "{wrong}"
+    credentials:
+      type: access_key
+      ak: {{env: T_HW_AK}}
+      sk: {{env: T_HW_SK}}
+resources:
+  - {{account: hw, region: cn-north-4, type: key, id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {{owner: platform}}}}
+  - {{account: hw, region: cn-north-4, type: key, id: 9d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {{owner: gone}}}}
+  - {{account: hw-wrong, region: cn-north-4, type: key, id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {{owner: platform}}}}
+  - {{account: hw-wrong, region: cn-north-4, type: key, id: 1d0466b0-e727-4d9c-b35d-f84bb474a37f, tags: {{owner: payments}}}}
+  - {{account: hw-wrong, region: cn-north-4, type: secret, name: db-password, tags: {{owner: payments}}}}
+"#
+        );
+        let desired = emu.desired("desired.yaml", &hw_account("", &extra));
+        let run = check(&desired, &["--format", "json"]);
+        assert_eq!(
+            run.code, 1,
+            "{body}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        let report = run.json();
+        let by_account: Vec<(&str, &str, &str)> = report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(report["in_sync"].as_array().unwrap())
+            .map(|r| {
+                (
+                    r["account"].as_str().unwrap(),
+                    r["id"].as_str().unwrap(),
+                    r["status"].as_str().unwrap_or("in_sync"),
+                )
+            })
+            .collect();
+        for (account, id, status) in &by_account {
+            let expected = match (*account, *id) {
+                ("hw", "9d0466b0-e727-4d9c-b35d-f84bb474a37f") => "missing",
+                ("hw", _) => "in_sync",
+                _ => "unknown",
+            };
+            assert_eq!(*status, expected, "{account}/{id} ({body}):\n{report:#}");
+        }
+        assert_eq!(by_account.len(), 5, "{report:#}");
+        for r in report["resources"].as_array().unwrap() {
+            if r["account"] != "hw-wrong" {
+                continue;
+            }
+            let message = r["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("check the account's endpoint"), "{body}: {r:#}");
+        }
+    }
 }

@@ -649,10 +649,10 @@ async fn huawei_environment_and_file_keys_sign_dew_calls() {
         .await
         .unwrap_err();
     assert_eq!(error.code, ErrorCode::Auth);
-    assert_eq!(error.cloud_code.as_deref(), Some("APIG.0301"));
+    assert_eq!(error.cloud_code.as_deref(), Some("APIGW.0301"));
     assert_eq!(error.attempts, 1);
     assert_eq!(
-        emulator.stat("huawei", "ListSecrets", "APIG.0301").await,
+        emulator.stat("huawei", "ListSecrets", "APIGW.0301").await,
         1,
         "a bad signature is sent once: five lock the AK"
     );
@@ -857,7 +857,7 @@ resources:
             c.apis
                 .values()
                 .flat_map(|a| a.outcomes.iter())
-                .filter(|(outcome, _)| outcome.as_str() == "APIG.0301")
+                .filter(|(outcome, _)| outcome.as_str() == "APIGW.0301")
                 .map(|(_, n)| *n)
                 .sum::<u64>()
         })

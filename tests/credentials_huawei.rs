@@ -143,21 +143,21 @@ async fn list_secrets(
     else {
         return error(
             StatusCode::UNAUTHORIZED,
-            "APIG.0301",
+            "APIGW.0301",
             "Incorrect IAM authentication information",
         );
     };
     let Some((sk, token)) = server.issued.get(&auth.access_key).cloned() else {
         return error(
             StatusCode::UNAUTHORIZED,
-            "APIG.0301",
+            "APIGW.0301",
             "Incorrect IAM authentication information: ak not found",
         );
     };
     if find("x-security-token").as_deref() != Some(token.as_str()) {
         return error(
             StatusCode::UNAUTHORIZED,
-            "APIG.0301",
+            "APIGW.0301",
             "Incorrect IAM authentication information: token",
         );
     }
@@ -187,7 +187,7 @@ async fn list_secrets(
     if expected != auth.signature {
         return error(
             StatusCode::UNAUTHORIZED,
-            "APIG.0301",
+            "APIGW.0301",
             "verify aksk signature fail",
         );
     }
@@ -372,7 +372,7 @@ async fn a_key_the_gateway_refuses_is_sent_once() {
         .unwrap_err();
     assert_eq!(
         error,
-        "ListSecrets: HTTP 401 APIG.0301: Incorrect IAM authentication information: ak not found"
+        "ListSecrets: HTTP 401 APIGW.0301: Incorrect IAM authentication information: ak not found"
     );
     assert_eq!(
         state.lock().unwrap().dew_calls,

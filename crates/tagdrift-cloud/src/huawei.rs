@@ -5,3 +5,10 @@
 pub mod scan;
 pub mod sign;
 pub mod wire;
+
+/// The number of a Huawei API gateway error code (`0301` of `APIGW.0301`), `None` for any other code.
+/// Captured live answers spell the prefix `APIGW.`, the documentation's error tables print `APIG.`; which one
+/// a given gateway sends is not ours to choose, so both are read alike.
+pub fn gateway_code(code: &str) -> Option<&str> {
+    code.strip_prefix("APIGW.").or_else(|| code.strip_prefix("APIG."))
+}

@@ -429,7 +429,7 @@ pub struct CallError {
     pub message: String,
     /// The HTTP status of the last answer, if one arrived.
     pub status: Option<u16>,
-    /// The cloud's own error code (`Rejected.Throttling`, `APIG.0308`, `CSMS.0005`...).
+    /// The cloud's own error code (`Rejected.Throttling`, `APIGW.0308`, `CSMS.0005`...).
     pub cloud_code: Option<String>,
     pub request_id: Option<String>,
     /// The answer was one of the call's [`not_found_codes`](Call::not_found_codes).

@@ -3,11 +3,11 @@
 //! `/v3.0/OS-AUTH/id-token/tokens`, `/v3.0/OS-CREDENTIAL/securitytokens`) and the ECS metadata
 //! `securitykey` path, answering like the real API gateway.
 //!
-//! A DEW request goes through the gateway's steps in order: the route must exist (`APIG.0101`), the
+//! A DEW request goes through the gateway's steps in order: the route must exist (`APIGW.0101`), the
 //! `SDK-HMAC-SHA256` signature must verify (via `cloud::huawei::sign`, with `X-Sdk-Date` skew, the AK lock
-//! after repeated failures and `X-Security-Token` for temporary credentials; `APIG.0301`/`APIG.0307`), the
-//! project must belong to the signer (`APIG.0302`); then the core admits the call (rate limits as 429
-//! `APIG.0308`, injected faults) and the service handler answers. Errors come in the three documented body
+//! after repeated failures and `X-Security-Token` for temporary credentials; `APIGW.0301`/`APIGW.0307`), the
+//! project must belong to the signer (`APIGW.0302`); then the core admits the call (rate limits as 429
+//! `APIGW.0308`, injected faults) and the service handler answers. Errors come in the three documented body
 //! shapes: DEW's nested `{"error":{"error_code","error_msg"}}`, the gateway's flat
 //! `{"error_code","error_msg","request_id"}` and IAM's flat `{"error_code","error_msg"}`. Every answer
 //! carries `X-Request-Id`.
@@ -224,11 +224,11 @@ impl HwError {
         }
     }
 
-    /// 401 `APIG.0301` with the gateway's prefix and a reason.
+    /// 401 `APIGW.0301` with the gateway's prefix and a reason.
     pub(crate) fn iam_auth(why: &str) -> HwError {
         HwError::new(
             StatusCode::UNAUTHORIZED,
-            "APIG.0301",
+            "APIGW.0301",
             format!("Incorrect IAM authentication information: {why}"),
             Shape::Gateway,
         )
@@ -312,11 +312,11 @@ impl HuaweiFlavor<'_> {
     }
 }
 
-/// The gateway's throttling answer, 429 `APIG.0308`.
+/// The gateway's throttling answer, 429 `APIGW.0308`.
 pub(crate) fn throttled(limit_qps: f64) -> HwError {
     HwError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "APIG.0308",
+        "APIGW.0308",
         format!(
             "The throttling threshold has been reached: policy user over ratelimit,limit:{},time:1 second",
             limit_qps.ceil()
@@ -330,11 +330,11 @@ impl Flavor for HuaweiFlavor<'_> {
         self.respond(&throttled(limit_qps))
     }
 
-    /// The same 429 `APIG.0308`, worded as the gateway's per-API default (200 calls/s).
+    /// The same 429 `APIGW.0308`, worded as the gateway's per-API default (200 calls/s).
     fn injected_throttle(&self, _: &RequestCtx, _: &Call) -> Response {
         self.respond(&HwError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "APIG.0308",
+            "APIGW.0308",
             "The throttling threshold has been reached: policy api over ratelimit,limit:200,time:1 second",
             Shape::Gateway,
         ))
@@ -357,13 +357,13 @@ impl Flavor for HuaweiFlavor<'_> {
             ),
             Some(1) => HwError::new(
                 StatusCode::BAD_GATEWAY,
-                "APIG.0202",
+                "APIGW.0202",
                 "Backend unavailable",
                 Shape::Gateway,
             ),
             _ => HwError::new(
                 StatusCode::GATEWAY_TIMEOUT,
-                "APIG.0203",
+                "APIGW.0203",
                 "Backend timeout",
                 Shape::Gateway,
             ),
@@ -399,7 +399,7 @@ async fn dew(
     let Some(route) = Route::parse(&req.method, &req.segments) else {
         let e = HwError::new(
             StatusCode::NOT_FOUND,
-            "APIG.0101",
+            "APIGW.0101",
             "The API does not exist or has not been published in the environment",
             Shape::Gateway,
         );
@@ -450,7 +450,7 @@ async fn dew(
 }
 
 /// The signer's project named in the path: its account name and region. A project of another account, or
-/// an `X-Project-Id` header naming another project, is 403 `APIG.0302`.
+/// an `X-Project-Id` header naming another project, is 403 `APIGW.0302`.
 fn project_of(
     state: &State,
     req: &HwRequest,
@@ -460,7 +460,7 @@ fn project_of(
     let denied = |why: &str| {
         HwError::new(
             StatusCode::FORBIDDEN,
-            "APIG.0302",
+            "APIGW.0302",
             format!("The IAM user is not authorized to access the API: {why}"),
             Shape::Gateway,
         )

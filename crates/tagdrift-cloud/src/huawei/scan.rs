@@ -13,8 +13,10 @@
 //!   declared name is not in the batch answer. Off by default because this answer shape was never checked
 //!   against the live service (see the reference §5), whereas the per-resource calls are the SDK's own.
 //!
-//! Not found is `400` with `CSMS.0005` / `KMS.0205`, or a `404` of the service (the reference documents both;
-//! a gateway `APIG.*` 404 means a wrong endpoint, not a missing resource).
+//! Not found is `CSMS.0005` / `KMS.0205` / `KMS.0207` (`400` in the error tables), or a `404` carrying a
+//! `KMS.`/`CSMS.` code (the reference documents both statuses). Any other 404 (the gateway's `APIGW.0101`
+//! "the API does not exist", or a 404 with no DEW code at all) means the endpoint, region or path is wrong:
+//! the resource is `unknown` with a reason that says so, never `missing`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,11 +74,44 @@ pub trait Dew: Sync {
     fn call(&self, call: RestCall) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
 }
 
-/// A 404 from the API gateway itself (`APIG.0101`: no such API, e.g. an endpoint that is not DEW) says
-/// nothing about the resource, so only the services' own 404s count.
+/// The not-found codes of the DEW services: `KMS.0207` "the key does not exist" is in older error tables,
+/// `KMS.0205` "Invalid key ID" in the current ones; a live service may answer either.
+pub const NOT_FOUND_CODES: &[&str] = &["CSMS.0005", "KMS.0205", "KMS.0207"];
+
+/// A code written by the DEW services themselves rather than the gateway or IAM in front of them.
+fn is_dew_code(code: &str) -> bool {
+    code.starts_with("KMS.") || code.starts_with("CSMS.")
+}
+
+/// Only the services' own answers say a resource is missing: a not-found code, or a 404 with a DEW code.
 fn is_not_found(e: &ApiError) -> bool {
-    let gateway = e.cloud_code.as_deref().is_some_and(|c| c.starts_with("APIG."));
-    (e.status == Some(404) && !gateway) || matches!(e.cloud_code.as_deref(), Some("CSMS.0005" | "KMS.0205"))
+    let code = e.cloud_code.as_deref();
+    code.is_some_and(|c| NOT_FOUND_CODES.contains(&c))
+        || (e.status == Some(404) && code.is_some_and(is_dew_code))
+}
+
+/// A 404 the DEW services did not write: the gateway's `APIGW.0101` (no such API: the host is not DEW, or the
+/// region or path is wrong) or a bare 404 from whatever else answers there. It says nothing about the
+/// resource, only about where the request went.
+fn is_endpoint_error(e: &ApiError) -> bool {
+    let code = e.cloud_code.as_deref();
+    code.and_then(crate::huawei::gateway_code) == Some("0101")
+        || (e.status == Some(404) && !code.is_some_and(is_dew_code))
+}
+
+/// The error a resource gets for a failed call; an endpoint error says where to look, since the cloud's own
+/// message ("the API does not exist") does not.
+fn read_error(e: ApiError) -> ReadError {
+    if !is_endpoint_error(&e) {
+        return e.error;
+    }
+    ReadError::new(
+        e.error.code,
+        format!(
+            "{}: no DEW API answers at this address; check the account's endpoint and the region",
+            e.error.message
+        ),
+    )
 }
 
 /// Reads `scope` and reports into `sink`. `concurrency` bounds the calls this scope has in flight.
@@ -108,7 +143,7 @@ pub async fn scan<D: Dew>(dew: &D, scope: &Scope, batch: bool, sink: &Sink, conc
         (rt, true) => match ctx.instances(rt).await {
             Ok(found) if rt == ResourceType::Secret => ctx.secrets(found).await,
             Ok(found) => ctx.keys(found).await,
-            Err(e) => ctx.listing_failure(e.error),
+            Err(e) => ctx.listing_failure(read_error(e)),
         },
     }
 }
@@ -194,22 +229,28 @@ impl<D: Dew> Ctx<'_, D> {
     async fn list_keys(&self) -> Result<Vec<(String, Option<String>)>, ApiError> {
         let path = format!("/v1.0/{}/kms/list-keys", percent_encode(&self.project));
         let mut out = Vec::new();
-        let mut marker = String::new();
+        let mut marker: Option<String> = None;
         loop {
             let mut call = self.call("ListKeys", "list_keys", Method::Post, path.clone());
-            call.body = Some(json!({"limit": KEY_PAGE.to_string(), "marker": marker, "key_spec": "ALL"}));
+            let mut body = json!({"limit": KEY_PAGE.to_string(), "key_spec": "ALL"});
+            // The first page has no marker at all, as the SDK (which drops unset fields) and Terraform send it;
+            // an empty string is a value the service need not accept.
+            if let Some(m) = &marker {
+                body["marker"] = json!(m);
+            }
+            call.body = Some(body);
             let body = self.dew.call(call).await?;
             let page: wire::KeyPage = decode("ListKeys", &body).map_err(ApiError::from)?;
             out.extend(page.keys());
             match page.next().map_err(ApiError::from)? {
                 None => return Ok(out),
-                Some(n) if n == marker => {
+                Some(n) if marker.as_deref() == Some(n) => {
                     return Err(ApiError::from(ReadError::new(
                         ErrorCode::InvalidResponse,
                         format!("invalid ListKeys response: next_marker {n:?} repeats"),
                     )));
                 }
-                Some(n) => marker = n.to_owned(),
+                Some(n) => marker = Some(n.to_owned()),
             }
         }
     }
@@ -311,7 +352,7 @@ impl<D: Dew> Ctx<'_, D> {
                 Err(e) => Outcome::Failed(e),
             },
             Err(e) if is_not_found(&e) => Outcome::NotFound,
-            Err(e) => Outcome::Failed(e.error),
+            Err(e) => Outcome::Failed(read_error(e)),
         }
     }
 
@@ -360,7 +401,7 @@ impl<D: Dew> Ctx<'_, D> {
                         .filter_map(|d| batched.get(d).map(|b| (d.clone(), b.id.clone(), None)))
                         .collect();
                     self.read_targets(known, &mut batched).await;
-                    return self.listing_failure(e.error);
+                    return self.listing_failure(read_error(e));
                 }
             }
         } else {
@@ -399,7 +440,7 @@ impl<D: Dew> Ctx<'_, D> {
                     .into_iter()
                     .map(|(id, alias)| (id.clone(), id, alias))
                     .collect(),
-                Err(e) => return self.listing_failure(e.error),
+                Err(e) => return self.listing_failure(read_error(e)),
             }
         } else {
             scope

@@ -25,8 +25,9 @@ const ALIBABA_NOT_FOUND: &[&str] = &[
     "Forbidden.AliasNotFound",
 ];
 
-/// Huawei answers that mean "no such resource" (reference §4: usually 400 with these codes).
-const HUAWEI_NOT_FOUND: &[&str] = &["CSMS.0005", "KMS.0205"];
+/// Huawei answers that mean "no such resource" (reference §4: usually 400 with these codes); the reader's
+/// list, so the transport and the reader cannot disagree.
+const HUAWEI_NOT_FOUND: &[&str] = crate::huawei::scan::NOT_FOUND_CODES;
 
 /// Per-check credential state of one account. Until the cloud has accepted the account's credentials once,
 /// its calls go one at a time; after the first refusal nothing more is sent. So a wrong key costs one refused

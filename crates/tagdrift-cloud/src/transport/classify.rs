@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::retry;
 use super::{CallError, Operation};
 use crate::credential::Credential;
+use crate::huawei::gateway_code;
 use crate::{Cloud, ErrorCode};
 
 /// Longest cloud message kept in an error, in characters.
@@ -241,8 +242,8 @@ fn alibaba_throttled(code: &str) -> bool {
 /// Huawei codes of the API gateway and IAM that mean the credential was refused.
 fn huawei_auth(code: &str) -> bool {
     matches!(
-        code,
-        "APIG.0301" | "APIG.0302" | "APIG.0303" | "APIG.0304" | "APIG.0305" | "APIG.0306" | "APIG.0307"
+        gateway_code(code),
+        Some("0301" | "0302" | "0303" | "0304" | "0305" | "0306" | "0307")
     ) || code.starts_with("IAM.")
 }
 
@@ -263,7 +264,7 @@ pub(super) fn answer(
     let code = match cloud {
         Cloud::Alibaba if alibaba_throttled(code_str) => ErrorCode::Throttled,
         Cloud::Alibaba if alibaba_auth(code_str) => ErrorCode::Auth,
-        Cloud::Huawei if code_str == "APIG.0308" => ErrorCode::Throttled,
+        Cloud::Huawei if gateway_code(code_str) == Some("0308") => ErrorCode::Throttled,
         Cloud::Huawei if huawei_auth(code_str) => ErrorCode::Auth,
         _ if status == 429 => ErrorCode::Throttled,
         _ if status == 401 || status == 403 => ErrorCode::Auth,
@@ -290,7 +291,7 @@ pub(super) fn answer(
                     || code_str.starts_with("InvalidSecurityToken")
                     || code_str == "SecurityTokenExpired"
             }
-            Cloud::Huawei => code_str == "APIG.0301",
+            Cloud::Huawei => gateway_code(code_str) == Some("0301"),
         };
     Failure {
         code,

@@ -214,7 +214,7 @@ fn only_refusals_of_the_credential_itself_make_the_provider_fetch_anew() {
     assert!(refused(Cloud::Alibaba, 400, "SignatureDoesNotMatch"));
     assert!(refused(Cloud::Alibaba, 404, "InvalidAccessKeyId.NotFound"));
     assert!(refused(Cloud::Alibaba, 400, "InvalidSecurityToken.Expired"));
-    assert!(refused(Cloud::Huawei, 401, "APIG.0301"));
+    assert!(refused(Cloud::Huawei, 401, "APIGW.0301"));
     assert!(refused(Cloud::Huawei, 401, "IAM.0011"));
     assert!(
         !refused(Cloud::Alibaba, 403, "Forbidden.NoPermission"),
@@ -257,12 +257,37 @@ fn alibaba_xml_errors_are_read() {
     assert_eq!(failure.request_id.as_deref(), Some("x-1"));
 }
 
+/// Live gateways answer `APIGW.xxxx`, the documentation's tables print `APIG.xxxx`: the code decides alike in
+/// both spellings, also where the status alone would not (a 400 or 403 is neither throttling nor a refused
+/// key by status).
+#[test]
+fn huawei_gateway_codes_are_read_in_both_spellings() {
+    for prefix in ["APIGW", "APIG"] {
+        let body = |n: &str| format!(r#"{{"error_code":"{prefix}.{n}","error_msg":"m","request_id":"r"}}"#);
+        let throttled = classify_huawei(400, &[], &body("0308"));
+        assert_eq!(
+            (throttled.code, throttled.retryable),
+            (ErrorCode::Throttled, true),
+            "{prefix}"
+        );
+        let refused = classify_huawei(403, &[], &body("0301"));
+        assert_eq!(refused.code, ErrorCode::Auth, "{prefix}");
+        assert!(refused.credential_refused, "{prefix}");
+        let project = classify_huawei(403, &[], &body("0302"));
+        assert_eq!(project.code, ErrorCode::Auth, "{prefix}");
+        assert!(!project.credential_refused, "{prefix}");
+    }
+    // Not a gateway code: a prefix that merely starts alike.
+    let other = classify_huawei(400, &[], r#"{"error_code":"APIGX.0308"}"#);
+    assert_eq!(other.code, ErrorCode::Http4xx);
+}
+
 #[test]
 fn huawei_shapes_map_to_codes() {
     let throttled = classify_huawei(
         429,
         &[("x-request-id", "req-9")],
-        r#"{"error_code":"APIG.0308","error_msg":"The throttling threshold has been reached","request_id":"body"}"#,
+        r#"{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached","request_id":"body"}"#,
     );
     assert_eq!(
         (throttled.code, throttled.retryable),
@@ -273,7 +298,7 @@ fn huawei_shapes_map_to_codes() {
     let auth = classify_huawei(
         401,
         &[],
-        r#"{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail"}"#,
+        r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail"}"#,
     );
     assert_eq!((auth.code, auth.retryable), (ErrorCode::Auth, false));
 
@@ -410,7 +435,7 @@ async fn stops_after_max_attempts_with_the_last_failure() {
     let (transport, recorder) = transport(3);
     let call = Call::new(Operation::HuaweiShowKmsTags, "hw", "cn-north-4");
     let script = (0..3)
-        .map(|_| Err(failure(ErrorCode::Throttled, true, Some("APIG.0308"))))
+        .map(|_| Err(failure(ErrorCode::Throttled, true, Some("APIGW.0308"))))
         .collect();
     let (result, attempts) = scripted(&transport, &call, script).await;
     let error = result.unwrap_err();
@@ -419,7 +444,7 @@ async fn stops_after_max_attempts_with_the_last_failure() {
     assert_eq!(error.attempts, 3);
     assert_eq!(
         error.message,
-        "ShowKmsTags: HTTP 500 APIG.0308 (request id rid) after 3 attempts"
+        "ShowKmsTags: HTTP 500 APIGW.0308 (request id rid) after 3 attempts"
     );
     assert_eq!(recorder.attempts.lock().unwrap().len(), 3);
 }
@@ -432,7 +457,7 @@ async fn auth_and_plain_4xx_failures_are_sent_once() {
         let (result, attempts) = scripted(
             &transport,
             &call,
-            vec![Err(failure(code, false, Some("APIG.0301")))],
+            vec![Err(failure(code, false, Some("APIGW.0301")))],
         )
         .await;
         assert_eq!(attempts, 1, "{code}");
@@ -783,7 +808,7 @@ mod http {
                     (
                         StatusCode::UNAUTHORIZED,
                         [("x-request-id", "rq-1")],
-                        r#"{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail"}"#,
+                        r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail"}"#,
                     )
                 }
             }),
@@ -803,10 +828,10 @@ mod http {
             "auth failures must not be retried"
         );
         assert_eq!(error.code, ErrorCode::Auth);
-        assert_eq!(error.cloud_code.as_deref(), Some("APIG.0301"));
+        assert_eq!(error.cloud_code.as_deref(), Some("APIGW.0301"));
         assert_eq!(
             error.message,
-            "ListSecrets: HTTP 401 APIG.0301: Incorrect IAM authentication information: verify aksk signature fail (request id rq-1)"
+            "ListSecrets: HTTP 401 APIGW.0301: Incorrect IAM authentication information: verify aksk signature fail (request id rq-1)"
         );
     }
 
@@ -934,7 +959,7 @@ mod bad_input {
     const SEEDS: &[&str] = &[
         r#"{"RequestId":"r-1","HostId":"kms.cn-hangzhou.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control.","Recommend":"https://api.aliyun.com"}"#,
         r#"{"code":"Rejected.Throttling","message":"QPS Limit Exceeded","requestId":"r-1"}"#,
-        r#"{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information","request_id":"r-1"}"#,
+        r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r-1"}"#,
         r#"{"error":{"error_code":"CSMS.0005","error_msg":"secret not found"}}"#,
         r#"{"errorCode":"KMS.0401","errorMsg":"bad"}"#,
     ];

@@ -99,7 +99,7 @@ pub(super) fn verify(state: &State, req: &HwRequest) -> Result<Principal, HwErro
         if owner.expiration.is_some_and(|exp| exp <= state.now()) {
             return Err(HwError::new(
                 StatusCode::UNAUTHORIZED,
-                "APIG.0307",
+                "APIGW.0307",
                 "The token must be updated.",
                 Shape::Gateway,
             ));

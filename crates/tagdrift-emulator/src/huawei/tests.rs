@@ -148,7 +148,7 @@ fn error_bodies_have_the_three_documented_shapes() {
     assert_eq!(gw.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         gw.body("rid"),
-        json!({"error_code": "APIG.0308",
+        json!({"error_code": "APIGW.0308",
                "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:180,time:1 second",
                "request_id": "rid"})
     );
@@ -188,7 +188,7 @@ fn reference_vector_verifies_and_every_alteration_fails() {
     // One hex digit of the signature, an unsigned header changed (fine), a signed one changed (not).
     let bad_sig = format!("{}0", &V1_SIG[..63]);
     let e = auth::verify(&state, &v1(&bad_sig, &[], V1_SIGNED)).unwrap_err();
-    assert_eq!((e.status, &*e.code), (StatusCode::UNAUTHORIZED, "APIG.0301"));
+    assert_eq!((e.status, &*e.code), (StatusCode::UNAUTHORIZED, "APIGW.0301"));
     assert!(e.message.ends_with(auth::SIGNATURE_FAIL), "{}", e.message);
     assert!(auth::verify(&state, &v1(V1_SIG, &[("user-agent", "x")], V1_SIGNED)).is_ok());
 
@@ -206,7 +206,7 @@ fn reference_vector_verifies_and_every_alteration_fails() {
         let r = auth::verify(&state_at(now), &v1(V1_SIG, &[], V1_SIGNED));
         assert_eq!(r.is_ok(), ok, "{now}");
         if let Err(e) = r {
-            assert_eq!(&*e.code, "APIG.0301");
+            assert_eq!(&*e.code, "APIGW.0301");
             assert!(e.message.contains("expired"), "{}", e.message);
         }
     }
@@ -274,13 +274,13 @@ fn security_token_vector_needs_its_token_and_expires() {
     assert_eq!(
         (&*e.code, e.message.as_str()),
         (
-            "APIG.0301",
+            "APIGW.0301",
             "Incorrect IAM authentication information: decrypt token fail"
         )
     );
     state.clock().advance(chrono::TimeDelta::seconds(600));
     let e = auth::verify(&state, &sign_tmp("testtoken")).unwrap_err();
-    assert_eq!((e.status, &*e.code), (StatusCode::UNAUTHORIZED, "APIG.0307"));
+    assert_eq!((e.status, &*e.code), (StatusCode::UNAUTHORIZED, "APIGW.0307"));
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn more_than_five_bad_signatures_lock_the_access_key_for_five_minutes() {
         auth::verify(&state, &bad).unwrap_err();
     }
     let e = auth::verify(&state, &good).unwrap_err();
-    assert_eq!(&*e.code, "APIG.0301");
+    assert_eq!(&*e.code, "APIGW.0301");
     assert!(e.message.contains("locked"), "{}", e.message);
     // The vector's date stays within the 15-minute skew while the clock moves 5 minutes on.
     state.clock().advance(chrono::TimeDelta::seconds(299));
@@ -513,7 +513,7 @@ mod bad_input {
         r#"{"action":"create","tags":[{"key":"env","value":"prod"}]}"#,
         r#"{"action":"delete","tags":[{"key":"env"}]}"#,
         r#"{"tag":{"key":"env","value":"prod"}}"#,
-        r#"{"limit":"10","marker":"","key_spec":"ALL"}"#,
+        r#"{"limit":"10","marker":"0","key_spec":"ALL"}"#,
         r#"{"key_id":"0d0466b0-e727-4d9c-b35d-f84bb474a37f"}"#,
     ];
 
@@ -603,7 +603,7 @@ mod bad_input {
             let req = request(method, &uri, &[("content-type", "application/json")], &body);
             let Some(route) = Route::parse(&req.method, &req.segments) else {
                 // Percent-encoded slashes stay inside their segment, so only an empty segment (`//`, or a
-                // trailing one that is dropped) keeps a template from routing; the gateway answers APIG.0101.
+                // trailing one that is dropped) keeps a template from routing; the gateway answers APIGW.0101.
                 let filled = [("{p}", &p), ("{r}", &r), ("{k}", &k)];
                 prop_assert!(
                     filled.iter().any(|(name, value)| template.contains(name) && value.is_empty()),

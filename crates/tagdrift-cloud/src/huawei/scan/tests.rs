@@ -82,13 +82,17 @@ impl FakeDew {
             "ListKeys" => {
                 assert_eq!(b("key_spec").as_deref(), Some("ALL"));
                 let limit: usize = b("limit").unwrap().parse().unwrap();
-                let marker = b("marker").unwrap();
-                let all: Vec<_> = self.resources.values().collect();
-                let start: usize = if marker.is_empty() {
-                    0
-                } else {
-                    marker.parse().unwrap()
+                // The first page carries no marker; an empty one is refused like the emulator does.
+                let marker = call.body.as_ref().and_then(|b| b.get("marker"));
+                let start: usize = match marker {
+                    None => 0,
+                    Some(m) => {
+                        let m = m.as_str().expect("a string marker");
+                        assert!(!m.is_empty(), "ListKeys sent an empty marker");
+                        m.parse().unwrap()
+                    }
                 };
+                let all: Vec<_> = self.resources.values().collect();
                 let end = (start + limit).min(all.len());
                 let details: Vec<_> = all[start..end]
                     .iter()
@@ -303,7 +307,7 @@ fn a_failed_secret_listing_fails_the_scope_and_declared_secrets() {
         "ListSecrets",
         ApiError::from(ReadError::new(
             ErrorCode::Auth,
-            "APIG.0301 verify aksk signature fail",
+            "APIGW.0301 verify aksk signature fail",
         )),
     ));
     let obs = run(&dew, &scope(ResourceType::Secret, &["res-0001"], true), false);
@@ -325,10 +329,57 @@ fn only_the_services_not_found_answers_mean_missing() {
     };
     assert!(is_not_found(&answer(400, "CSMS.0005")));
     assert!(is_not_found(&answer(400, "KMS.0205")));
+    // The older tables' "the key does not exist".
+    assert!(is_not_found(&answer(400, "KMS.0207")));
     assert!(is_not_found(&answer(404, "CSMS.0005")));
-    // The gateway has no such API: the endpoint is wrong, the resource may well exist.
-    assert!(!is_not_found(&answer(404, "APIG.0101")));
+    assert!(is_not_found(&answer(404, "KMS.0207")));
+    // A 404 of the service itself, whatever its code.
+    assert!(is_not_found(&answer(404, "KMS.0001")));
+    // The gateway has no such API, in either spelling: the endpoint is wrong, the resource may well exist.
+    for gateway in ["APIGW.0101", "APIG.0101"] {
+        assert!(!is_not_found(&answer(404, gateway)), "{gateway}");
+        assert!(is_endpoint_error(&answer(404, gateway)), "{gateway}");
+    }
     assert!(!is_not_found(&answer(400, "CSMS.0002")));
+    assert!(!is_endpoint_error(&answer(400, "CSMS.0002")));
+    assert!(!is_endpoint_error(&answer(404, "KMS.0205")));
+    // A 404 with no DEW code at all (a proxy, a host that is not DEW) is an endpoint error too.
+    let bare = ApiError {
+        status: Some(404),
+        cloud_code: None,
+        error: ReadError::new(ErrorCode::Http4xx, "ShowKmsTags: HTTP 404"),
+    };
+    assert!(!is_not_found(&bare));
+    assert!(is_endpoint_error(&bare));
+    let reason = read_error(bare).message;
+    assert!(reason.contains("check the account's endpoint"), "{reason}");
+}
+
+/// A wrong endpoint answers every call with the gateway's 404: declared keys are unknown with a reason that
+/// points at the endpoint, never missing.
+#[test]
+fn a_gateway_404_leaves_declared_keys_unknown_with_an_endpoint_reason() {
+    for discover in [false, true] {
+        let mut dew = FakeDew::with(2, |_| 1);
+        let gateway = ApiError {
+            status: Some(404),
+            cloud_code: Some("APIGW.0101".into()),
+            error: ReadError::new(
+                ErrorCode::Http4xx,
+                "HTTP 404 APIGW.0101: The API does not exist or has not been published in the environment",
+            ),
+        };
+        dew.fail = Some(("ShowKmsTags", gateway.clone()));
+        if discover {
+            dew.fail = Some(("ListKeys", gateway));
+        }
+        let id = "00000000-0000-0000-0000-000000000001";
+        let obs = run(&dew, &scope(ResourceType::Key, &[id], discover), false);
+        let Outcome::Failed(e) = &get(&obs, id).outcome else {
+            panic!("{discover}: {:?}", get(&obs, id).outcome)
+        };
+        assert!(e.message.contains("check the account's endpoint"), "{e:?}");
+    }
 }
 
 /// Regression: a `total_count` below the rows already read (corrupted, here 1) ended the batch read after
