@@ -490,7 +490,7 @@ async fn gateway_rejects_malformed_requests_with_the_real_codes() {
 }
 
 #[tokio::test]
-async fn xml_is_the_v1_default_format() {
+async fn xml_is_the_default_format() {
     let emu = Emu::start(SAMPLE).await;
     let now = emu.now();
     let params = pairs(&[
@@ -531,6 +531,44 @@ async fn xml_is_the_v1_default_format() {
         "{}",
         r.body
     );
+
+    // V3 has no `Format`: only `Accept: application/json` (which the SDK always sends) gets JSON.
+    let host = emu.host();
+    let query = pairs(&[("RegionId", "cn-hangzhou")]);
+    for (nonce, accept, xml) in [
+        ("x3", None, true),
+        ("x4", Some("application/json"), false),
+        ("x5", Some("text/xml, application/json;q=0.5"), false),
+        ("x6", Some("*/*"), true),
+    ] {
+        let mut request = emu
+            .http
+            .post(format!("{}?{}", emu.url(), sign::v3_canonical_query(&query)));
+        for (k, v) in sign::sign_v3(&v3_call(&host, "ListKeys", &query, &emu.now(), nonce), &testid()) {
+            request = request.header(k, v);
+        }
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let r = Reply::read(request.send().await.unwrap()).await;
+        assert_eq!(r.status, 200, "{accept:?}: {}", r.body);
+        if xml {
+            assert_eq!(r.headers["content-type"], "text/xml;charset=utf-8", "{accept:?}");
+            assert!(r.body.contains("<ListKeysResponse>"), "{accept:?}: {}", r.body);
+        } else {
+            r.assert_ok();
+        }
+    }
+    // Unsigned requests too, errors included; `Format=JSON` alone is enough.
+    let r = emu
+        .send_raw(&Raw::get("/?Action=ListKeys&Version=2016-01-20"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.headers["content-type"], "text/xml;charset=utf-8");
+    assert!(r.body.contains("<Code>IncompleteSignature</Code>"), "{}", r.body);
+    emu.send_raw(&Raw::get("/?Action=ListKeys&Version=2016-01-20&Format=JSON"))
+        .await
+        .assert_error(400, "IncompleteSignature");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::source::{AccessKey, Context, Fetched, Source, parse_expiration, read_file};
 use super::{Credential, CredentialError};
-use crate::transport::{Auth, Call, Operation, Request, Transport};
+use crate::transport::{Auth, Call, Operation, Request, Transport, accept_json};
 use tagdrift_core::config::{Credentials, SecretSource};
 
 pub(super) const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
@@ -195,7 +195,7 @@ impl Rrsa {
         let (token, _) = read_file(&self.token_file)?;
         let duration = DURATION_SECONDS.to_string();
         // POST with a form body keeps the OIDC token out of URLs (and so out of proxy logs).
-        let request = Request::post(&self.sts_endpoint, "/").form_body([
+        let mut request = Request::post(&self.sts_endpoint, "/").form_body([
             ("Action", "AssumeRoleWithOIDC"),
             ("Format", "JSON"),
             ("Version", "2015-04-01"),
@@ -206,6 +206,7 @@ impl Rrsa {
             ("RoleSessionName", self.session_name.as_str()),
             ("Timestamp", &crate::alibaba::sign::format_timestamp(now)),
         ]);
+        accept_json(&mut request);
         let call = Call::new(Operation::AlibabaAssumeRoleWithOidc, &self.account, "");
         let response = self
             .transport

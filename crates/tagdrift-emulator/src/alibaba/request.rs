@@ -189,13 +189,28 @@ impl RpcRequest {
         }
     }
 
-    /// Whether answers should be XML: the `Format` parameter decides when present; a V1 request without it
-    /// gets the documented default, XML; V3 and unsigned requests get JSON.
+    /// Whether answers should be XML. The `Format` parameter decides when present; otherwise an `Accept` header
+    /// naming `application/json` asks for JSON. Anything else gets the documented default, XML, whatever the
+    /// signature style: the SDKs always ask for JSON, so a client that forgets to must see it here.
     pub(crate) fn wants_xml(&self) -> bool {
-        match self.param("Format") {
-            Some(f) => f.eq_ignore_ascii_case("xml"),
-            None => self.style() == Style::V1,
+        if let Some(format) = self.param("Format") {
+            return !format.eq_ignore_ascii_case("json");
         }
+        !self.accepts_json()
+    }
+
+    /// Whether an `Accept` header lists `application/json` (parameters such as `;q=` ignored).
+    fn accepts_json(&self) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "accept")
+            .flat_map(|(_, v)| v.split(','))
+            .any(|media| {
+                media
+                    .split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            })
     }
 
     /// Values of `<prefix>.<n>` parameters ordered by n (1-based). Names whose suffix is not a positive number
