@@ -398,7 +398,8 @@ async fn accepts_the_captured_v3_request_and_rejects_every_alteration() {
             with("x-acs-signature-nonce", "b4", "b4"),
             b"x",
         )
-        .fails(400, mismatch),
+        .fails(400, "IncompleteSignature")
+        .check(body_contains("x-acs-content-sha256")),
         v3("a stale date", v3_a_query(), resigned("b5", &testid()), b"")
             .after(TimeDelta::minutes(20))
             .fails(400, "InvalidTimeStamp.Expired"),
@@ -487,6 +488,93 @@ async fn gateway_rejects_malformed_requests_with_the_real_codes() {
     let stats = emu.stats().await;
     assert_eq!(stats.outcome("alibaba", "unknown", "InvalidApi.NotFound"), 1);
     assert_eq!(stats.outcome("alibaba", "ListKeys", "IncompleteSignature"), 3);
+}
+
+fn hangzhou() -> Pairs {
+    pairs(&[("RegionId", "cn-hangzhou")])
+}
+
+/// V3 headers for ListKeys in cn-hangzhou (query [`hangzhou`]) signed by `testid` over `body` with `content_sha256` as the body hash header (left
+/// out when `None`), otherwise correct: what a client that computes the hash wrongly, or not at all, sends.
+fn v3_with_body_hash(emu: &Emu, nonce: &str, body: &[u8], content_sha256: Option<&str>) -> Pairs {
+    let host = emu.host();
+    let mut headers = pairs(&[
+        ("host", &host),
+        ("x-acs-action", "ListKeys"),
+        ("x-acs-date", &emu.now()),
+        ("x-acs-signature-nonce", nonce),
+        ("x-acs-version", KMS),
+    ]);
+    if let Some(hash) = content_sha256 {
+        headers.push(("x-acs-content-sha256".into(), hash.into()));
+    }
+    let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let request = sign::V3Request {
+        method: "POST",
+        path: "/",
+        query: &hangzhou(),
+        headers: &headers,
+        body,
+    };
+    let string_to_sign = sign::v3_string_to_sign(&sign::v3_canonical_request(&request, &names));
+    let authorization = sign::V3Authorization {
+        access_key_id: "testid".into(),
+        signed_headers: names.iter().map(|n| (*n).to_owned()).collect(),
+        signature: sign::v3_signature("testsecret", &string_to_sign),
+    };
+    headers.retain(|(k, _)| k != "host");
+    headers.push(("authorization".into(), authorization.header_value()));
+    headers
+}
+
+#[tokio::test]
+async fn v3_body_hash_is_required_and_must_match_the_body() {
+    let emu = Emu::start(SAMPLE).await;
+    let empty = sign::EMPTY_BODY_SHA256;
+    let upper = empty.to_ascii_uppercase();
+    let form = b"RegionId=cn-hangzhou";
+    let form_hash = sign::sha256_hex(form);
+    emu.run_table(&[
+        v3(
+            "the right hash",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h1", b"", Some(empty)),
+            b"",
+        ),
+        v3(
+            "no hash header",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h2", b"", None),
+            b"",
+        )
+        .fails(400, "MissingParameter")
+        .check(body_contains("x-acs-content-sha256")),
+        // Correctly signed, so only the hash check can refuse these.
+        v3(
+            "another body's hash",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h3", b"", Some(&form_hash)),
+            b"",
+        )
+        .fails(400, "IncompleteSignature")
+        .check(body_contains("x-acs-content-sha256")),
+        v3(
+            "the empty body's hash over a body",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h4", form, Some(empty)),
+            form,
+        )
+        .fails(400, "IncompleteSignature"),
+        v3(
+            "upper-case hex",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h5", b"", Some(&upper)),
+            b"",
+        )
+        .fails(400, "IncompleteSignature"),
+    ])
+    .await;
 }
 
 #[tokio::test]
