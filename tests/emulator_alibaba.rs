@@ -1316,6 +1316,14 @@ fn jwt(claims: Value) -> String {
 /// AssumeRoleWithOIDC exactly as the credentials SDK sends it: unsigned GET, parameters in the query; `extra`
 /// replaces or adds parameters.
 fn assume(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Raw {
+    Raw::get(format!(
+        "/?{}",
+        encode(&assume_params(role, provider, token, extra))
+    ))
+}
+
+/// The parameters of [`assume`], decoded.
+fn assume_params(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Pairs {
     let mut params = pairs(&[
         ("Action", "AssumeRoleWithOIDC"),
         ("Format", "JSON"),
@@ -1331,8 +1339,20 @@ fn assume(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Ra
         params.retain(|(n, _)| n != k);
         params.push(((*k).into(), (*v).into()));
     }
-    Raw::get(format!("/?{}", encode(&params)))
+    params
 }
+
+/// AssumeRoleWithOIDC as a POST: the parameters named in `in_query` in the query, the others in a form body.
+/// With the four protocol parameters in the query this is how credentials-go (and tagdrift) send it.
+fn assume_split(role: &str, provider: &str, token: &str, in_query: &[&str]) -> Raw {
+    let all = assume_params(role, provider, token, &[]);
+    let (query, form): (Pairs, Pairs) = all.into_iter().partition(|(k, _)| in_query.contains(&k.as_str()));
+    Raw::new("POST", format!("/?{}", encode(&query)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&form))
+}
+
+const PROTOCOL: [&str; 4] = ["Action", "Version", "Format", "Timestamp"];
 
 const ROLE: &str = "acs:ram::1234567890123456:role/tagdrift";
 const PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-demo";
@@ -1422,10 +1442,38 @@ async fn assume_role_with_oidc_issues_credentials_that_work_until_they_expire() 
         raw(
             "no provider and no token",
             Raw::get(format!(
-                "/?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&RoleArn={ROLE}"
+                "/?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&Timestamp={T0}&RoleArn={ROLE}"
             )),
         )
-        .fails(400, "MissingParameter"),
+        .fails(400, "MissingParameter")
+        .check(body_contains("OIDCProviderArn")),
+        // Placement: the protocol parameters in the query, as every credentials library sends them.
+        raw(
+            "credentials-go placement",
+            assume_split(ROLE, PROVIDER, &token, &PROTOCOL),
+        )
+        .check(is("/Credentials/AccessKeyId", Kind::String)),
+        raw(
+            "everything in a form body",
+            assume_split(ROLE, PROVIDER, &token, &[]),
+        )
+        .fails(400, "MissingParameter")
+        .check(contains("/Message", "\"Action\" that is mandatory")),
+        raw(
+            "Timestamp in the form body",
+            assume_split(ROLE, PROVIDER, &token, &["Action", "Version", "Format"]),
+        )
+        .fails(400, "MissingParameter")
+        .check(contains(
+            "/Message",
+            "\"Timestamp\" that is mandatory for processing this request is not supplied in the query string",
+        )),
+        raw(
+            "Format in the form body",
+            assume_split(ROLE, PROVIDER, &token, &["Action", "Version", "Timestamp"]),
+        )
+        .fails(400, "MissingParameter")
+        .check(contains("/Message", "\"Format\" that is mandatory")),
     ])
     .await;
 

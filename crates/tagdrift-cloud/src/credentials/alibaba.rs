@@ -194,18 +194,23 @@ impl Rrsa {
         // Read at every refresh: the projected token is rotated by the kubelet.
         let (token, _) = read_file(&self.token_file)?;
         let duration = DURATION_SECONDS.to_string();
-        // POST with a form body keeps the OIDC token out of URLs (and so out of proxy logs).
-        let mut request = Request::post(&self.sts_endpoint, "/").form_body([
-            ("Action", "AssumeRoleWithOIDC"),
-            ("Format", "JSON"),
-            ("Version", "2015-04-01"),
-            ("DurationSeconds", duration.as_str()),
-            ("RoleArn", self.role_arn.as_str()),
-            ("OIDCProviderArn", self.oidc_provider_arn.as_str()),
-            ("OIDCToken", token.as_str()),
-            ("RoleSessionName", self.session_name.as_str()),
-            ("Timestamp", &crate::alibaba::sign::format_timestamp(now)),
-        ]);
+        // Placed as the official credentials library (credentials-go) sends it: the protocol parameters in the
+        // query, the rest in a POST form body, which also keeps the OIDC token out of URLs (and proxy logs).
+        let timestamp = crate::alibaba::sign::format_timestamp(now);
+        let mut request = Request::post(&self.sts_endpoint, "/")
+            .query([
+                ("Action", "AssumeRoleWithOIDC"),
+                ("Format", "JSON"),
+                ("Version", "2015-04-01"),
+                ("Timestamp", timestamp.as_str()),
+            ])
+            .form_body([
+                ("DurationSeconds", duration.as_str()),
+                ("RoleArn", self.role_arn.as_str()),
+                ("OIDCProviderArn", self.oidc_provider_arn.as_str()),
+                ("OIDCToken", token.as_str()),
+                ("RoleSessionName", self.session_name.as_str()),
+            ]);
         accept_json(&mut request);
         let call = Call::new(Operation::AlibabaAssumeRoleWithOidc, &self.account, "");
         let response = self

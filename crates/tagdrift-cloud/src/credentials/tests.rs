@@ -316,8 +316,9 @@ async fn rrsa_caches_refreshes_before_expiry_and_survives_a_failed_refresh() {
     );
     assert_eq!(bodies.lock().unwrap().len(), 1);
     let sent = bodies.lock().unwrap()[0].clone();
+    // The protocol parameters travel in the query (checked by the emulator, tests/credentials.rs).
+    assert!(!sent.contains("Action="), "{sent}");
     for part in [
-        "Action=AssumeRoleWithOIDC",
         "RoleArn=acs%3Aram%3A%3A1%3Arole%2Fr",
         "OIDCToken=jwt-1&",
         "DurationSeconds=3600",

@@ -3,9 +3,9 @@
 //! no signature checks, no store access.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 
-use super::AliError;
+use super::{AliError, Shape};
 
 /// How a request is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +133,21 @@ impl RpcRequest {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// `MissingParameter` unless `name` is in the query string with a value (a form-body value does not count).
+    pub(crate) fn required_in_query(&self, name: &str) -> Result<(), AliError> {
+        if self.query.iter().any(|(n, v)| n == name && !v.is_empty()) {
+            return Ok(());
+        }
+        Err(AliError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingParameter",
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied in the query string."
+            ),
+            Shape::Gateway,
+        ))
     }
 
     /// The first value of parameter `name`, or `MissingParameter` when absent or empty.
