@@ -292,8 +292,9 @@ impl EcsRamRole {
                     .map(|t| t.trim().to_owned())
                     .map_err(|e| CredentialError::fetch("ecs_ram_role", e))?,
             ),
-            // An HTTP refusal means a metadata service without IMDSv2; no answer at all means none is there.
-            Err(e) if self.imdsv1_allowed && e.status.is_some() => None,
+            // As the SDK: whatever went wrong (a refusal, a timeout, a dropped connection), the GETs go on
+            // without a token (IMDSv1) unless that is disabled. Off ECS the GETs then fail the same way.
+            Err(_) if self.imdsv1_allowed => None,
             Err(e) => return Err(CredentialError::fetch("ecs_ram_role", e)),
         };
         let role = match &self.role_name {
