@@ -121,7 +121,7 @@ fn json_only_when_asked_for() {
         h.push(("accept", accept));
         h
     };
-    let cases: [(&str, Vec<(&str, &str)>, bool); 8] = [
+    let cases = [
         ("/?Action=ListKeys", v3.to_vec(), true),
         ("/?Action=ListKeys", with("application/json"), false),
         (
