@@ -51,11 +51,13 @@ fn serves_the_sample_inventory_and_stops_on_sigterm() {
             .unwrap();
         assert_eq!(health.status(), 200);
 
-        // An unsigned Alibaba call is refused with the gateway's JSON error shape, not a generic 404.
+        // An unsigned Alibaba call is refused with the gateway's JSON error shape, not a generic 404 (JSON
+        // because it asks for it, as the SDK does; the default is XML).
         let refused = http
             .post(format!(
                 "http://{addr}/?Action=ListKeys&Version=2016-01-20&RegionId=cn-hangzhou"
             ))
+            .header("accept", "application/json")
             .send()
             .await
             .unwrap();

@@ -398,7 +398,8 @@ async fn accepts_the_captured_v3_request_and_rejects_every_alteration() {
             with("x-acs-signature-nonce", "b4", "b4"),
             b"x",
         )
-        .fails(400, mismatch),
+        .fails(400, "IncompleteSignature")
+        .check(body_contains("x-acs-content-sha256")),
         v3("a stale date", v3_a_query(), resigned("b5", &testid()), b"")
             .after(TimeDelta::minutes(20))
             .fails(400, "InvalidTimeStamp.Expired"),
@@ -489,8 +490,95 @@ async fn gateway_rejects_malformed_requests_with_the_real_codes() {
     assert_eq!(stats.outcome("alibaba", "ListKeys", "IncompleteSignature"), 3);
 }
 
+fn hangzhou() -> Pairs {
+    pairs(&[("RegionId", "cn-hangzhou")])
+}
+
+/// V3 headers for ListKeys in cn-hangzhou (query [`hangzhou`]) signed by `testid` over `body` with `content_sha256` as the body hash header (left
+/// out when `None`), otherwise correct: what a client that computes the hash wrongly, or not at all, sends.
+fn v3_with_body_hash(emu: &Emu, nonce: &str, body: &[u8], content_sha256: Option<&str>) -> Pairs {
+    let host = emu.host();
+    let mut headers = pairs(&[
+        ("host", &host),
+        ("x-acs-action", "ListKeys"),
+        ("x-acs-date", &emu.now()),
+        ("x-acs-signature-nonce", nonce),
+        ("x-acs-version", KMS),
+    ]);
+    if let Some(hash) = content_sha256 {
+        headers.push(("x-acs-content-sha256".into(), hash.into()));
+    }
+    let names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let request = sign::V3Request {
+        method: "POST",
+        path: "/",
+        query: &hangzhou(),
+        headers: &headers,
+        body,
+    };
+    let string_to_sign = sign::v3_string_to_sign(&sign::v3_canonical_request(&request, &names));
+    let authorization = sign::V3Authorization {
+        access_key_id: "testid".into(),
+        signed_headers: names.iter().map(|n| (*n).to_owned()).collect(),
+        signature: sign::v3_signature("testsecret", &string_to_sign),
+    };
+    headers.retain(|(k, _)| k != "host");
+    headers.push(("authorization".into(), authorization.header_value()));
+    headers
+}
+
 #[tokio::test]
-async fn xml_is_the_v1_default_format() {
+async fn v3_body_hash_is_required_and_must_match_the_body() {
+    let emu = Emu::start(SAMPLE).await;
+    let empty = sign::EMPTY_BODY_SHA256;
+    let upper = empty.to_ascii_uppercase();
+    let form = b"RegionId=cn-hangzhou";
+    let form_hash = sign::sha256_hex(form);
+    emu.run_table(&[
+        v3(
+            "the right hash",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h1", b"", Some(empty)),
+            b"",
+        ),
+        v3(
+            "no hash header",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h2", b"", None),
+            b"",
+        )
+        .fails(400, "MissingParameter")
+        .check(body_contains("x-acs-content-sha256")),
+        // Correctly signed, so only the hash check can refuse these.
+        v3(
+            "another body's hash",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h3", b"", Some(&form_hash)),
+            b"",
+        )
+        .fails(400, "IncompleteSignature")
+        .check(body_contains("x-acs-content-sha256")),
+        v3(
+            "the empty body's hash over a body",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h4", form, Some(empty)),
+            form,
+        )
+        .fails(400, "IncompleteSignature"),
+        v3(
+            "upper-case hex",
+            hangzhou(),
+            v3_with_body_hash(&emu, "h5", b"", Some(&upper)),
+            b"",
+        )
+        .fails(400, "IncompleteSignature"),
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn xml_is_the_default_format() {
     let emu = Emu::start(SAMPLE).await;
     let now = emu.now();
     let params = pairs(&[
@@ -531,6 +619,44 @@ async fn xml_is_the_v1_default_format() {
         "{}",
         r.body
     );
+
+    // V3 has no `Format`: only `Accept: application/json` (which the SDK always sends) gets JSON.
+    let host = emu.host();
+    let query = pairs(&[("RegionId", "cn-hangzhou")]);
+    for (nonce, accept, xml) in [
+        ("x3", None, true),
+        ("x4", Some("application/json"), false),
+        ("x5", Some("text/xml, application/json;q=0.5"), false),
+        ("x6", Some("*/*"), true),
+    ] {
+        let mut request = emu
+            .http
+            .post(format!("{}?{}", emu.url(), sign::v3_canonical_query(&query)));
+        for (k, v) in sign::sign_v3(&v3_call(&host, "ListKeys", &query, &emu.now(), nonce), &testid()) {
+            request = request.header(k, v);
+        }
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let r = Reply::read(request.send().await.unwrap()).await;
+        assert_eq!(r.status, 200, "{accept:?}: {}", r.body);
+        if xml {
+            assert_eq!(r.headers["content-type"], "text/xml;charset=utf-8", "{accept:?}");
+            assert!(r.body.contains("<ListKeysResponse>"), "{accept:?}: {}", r.body);
+        } else {
+            r.assert_ok();
+        }
+    }
+    // Unsigned requests too, errors included; `Format=JSON` alone is enough.
+    let r = emu
+        .send_raw(&Raw::get("/?Action=ListKeys&Version=2016-01-20"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.headers["content-type"], "text/xml;charset=utf-8");
+    assert!(r.body.contains("<Code>IncompleteSignature</Code>"), "{}", r.body);
+    emu.send_raw(&Raw::get("/?Action=ListKeys&Version=2016-01-20&Format=JSON"))
+        .await
+        .assert_error(400, "IncompleteSignature");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1190,6 +1316,14 @@ fn jwt(claims: Value) -> String {
 /// AssumeRoleWithOIDC exactly as the credentials SDK sends it: unsigned GET, parameters in the query; `extra`
 /// replaces or adds parameters.
 fn assume(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Raw {
+    Raw::get(format!(
+        "/?{}",
+        encode(&assume_params(role, provider, token, extra))
+    ))
+}
+
+/// The parameters of [`assume`], decoded.
+fn assume_params(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Pairs {
     let mut params = pairs(&[
         ("Action", "AssumeRoleWithOIDC"),
         ("Format", "JSON"),
@@ -1205,8 +1339,20 @@ fn assume(role: &str, provider: &str, token: &str, extra: &[(&str, &str)]) -> Ra
         params.retain(|(n, _)| n != k);
         params.push(((*k).into(), (*v).into()));
     }
-    Raw::get(format!("/?{}", encode(&params)))
+    params
 }
+
+/// AssumeRoleWithOIDC as a POST: the parameters named in `in_query` in the query, the others in a form body.
+/// With the four protocol parameters in the query this is how credentials-go (and tagdrift) send it.
+fn assume_split(role: &str, provider: &str, token: &str, in_query: &[&str]) -> Raw {
+    let all = assume_params(role, provider, token, &[]);
+    let (query, form): (Pairs, Pairs) = all.into_iter().partition(|(k, _)| in_query.contains(&k.as_str()));
+    Raw::new("POST", format!("/?{}", encode(&query)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&form))
+}
+
+const PROTOCOL: [&str; 4] = ["Action", "Version", "Format", "Timestamp"];
 
 const ROLE: &str = "acs:ram::1234567890123456:role/tagdrift";
 const PROVIDER: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-demo";
@@ -1296,10 +1442,38 @@ async fn assume_role_with_oidc_issues_credentials_that_work_until_they_expire() 
         raw(
             "no provider and no token",
             Raw::get(format!(
-                "/?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&RoleArn={ROLE}"
+                "/?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON&Timestamp={T0}&RoleArn={ROLE}"
             )),
         )
-        .fails(400, "MissingParameter"),
+        .fails(400, "MissingParameter")
+        .check(body_contains("OIDCProviderArn")),
+        // Placement: the protocol parameters in the query, as every credentials library sends them.
+        raw(
+            "credentials-go placement",
+            assume_split(ROLE, PROVIDER, &token, &PROTOCOL),
+        )
+        .check(is("/Credentials/AccessKeyId", Kind::String)),
+        raw(
+            "everything in a form body",
+            assume_split(ROLE, PROVIDER, &token, &[]),
+        )
+        .fails(400, "MissingParameter")
+        .check(contains("/Message", "\"Action\" that is mandatory")),
+        raw(
+            "Timestamp in the form body",
+            assume_split(ROLE, PROVIDER, &token, &["Action", "Version", "Format"]),
+        )
+        .fails(400, "MissingParameter")
+        .check(contains(
+            "/Message",
+            "\"Timestamp\" that is mandatory for processing this request is not supplied in the query string",
+        )),
+        raw(
+            "Format in the form body",
+            assume_split(ROLE, PROVIDER, &token, &["Action", "Version", "Timestamp"]),
+        )
+        .fails(400, "MissingParameter")
+        .check(contains("/Message", "\"Format\" that is mandatory")),
     ])
     .await;
 

@@ -360,6 +360,10 @@ impl Emu {
             format!("{}?{qs}", self.url())
         };
         let mut request = self.http.post(url).body(body);
+        // As the SDK does on every call; without it the answer is XML (see `xml_is_the_default_format`).
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("accept")) {
+            request = request.header("accept", "application/json");
+        }
         for (k, v) in headers {
             request = request.header(k, v);
         }

@@ -20,8 +20,8 @@
 //!   account and region (which token bucket), and the cloud codes that mean "no such resource"
 //!   ([`Call::not_found`]).
 //! - Alibaba KMS: `POST /` on the endpoint, the API parameters (`RegionId` included) in the query, signed by
-//!   [`AlibabaV3::kms`] with the action name ([`AlibabaV1`] also works; it needs `Action`, `Version` and
-//!   `Format` in the query).
+//!   [`AlibabaV3::kms`] with the action name ([`AlibabaV1`] also works; it needs `Action` and `Version` in
+//!   the query). Both signers ask for JSON (`Accept: application/json`, and `Format=JSON` on V1).
 //! - Huawei DEW: the path with ids encoded by `cloud::huawei::sign::encode_path_segment`, headers
 //!   `Content-Type: application/json` and `X-Project-Id`, signed by [`HuaweiSigner`].
 //! - `Ok(Response)` is a 2xx answer ([`Response::json`] turns a body that does not parse into an
@@ -80,6 +80,7 @@ mod sign;
 
 pub use operation::Operation;
 pub use retry::Backoff;
+pub(crate) use sign::accept_json;
 pub use sign::{AlibabaV1, AlibabaV3, HuaweiSigner, Signer};
 
 use classify::Failure;

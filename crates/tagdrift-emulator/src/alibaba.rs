@@ -7,8 +7,8 @@
 //! access key, security token, nonce; then the core admits the call (rate limits, faults) and the API
 //! handler answers. Errors come in the two documented body shapes: the gateway's
 //! (`RequestId, HostId, Code, Message, Recommend`) for protocol and authentication errors, KMS's
-//! (`HttpStatus, Code, Message, RequestId`) for API errors. JSON unless a V1 request asks for XML (or names
-//! no `Format`, whose documented default is XML).
+//! (`HttpStatus, Code, Message, RequestId`) for API errors. JSON only when asked for, by `Format=JSON` or
+//! `Accept: application/json` (as the SDKs do on every call); otherwise the documented default, XML.
 //!
 //! Must not log credentials, signatures or tokens, and must not mutate the store outside the tag write APIs.
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::source::{AccessKey, Context, Fetched, Source, parse_expiration, read_file};
 use super::{Credential, CredentialError};
-use crate::transport::{Auth, Call, Operation, Request, Transport};
+use crate::transport::{Auth, Call, Operation, Request, Transport, accept_json};
 use tagdrift_core::config::{Credentials, SecretSource};
 
 pub(super) const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
@@ -194,18 +194,24 @@ impl Rrsa {
         // Read at every refresh: the projected token is rotated by the kubelet.
         let (token, _) = read_file(&self.token_file)?;
         let duration = DURATION_SECONDS.to_string();
-        // POST with a form body keeps the OIDC token out of URLs (and so out of proxy logs).
-        let request = Request::post(&self.sts_endpoint, "/").form_body([
-            ("Action", "AssumeRoleWithOIDC"),
-            ("Format", "JSON"),
-            ("Version", "2015-04-01"),
-            ("DurationSeconds", duration.as_str()),
-            ("RoleArn", self.role_arn.as_str()),
-            ("OIDCProviderArn", self.oidc_provider_arn.as_str()),
-            ("OIDCToken", token.as_str()),
-            ("RoleSessionName", self.session_name.as_str()),
-            ("Timestamp", &crate::alibaba::sign::format_timestamp(now)),
-        ]);
+        // Placed as the official credentials library (credentials-go) sends it: the protocol parameters in the
+        // query, the rest in a POST form body, which also keeps the OIDC token out of URLs (and proxy logs).
+        let timestamp = crate::alibaba::sign::format_timestamp(now);
+        let mut request = Request::post(&self.sts_endpoint, "/")
+            .query([
+                ("Action", "AssumeRoleWithOIDC"),
+                ("Format", "JSON"),
+                ("Version", "2015-04-01"),
+                ("Timestamp", timestamp.as_str()),
+            ])
+            .form_body([
+                ("DurationSeconds", duration.as_str()),
+                ("RoleArn", self.role_arn.as_str()),
+                ("OIDCProviderArn", self.oidc_provider_arn.as_str()),
+                ("OIDCToken", token.as_str()),
+                ("RoleSessionName", self.session_name.as_str()),
+            ]);
+        accept_json(&mut request);
         let call = Call::new(Operation::AlibabaAssumeRoleWithOidc, &self.account, "");
         let response = self
             .transport
@@ -286,8 +292,9 @@ impl EcsRamRole {
                     .map(|t| t.trim().to_owned())
                     .map_err(|e| CredentialError::fetch("ecs_ram_role", e))?,
             ),
-            // An HTTP refusal means a metadata service without IMDSv2; no answer at all means none is there.
-            Err(e) if self.imdsv1_allowed && e.status.is_some() => None,
+            // As the SDK: whatever went wrong (a refusal, a timeout, a dropped connection), the GETs go on
+            // without a token (IMDSv1) unless that is disabled. Off ECS the GETs then fail the same way.
+            Err(_) if self.imdsv1_allowed => None,
             Err(e) => return Err(CredentialError::fetch("ecs_ram_role", e)),
         };
         let role = match &self.role_name {

@@ -316,8 +316,9 @@ async fn rrsa_caches_refreshes_before_expiry_and_survives_a_failed_refresh() {
     );
     assert_eq!(bodies.lock().unwrap().len(), 1);
     let sent = bodies.lock().unwrap()[0].clone();
+    // The protocol parameters travel in the query (checked by the emulator, tests/credentials.rs).
+    assert!(!sent.contains("Action="), "{sent}");
     for part in [
-        "Action=AssumeRoleWithOIDC",
         "RoleArn=acs%3Aram%3A%3A1%3Arole%2Fr",
         "OIDCToken=jwt-1&",
         "DurationSeconds=3600",
@@ -454,6 +455,54 @@ async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
     );
 }
 
+/// An Alibaba metadata service whose IMDSv2 token endpoint never answers (held past the client's timeout); the
+/// GETs are answered without a token.
+async fn imdsv2_token_hangs() -> String {
+    use axum::routing::{get, put};
+    let router = axum::Router::new()
+        .route(
+            "/latest/api/token",
+            put(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                "never"
+            }),
+        )
+        .route("/latest/meta-data/ram/security-credentials/", get(|| async { "reader-role\n" }))
+        .route(
+            "/latest/meta-data/ram/security-credentials/reader-role",
+            get(|| async {
+                r#"{"AccessKeyId":"STS.ecs","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-01-01T00:00:00Z","Code":"Success"}"#
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn ecs_ram_role_falls_back_to_imdsv1_when_the_token_request_times_out() {
+    let endpoint = imdsv2_token_hangs().await;
+    let config = account(
+        Cloud::Alibaba,
+        Credentials::AlibabaEcsRamRole {
+            role_name: None,
+            metadata_endpoint: Some(endpoint),
+        },
+    );
+    let provider = Provider::for_account(&config, env(&[]), &transport()).unwrap();
+    assert_eq!(provider.credential().await.unwrap().access_key_id, "STS.ecs");
+
+    let strict = Provider::for_account(
+        &config,
+        env(&[("ALIBABA_CLOUD_IMDSV1_DISABLED", "TRUE")]),
+        &transport(),
+    )
+    .unwrap();
+    let error = strict.credential().await.unwrap_err();
+    assert_eq!(error.error_code(), ErrorCode::Timeout, "{error}");
+}
+
 #[tokio::test]
 async fn without_a_metadata_service_the_alibaba_chain_fails_fast_and_names_every_source() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -471,7 +520,8 @@ async fn without_a_metadata_service_the_alibaba_chain_fails_fast_and_names_every
     let transport = Transport::new(options).unwrap();
     let provider = Provider::for_account(&config, env(&[]), &transport).unwrap();
     let error = provider.credential().await.unwrap_err();
-    // The token request got no answer: no IMDSv1 fallback, and two attempts rather than five.
+    // The token request got no answer, nor did the IMDSv1 role-name request after it: two attempts each
+    // rather than five.
     assert_eq!(error.error_code(), ErrorCode::Network);
     assert!(error.to_string().ends_with("after 2 attempts"), "{error}");
 }

@@ -15,6 +15,15 @@ pub trait Signer: Send + Sync {
     fn sign(&self, request: &mut Request, credential: &Credential, now: DateTime<Utc>);
 }
 
+/// Asks an Alibaba gateway for JSON, as the SDK does on every call: without it the gateway answers in its
+/// documented default, XML. Replaces any `Accept` the caller set.
+pub(crate) fn accept_json(request: &mut Request) {
+    request
+        .headers
+        .retain(|(name, _)| !name.eq_ignore_ascii_case("accept"));
+    request.headers.push(("accept".into(), "application/json".into()));
+}
+
 /// A fresh 32-hex-digit nonce, like the SDKs send.
 fn nonce() -> String {
     let bytes: [u8; 16] = rand::rng().random();
@@ -22,7 +31,7 @@ fn nonce() -> String {
 }
 
 /// Alibaba signature V3 (`ACS3-HMAC-SHA256`, the current SDK's default) for an RPC API: the caller's query
-/// stays in the URL, the signing headers are added.
+/// stays in the URL, the signing headers and `Accept: application/json` are added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlibabaV3 {
     /// `x-acs-action`, e.g. `ListTagResources`.
@@ -43,6 +52,7 @@ impl AlibabaV3 {
 
 impl Signer for AlibabaV3 {
     fn sign(&self, request: &mut Request, credential: &Credential, now: DateTime<Utc>) {
+        accept_json(request);
         let host = request.host().to_owned();
         let date = alibaba::format_timestamp(now);
         let nonce = nonce();
@@ -65,12 +75,17 @@ impl Signer for AlibabaV3 {
 }
 
 /// Alibaba signature V1 (`HMAC-SHA1`): the signing parameters and the signature join the query. The query
-/// must already hold `Action`, `Version` and `Format`.
+/// must already hold `Action` and `Version`; `Format=JSON` is added when it names no `Format` (the documented
+/// default is XML), and `Accept: application/json` always, as the SDK sends both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AlibabaV1;
 
 impl Signer for AlibabaV1 {
     fn sign(&self, request: &mut Request, credential: &Credential, now: DateTime<Utc>) {
+        accept_json(request);
+        if !request.query.iter().any(|(name, _)| name == "Format") {
+            request.query.push(("Format".into(), "JSON".into()));
+        }
         request.query = alibaba::sign_v1(
             request.method.as_str(),
             &request.query,

@@ -148,10 +148,24 @@ pub(super) fn verify_v3(state: &State, req: &RpcRequest) -> Result<Principal, Al
             "The Authorization header must be ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=<names>,Signature=<hex>.",
         )
     })?;
-    for name in ["x-acs-version", "x-acs-date", "x-acs-signature-nonce"] {
+    for name in [
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    ] {
         if req.header(name).is_none_or(str::is_empty) {
             return Err(AliError::missing(name));
         }
+    }
+    // The SDK always sends the body hash and signs with it; a hash that does not describe the body means the
+    // body is not what was signed. Compared exactly (lower-case hex, as the SDK writes it): whether the real
+    // gateway tolerates other spellings is not known.
+    let content_sha256 = req.header("x-acs-content-sha256").unwrap_or_default();
+    if content_sha256 != sign::sha256_hex(&req.body) {
+        return Err(AliError::incomplete_signature(
+            "The x-acs-content-sha256 header is not the hex SHA-256 of the request body.",
+        ));
     }
     let signed: Vec<String> = authorization
         .signed_headers

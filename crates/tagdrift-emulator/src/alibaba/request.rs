@@ -3,9 +3,9 @@
 //! no signature checks, no store access.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 
-use super::AliError;
+use super::{AliError, Shape};
 
 /// How a request is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +135,21 @@ impl RpcRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `MissingParameter` unless `name` is in the query string with a value (a form-body value does not count).
+    pub(crate) fn required_in_query(&self, name: &str) -> Result<(), AliError> {
+        if self.query.iter().any(|(n, v)| n == name && !v.is_empty()) {
+            return Ok(());
+        }
+        Err(AliError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingParameter",
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied in the query string."
+            ),
+            Shape::Gateway,
+        ))
+    }
+
     /// The first value of parameter `name`, or `MissingParameter` when absent or empty.
     pub(crate) fn required(&self, name: &str) -> Result<&str, AliError> {
         match self.param(name) {
@@ -189,13 +204,28 @@ impl RpcRequest {
         }
     }
 
-    /// Whether answers should be XML: the `Format` parameter decides when present; a V1 request without it
-    /// gets the documented default, XML; V3 and unsigned requests get JSON.
+    /// Whether answers should be XML. The `Format` parameter decides when present; otherwise an `Accept` header
+    /// naming `application/json` asks for JSON. Anything else gets the documented default, XML, whatever the
+    /// signature style: the SDKs always ask for JSON, so a client that forgets to must see it here.
     pub(crate) fn wants_xml(&self) -> bool {
-        match self.param("Format") {
-            Some(f) => f.eq_ignore_ascii_case("xml"),
-            None => self.style() == Style::V1,
+        if let Some(format) = self.param("Format") {
+            return !format.eq_ignore_ascii_case("json");
         }
+        !self.accepts_json()
+    }
+
+    /// Whether an `Accept` header lists `application/json` (parameters such as `;q=` ignored).
+    fn accepts_json(&self) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "accept")
+            .flat_map(|(_, v)| v.split(','))
+            .any(|media| {
+                media
+                    .split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            })
     }
 
     /// Values of `<prefix>.<n>` parameters ordered by n (1-based). Names whose suffix is not a positive number

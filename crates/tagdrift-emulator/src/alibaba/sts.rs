@@ -67,6 +67,12 @@ fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// `AssumeRoleWithOIDC`.
 pub(super) fn assume_role_with_oidc(state: &State, req: &RpcRequest) -> Result<Value, AliError> {
+    // Every official credentials library puts these four in the query, whether the rest travels there too
+    // (Python, GET) or in a form body (Go, POST); a request with them only in the body is of no known client,
+    // and how STS answers it is not known, so it is refused.
+    for name in ["Action", "Version", "Format", "Timestamp"] {
+        req.required_in_query(name)?;
+    }
     let role_arn = req.required("RoleArn")?;
     let provider_arn = req.required("OIDCProviderArn")?;
     let token = req.required("OIDCToken")?;

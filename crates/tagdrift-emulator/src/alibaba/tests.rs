@@ -79,7 +79,8 @@ fn request_parsing_merges_query_and_form_body() {
     );
     assert_eq!(
         (r.style(), r.action(), r.version(), r.wants_xml()),
-        (Style::V3, Some("ListKeys"), Some("v"), false)
+        (Style::V3, Some("ListKeys"), Some("v"), true),
+        "V3 without Accept gets the documented default, XML"
     );
     let r = request("GET", "/?Action=AssumeRoleWithOIDC&Version=2015-04-01", &[], "");
     assert_eq!(
@@ -107,6 +108,45 @@ fn request_parsing_merges_query_and_form_body() {
             (2, "b".to_owned(), None)
         ]
     );
+}
+
+#[test]
+fn json_only_when_asked_for() {
+    let v3 = [
+        ("authorization", "ACS3-HMAC-SHA256 Credential=a"),
+        ("x-acs-action", "ListKeys"),
+    ];
+    let with = |accept: &'static str| {
+        let mut h = v3.to_vec();
+        h.push(("accept", accept));
+        h
+    };
+    let cases = [
+        ("/?Action=ListKeys", v3.to_vec(), true),
+        ("/?Action=ListKeys", with("application/json"), false),
+        (
+            "/?Action=ListKeys",
+            with("Application/JSON; charset=utf-8"),
+            false,
+        ),
+        (
+            "/?Action=ListKeys",
+            with("text/xml, application/json;q=0.1"),
+            false,
+        ),
+        ("/?Action=ListKeys", with("*/*"), true),
+        ("/?Action=ListKeys&Format=JSON", vec![], false),
+        ("/?Action=ListKeys&Format=json", vec![], false),
+        ("/?Action=ListKeys&Format=XML", with("application/json"), true),
+    ];
+    for (uri, headers, xml) in cases {
+        assert_eq!(
+            request("POST", uri, &headers, "").wants_xml(),
+            xml,
+            "{uri} {headers:?}"
+        );
+    }
+    assert!(request("GET", "/?Action=AssumeRoleWithOIDC", &[], "").wants_xml());
 }
 
 #[test]
