@@ -264,33 +264,58 @@ struct Reloader<'a> {
 }
 
 impl Reloader<'_> {
-    /// Reloads on SIGHUP and whenever the file's content changes, until `shutdown` completes.
+    /// Reloads on SIGHUP and whenever the file's content changes, until `shutdown` completes. Every read of the
+    /// file runs on a blocking thread and is raced against `shutdown`, so a file that is slow or endless to read
+    /// never holds shutdown up.
     async fn reload_until(
         &self,
         shutdown: impl Future<Output = ()>,
         schedule: &mut Schedule,
         poll_interval: Duration,
     ) {
-        let mut watch = FileWatch::new(self.path);
+        tokio::pin!(shutdown);
+        let path = self.path.to_owned();
+        let watch = tokio::select! {
+            biased;
+            () = &mut shutdown => return,
+            watch = off_runtime(move || FileWatch::new(&path)) => match watch {
+                Some(watch) => Arc::new(std::sync::Mutex::new(watch)),
+                None => return,
+            },
+        };
         let mut poll = tokio::time::interval(poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut hangup = Hangup::new();
-        tokio::pin!(shutdown);
         loop {
+            let event = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = hangup.recv() => Event::Hangup,
+                _ = poll.tick() => Event::Poll,
+            };
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                () = hangup.recv() => {
-                    watch.rebase();
-                    self.reload(schedule, "sighup").await;
-                }
-                _ = poll.tick() => {
-                    if watch.changed() {
-                        self.reload(schedule, "file_change").await;
-                    }
-                }
+                () = self.handle(event, &watch, schedule) => {}
             }
         }
+    }
+
+    async fn handle(&self, event: Event, watch: &Arc<std::sync::Mutex<FileWatch>>, schedule: &mut Schedule) {
+        let watch = watch.clone();
+        let trigger = match event {
+            Event::Hangup => {
+                off_runtime(move || lock(&watch).rebase()).await;
+                "sighup"
+            }
+            Event::Poll => {
+                if off_runtime(move || lock(&watch).changed()).await != Some(true) {
+                    return;
+                }
+                "file_change"
+            }
+        };
+        self.reload(schedule, trigger).await;
     }
 
     /// Loads the file again; a valid desired state replaces the one in force, anything else is logged with
@@ -298,7 +323,12 @@ impl Reloader<'_> {
     async fn reload(&self, schedule: &mut Schedule, trigger: &'static str) {
         let metrics = self.checker.metrics();
         let path = self.path.display().to_string();
-        let state = match desired::load(self.path) {
+        let file = self.path.to_owned();
+        let Some(loaded) = off_runtime(move || desired::load(&file)).await else {
+            metrics.config_rejected();
+            return;
+        };
+        let state = match loaded {
             Ok(state) => Arc::new(state),
             Err(errors) => {
                 log_rejected(trigger, &path, &errors);
@@ -342,6 +372,28 @@ impl Reloader<'_> {
         );
         metrics.config_loaded(state, loaded_at, true);
     }
+}
+
+/// What woke the reloader.
+enum Event {
+    Hangup,
+    Poll,
+}
+
+/// Runs blocking file work on tokio's blocking pool; `None` (logged) if it panicked.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::error!(error = %err, "reading the desired-state file failed");
+            None
+        }
+    }
+}
+
+fn lock(watch: &std::sync::Mutex<FileWatch>) -> std::sync::MutexGuard<'_, FileWatch> {
+    // The watch only caches a stamp and a hash; a panic mid-update leaves nothing worse than a stale cache.
+    watch.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn log_rejected(trigger: &str, path: &str, errors: &ConfigErrors) {
@@ -388,8 +440,10 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
+/// The hash of the content, read as [`desired::load`] reads it (regular files only, at most
+/// [`desired::MAX_FILE_BYTES`]); `None` when that refuses, so the reload that follows says why.
 fn hash(path: &Path) -> Option<[u8; 32]> {
-    std::fs::read(path)
+    desired::read(path, desired::MAX_FILE_BYTES)
         .ok()
         .map(|bytes| Sha256::digest(&bytes).into())
 }
@@ -410,9 +464,12 @@ impl FileWatch {
         if now.is_some() && now == self.stamp {
             return false;
         }
+        // A refused file has no hash; another refused file in its place (a device swapped for a FIFO) is still
+        // a change, told by its stamp.
+        let moved = now != self.stamp;
         self.stamp = now;
         let hash = hash(&self.path);
-        let changed = hash != self.hash;
+        let changed = hash != self.hash || (hash.is_none() && moved);
         self.hash = hash;
         changed
     }

@@ -399,3 +399,29 @@ async fn shutdown_during_a_check_is_prompt() {
         "the read in flight was dropped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_swapped_for_a_device_or_fifo_is_rejected_and_shutdown_still_works() {
+    let d = start(FIXTURE, Scripted::fixture()).await;
+    d.first_check().await;
+    let dir = d.config.parent().unwrap().to_owned();
+
+    // /dev/zero never ends: read unbounded, it grew the process without limit and kept SIGTERM waiting.
+    let link = dir.join("zero.tmp");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    std::fs::rename(&link, &d.config).unwrap();
+    d.wait_metric("tagdrift_config_reload_failures_total 1", Duration::from_secs(10))
+        .await;
+
+    // A FIFO nobody writes to: opening or reading it would block for ever.
+    let fifo = dir.join("fifo.tmp");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    std::fs::rename(&fifo, &d.config).unwrap();
+    d.wait_metric("tagdrift_config_reload_failures_total 2", Duration::from_secs(10))
+        .await;
+
+    assert_eq!(d.text("/healthz").await.0, 200);
+    // Bounded inside: stop panics if the daemon has not stopped within 15 s.
+    d.stop().await;
+}
