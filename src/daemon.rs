@@ -60,6 +60,10 @@ pub type OnListen = Box<dyn FnOnce(SocketAddr, Arc<Checker>) + Send>;
 /// How long shutdown waits for the check runner and for open HTTP connections, each.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long `tagdrift run` keeps answering, with `/readyz` at 503, once shutdown begins, before it stops
+/// accepting connections: probes and load balancers see the pod unready rather than refusing connections.
+pub const UNREADY_DELAY: Duration = Duration::from_secs(1);
+
 pub struct Options {
     /// The desired-state file, re-read on change and on SIGHUP.
     pub config: PathBuf,
@@ -71,6 +75,9 @@ pub struct Options {
     /// How often the file is checked for changes.
     pub poll_interval: Duration,
     pub on_listen: Option<OnListen>,
+    /// How long HTTP keeps answering (`/readyz` 503) after shutdown begins, at least; the check runner's
+    /// drain runs meanwhile. [`UNREADY_DELAY`] for `tagdrift run`.
+    pub unready_delay: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +122,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     } = start(options.initial, &options.sources, options.listen, &path)?;
 
     let (cancel, cancelled) = watch::channel(false);
-    let http = Http::serve(address, &checker, cancelled.clone()).await?;
+    // HTTP stops on its own signal, after the runner, so `/readyz` answers 503 while the daemon drains.
+    let (close_http, http_closed) = watch::channel(false);
+    let http = Http::serve(address, &checker, http_closed).await?;
     tracing::info!(address = %http.local, config = %path, "serving /, /metrics, /healthz, /readyz and /report");
     if let Some(on_listen) = options.on_listen {
         on_listen(http.local, checker.clone());
@@ -127,6 +136,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         Ok(s) => s,
         Err(err) => {
             let _ = cancel.send(true);
+            let _ = close_http.send(true);
             return Err(DaemonError::Schedule(err));
         }
     };
@@ -140,7 +150,24 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     reloader
         .reload_until(shutdown, &mut schedule, options.poll_interval)
         .await;
-    stop(http, cancel, schedule, runner).await
+    stop(
+        Draining {
+            http,
+            close_http,
+            unready_delay: options.unready_delay,
+        },
+        cancel,
+        schedule,
+        runner,
+    )
+    .await
+}
+
+/// The HTTP side of shutdown.
+struct Draining {
+    http: Http,
+    close_http: watch::Sender<bool>,
+    unready_delay: Duration,
 }
 
 /// What startup wires together before anything listens.
@@ -224,21 +251,30 @@ impl Http {
     }
 }
 
-/// Shuts down what [`run`] started: the check in flight is cancelled, then the runner and HTTP connections
-/// get [`DRAIN_TIMEOUT`] each.
+/// Shuts down what [`run`] started: `/readyz` turns 503 and the check in flight is cancelled; HTTP keeps
+/// answering until the runner stopped (at most [`DRAIN_TIMEOUT`]) and the unready delay passed, then open
+/// connections get [`DRAIN_TIMEOUT`].
 async fn stop(
-    http: Http,
+    draining: Draining,
     cancel: watch::Sender<bool>,
     schedule: Schedule,
     runner: JoinHandle<()>,
 ) -> Result<(), DaemonError> {
+    let Draining {
+        http,
+        close_http,
+        unready_delay,
+    } = draining;
     tracing::info!("shutting down: cancelling the check in flight and draining HTTP");
     http.ready.store(false, Ordering::Release);
+    let unready_until = tokio::time::Instant::now() + unready_delay;
     let _ = cancel.send(true);
     schedule.shutdown().await;
     if tokio::time::timeout(DRAIN_TIMEOUT, runner).await.is_err() {
         tracing::warn!("the check runner did not stop in time");
     }
+    tokio::time::sleep_until(unready_until).await;
+    let _ = close_http.send(true);
     let abort = http.server.abort_handle();
     match tokio::time::timeout(DRAIN_TIMEOUT, http.server).await {
         Ok(Ok(Ok(()))) => {}

@@ -42,7 +42,21 @@ pub fn app(state: AppState) -> Router {
         .route("/report.md", get(report_markdown))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_bodies))
+        // Outermost, so the refusals above and the router's own 405s carry them too.
+        .layer(middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// On every answer: browsers must not guess a type other than the declared one (reports carry text from the
+/// clouds), and links followed from the page must not leak its URL (filters name accounts).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// Refuses declared bodies over [`MAX_BODY_BYTES`] with 413 and streamed (chunked) bodies with 411, since no

@@ -9,7 +9,7 @@ mod page_browser;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use harness::{FIXTURE, Scripted, metric_lines, start};
+use harness::{FIXTURE, Scripted, metric_lines, start, start_with_unready_delay};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_and_reports_before_and_after_the_first_check() {
@@ -424,4 +424,57 @@ async fn a_config_swapped_for_a_device_or_fifo_is_rejected_and_shutdown_still_wo
     assert_eq!(d.text("/healthz").await.0, 200);
     // Bounded inside: stop panics if the daemon has not stopped within 15 s.
     d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_nosniff_and_no_referrer() {
+    let source = Scripted::fixture();
+    source.hold();
+    let d = start(FIXTURE, source.clone()).await;
+    let url = |path: &str| format!("{}{path}", d.base);
+    let requests = [
+        ("/ (200)", d.http.get(url("/"))),
+        ("/metrics (200)", d.http.get(url("/metrics"))),
+        ("/healthz (200)", d.http.get(url("/healthz"))),
+        ("/readyz (200)", d.http.get(url("/readyz"))),
+        ("/report (503)", d.http.get(url("/report"))),
+        ("/report.json (503)", d.http.get(url("/report.json"))),
+        ("/report.md (503)", d.http.get(url("/report.md"))),
+        ("404", d.http.get(url("/nope"))),
+        ("405", d.http.delete(url("/metrics"))),
+        ("413", d.http.post(url("/report")).body(vec![b'x'; 4096])),
+        ("HEAD", d.http.head(url("/healthz"))),
+    ];
+    for (what, request) in requests {
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+    }
+    source.release();
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_503_while_draining() {
+    // The delay is far longer than the test: the listener must still be open whenever the 503 is looked for.
+    let mut d = start_with_unready_delay(FIXTURE, Scripted::fixture(), Duration::from_secs(120)).await;
+    d.first_check().await;
+    assert_eq!(d.text("/readyz").await, (200, "ready\n".to_owned()));
+    d.begin_stop();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = d.text("/readyz").await;
+        if status == 503 {
+            assert_eq!(body, "not ready\n");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz still {status} 10 s after shutdown began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(d.text("/healthz").await.0, 200, "still live while draining");
+    // The daemon is left draining; the test's runtime ends it.
 }

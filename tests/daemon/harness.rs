@@ -152,6 +152,11 @@ pub struct Daemon {
 
 /// Writes `yaml` as the desired state and starts the daemon on 127.0.0.1:0 with `source`.
 pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
+    start_with_unready_delay(yaml, source, Duration::ZERO).await
+}
+
+/// [`start`], keeping HTTP up (with `/readyz` at 503) for `unready_delay` once shutdown begins.
+pub async fn start_with_unready_delay(yaml: &str, source: Arc<Scripted>, unready_delay: Duration) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("desired.yaml");
     std::fs::write(&config, yaml).unwrap();
@@ -169,6 +174,7 @@ pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
         on_listen: Some(Box::new(move |addr, checker| {
             let _ = listening.send((addr, checker));
         })),
+        unready_delay,
     };
     let task = tokio::spawn(daemon::run(options, async move {
         let _ = stopped.await;
@@ -235,12 +241,17 @@ impl Daemon {
         write_atomically(&self.config, yaml);
     }
 
-    /// Stops the daemon as SIGTERM would and returns how long it took.
-    pub async fn stop(mut self) -> Duration {
-        let began = Instant::now();
+    /// Begins shutdown as SIGTERM would, without waiting for it.
+    pub fn begin_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Stops the daemon as SIGTERM would and returns how long it took.
+    pub async fn stop(mut self) -> Duration {
+        let began = Instant::now();
+        self.begin_stop();
         tokio::time::timeout(Duration::from_secs(15), &mut self.task)
             .await
             .expect("the daemon stops within 15 s")
