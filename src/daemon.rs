@@ -78,7 +78,11 @@ pub struct Options {
     /// How long HTTP keeps answering (`/readyz` 503) after shutdown begins, at least; the check runner's
     /// drain runs meanwhile. [`UNREADY_DELAY`] for `tagdrift run`.
     pub unready_delay: Duration,
+    /// Timeouts and the connection cap of the HTTP server ([`HttpLimits::default`] for `tagdrift run`).
+    pub http: HttpLimits,
 }
+
+pub use tagdrift_serve::Limits as HttpLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -96,8 +100,6 @@ pub enum DaemonError {
     },
     #[error("cannot schedule checks")]
     Schedule(#[source] ScheduleError),
-    #[error("the HTTP server failed")]
-    Serve(#[source] std::io::Error),
 }
 
 impl DaemonError {
@@ -106,7 +108,6 @@ impl DaemonError {
             DaemonError::Source { .. } => "source_setup",
             DaemonError::Bind { .. } => "bind",
             DaemonError::Schedule(e) => e.code(),
-            DaemonError::Serve(_) => "serve",
         }
     }
 }
@@ -124,7 +125,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     let (cancel, cancelled) = watch::channel(false);
     // HTTP stops on its own signal, after the runner, so `/readyz` answers 503 while the daemon drains.
     let (close_http, http_closed) = watch::channel(false);
-    let http = Http::serve(address, &checker, http_closed).await?;
+    let http = Http::serve(address, &checker, options.http, http_closed).await?;
     tracing::info!(address = %http.local, config = %path, "serving /, /metrics, /healthz, /readyz and /report");
     if let Some(on_listen) = options.on_listen {
         on_listen(http.local, checker.clone());
@@ -219,13 +220,14 @@ struct Http {
     local: SocketAddr,
     /// What `/readyz` reports: true from the moment the server runs until shutdown begins.
     ready: Arc<AtomicBool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
 }
 
 impl Http {
     async fn serve(
         address: SocketAddr,
         checker: &Arc<Checker>,
+        limits: HttpLimits,
         mut cancelled: watch::Receiver<bool>,
     ) -> Result<Http, DaemonError> {
         let listener = TcpListener::bind(address)
@@ -239,13 +241,15 @@ impl Http {
             checker: checker.clone(),
             ready: ready.clone(),
         });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = cancelled.wait_for(|c| *c).await;
-                })
-                .await
-        });
+        let server = tokio::spawn(tagdrift_serve::serve(
+            listener,
+            app,
+            tagdrift_serve::no_connect_info,
+            limits,
+            async move {
+                let _ = cancelled.wait_for(|c| *c).await;
+            },
+        ));
         ready.store(true, Ordering::Release);
         Ok(Http { local, ready, server })
     }
@@ -277,8 +281,7 @@ async fn stop(
     let _ = close_http.send(true);
     let abort = http.server.abort_handle();
     match tokio::time::timeout(DRAIN_TIMEOUT, http.server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(err))) => return Err(DaemonError::Serve(err)),
+        Ok(Ok(())) => {}
         Ok(Err(err)) => tracing::error!(error = %err, "the HTTP server task failed"),
         Err(_) => {
             tracing::warn!(

@@ -189,6 +189,7 @@ async fn serve(
         })),
         // Nothing routes to the demo; Ctrl-C should end it at once.
         unready_delay: Duration::ZERO,
+        http: daemon::HttpLimits::default(),
     };
     daemon::run(options, shutdown).await.map_err(DemoError::Daemon)
 }

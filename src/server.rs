@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
+use axum::body::HttpBody;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -59,8 +60,8 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// Refuses declared bodies over [`MAX_BODY_BYTES`] with 413 and streamed (chunked) bodies with 411, since no
-/// endpoint reads one.
+/// Refuses declared bodies over [`MAX_BODY_BYTES`] with 413 and bodies without a length (HTTP/1 chunked, an
+/// HTTP/2 stream that does not end with its headers) with 411, since no endpoint reads one.
 async fn refuse_bodies(request: Request, next: Next) -> Response {
     let headers = request.headers();
     if let Some(length) = headers.get(header::CONTENT_LENGTH) {
@@ -69,7 +70,7 @@ async fn refuse_bodies(request: Request, next: Next) -> Response {
             Some(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
             None => return plain(StatusCode::BAD_REQUEST, "invalid content-length\n"),
         }
-    } else if headers.contains_key(header::TRANSFER_ENCODING) {
+    } else if headers.contains_key(header::TRANSFER_ENCODING) || !request.body().is_end_stream() {
         return plain(StatusCode::LENGTH_REQUIRED, "request bodies are not accepted\n");
     }
     next.run(request).await

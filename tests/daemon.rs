@@ -3,13 +3,13 @@
 //! The daemon runs in-process with a scripted source (tests/daemon/harness.rs); the binary-level tests are in
 //! tests/cli_run.rs and the browser test of the page in tests/daemon/page_browser.rs.
 
-mod harness;
+pub(crate) mod harness;
 mod page_browser;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use harness::{FIXTURE, Scripted, metric_lines, start, start_with_unready_delay};
+use harness::{FIXTURE, Scripted, metric_lines, start, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_and_reports_before_and_after_the_first_check() {
@@ -458,7 +458,13 @@ async fn every_answer_carries_nosniff_and_no_referrer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_answers_503_while_draining() {
     // The delay is far longer than the test: the listener must still be open whenever the 503 is looked for.
-    let mut d = start_with_unready_delay(FIXTURE, Scripted::fixture(), Duration::from_secs(120)).await;
+    let mut d = start_with(
+        FIXTURE,
+        Scripted::fixture(),
+        Duration::from_secs(120),
+        tagdrift::daemon::HttpLimits::default(),
+    )
+    .await;
     d.first_check().await;
     assert_eq!(d.text("/readyz").await, (200, "ready\n".to_owned()));
     d.begin_stop();

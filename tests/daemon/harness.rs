@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagdrift::check::{BoxFuture, Source};
-use tagdrift::daemon::{self, DaemonError, Options, SourceFactory};
+use tagdrift::daemon::{self, DaemonError, HttpLimits, Options, SourceFactory};
 use tagdrift::scheduler::Checker;
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::vocab::{
@@ -152,11 +152,17 @@ pub struct Daemon {
 
 /// Writes `yaml` as the desired state and starts the daemon on 127.0.0.1:0 with `source`.
 pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
-    start_with_unready_delay(yaml, source, Duration::ZERO).await
+    start_with(yaml, source, Duration::ZERO, HttpLimits::default()).await
 }
 
-/// [`start`], keeping HTTP up (with `/readyz` at 503) for `unready_delay` once shutdown begins.
-pub async fn start_with_unready_delay(yaml: &str, source: Arc<Scripted>, unready_delay: Duration) -> Daemon {
+/// [`start`], keeping HTTP up (with `/readyz` at 503) for `unready_delay` once shutdown begins, with `http`
+/// as the server's timeouts and connection cap.
+pub async fn start_with(
+    yaml: &str,
+    source: Arc<Scripted>,
+    unready_delay: Duration,
+    http: HttpLimits,
+) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("desired.yaml");
     std::fs::write(&config, yaml).unwrap();
@@ -175,6 +181,7 @@ pub async fn start_with_unready_delay(yaml: &str, source: Arc<Scripted>, unready
             let _ = listening.send((addr, checker));
         })),
         unready_delay,
+        http,
     };
     let task = tokio::spawn(daemon::run(options, async move {
         let _ = stopped.await;
