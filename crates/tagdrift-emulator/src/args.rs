@@ -107,11 +107,11 @@ pub struct EmulateArgs {
     pub manual_clock: Option<DateTime<Utc>>,
 
     /// Close a connection whose request head has not fully arrived this long after it began.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_ms: u64,
 
     /// Close a connection that has had no request in flight for this long.
-    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_ms: u64,
 
     /// Most connections open at once; more wait to be accepted until one closes.
@@ -252,6 +252,42 @@ mod tests {
             assert!(cli.args.faults().is_err(), "{bad}");
         }
         assert!(Cli::try_parse_from(["emulate", "--generate", "1", "--inventory", "x.yaml"]).is_err());
+    }
+
+    #[test]
+    fn connection_flags_become_http_limits() {
+        let defaults = Cli::try_parse_from(["emulate", "--generate", "1"]).unwrap();
+        assert_eq!(defaults.args.options().http, HttpLimits::default());
+        let cli = Cli::try_parse_from([
+            "emulate",
+            "--generate",
+            "1",
+            "--header-read-timeout-ms",
+            "250",
+            "--idle-timeout-ms",
+            "1500",
+            "--max-connections",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.args.options().http,
+            HttpLimits {
+                header_read_timeout: Duration::from_millis(250),
+                idle_timeout: Duration::from_millis(1500),
+                max_connections: 8,
+            }
+        );
+        for flag in [
+            "--header-read-timeout-ms",
+            "--idle-timeout-ms",
+            "--max-connections",
+        ] {
+            assert!(
+                Cli::try_parse_from(["emulate", "--generate", "1", flag, "0"]).is_err(),
+                "{flag} 0"
+            );
+        }
     }
 
     #[test]
