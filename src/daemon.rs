@@ -60,6 +60,10 @@ pub type OnListen = Box<dyn FnOnce(SocketAddr, Arc<Checker>) + Send>;
 /// How long shutdown waits for the check runner and for open HTTP connections, each.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long `tagdrift run` keeps answering, with `/readyz` at 503, once shutdown begins, before it stops
+/// accepting connections: probes and load balancers see the pod unready rather than refusing connections.
+pub const UNREADY_DELAY: Duration = Duration::from_secs(1);
+
 pub struct Options {
     /// The desired-state file, re-read on change and on SIGHUP.
     pub config: PathBuf,
@@ -71,7 +75,14 @@ pub struct Options {
     /// How often the file is checked for changes.
     pub poll_interval: Duration,
     pub on_listen: Option<OnListen>,
+    /// How long HTTP keeps answering (`/readyz` 503) after shutdown begins, at least; the check runner's
+    /// drain runs meanwhile. [`UNREADY_DELAY`] for `tagdrift run`.
+    pub unready_delay: Duration,
+    /// Timeouts and the connection cap of the HTTP server ([`HttpLimits::default`] for `tagdrift run`).
+    pub http: HttpLimits,
 }
+
+pub use tagdrift_serve::Limits as HttpLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -89,8 +100,6 @@ pub enum DaemonError {
     },
     #[error("cannot schedule checks")]
     Schedule(#[source] ScheduleError),
-    #[error("the HTTP server failed")]
-    Serve(#[source] std::io::Error),
 }
 
 impl DaemonError {
@@ -99,7 +108,6 @@ impl DaemonError {
             DaemonError::Source { .. } => "source_setup",
             DaemonError::Bind { .. } => "bind",
             DaemonError::Schedule(e) => e.code(),
-            DaemonError::Serve(_) => "serve",
         }
     }
 }
@@ -115,7 +123,9 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     } = start(options.initial, &options.sources, options.listen, &path)?;
 
     let (cancel, cancelled) = watch::channel(false);
-    let http = Http::serve(address, &checker, cancelled.clone()).await?;
+    // HTTP stops on its own signal, after the runner, so `/readyz` answers 503 while the daemon drains.
+    let (close_http, http_closed) = watch::channel(false);
+    let http = Http::serve(address, &checker, options.http, http_closed).await?;
     tracing::info!(address = %http.local, config = %path, "serving /, /metrics, /healthz, /readyz and /report");
     if let Some(on_listen) = options.on_listen {
         on_listen(http.local, checker.clone());
@@ -127,6 +137,7 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
         Ok(s) => s,
         Err(err) => {
             let _ = cancel.send(true);
+            let _ = close_http.send(true);
             return Err(DaemonError::Schedule(err));
         }
     };
@@ -140,7 +151,24 @@ pub async fn run(options: Options, shutdown: impl Future<Output = ()>) -> Result
     reloader
         .reload_until(shutdown, &mut schedule, options.poll_interval)
         .await;
-    stop(http, cancel, schedule, runner).await
+    stop(
+        Draining {
+            http,
+            close_http,
+            unready_delay: options.unready_delay,
+        },
+        cancel,
+        schedule,
+        runner,
+    )
+    .await
+}
+
+/// The HTTP side of shutdown.
+struct Draining {
+    http: Http,
+    close_http: watch::Sender<bool>,
+    unready_delay: Duration,
 }
 
 /// What startup wires together before anything listens.
@@ -192,13 +220,14 @@ struct Http {
     local: SocketAddr,
     /// What `/readyz` reports: true from the moment the server runs until shutdown begins.
     ready: Arc<AtomicBool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
 }
 
 impl Http {
     async fn serve(
         address: SocketAddr,
         checker: &Arc<Checker>,
+        limits: HttpLimits,
         mut cancelled: watch::Receiver<bool>,
     ) -> Result<Http, DaemonError> {
         let listener = TcpListener::bind(address)
@@ -212,37 +241,47 @@ impl Http {
             checker: checker.clone(),
             ready: ready.clone(),
         });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = cancelled.wait_for(|c| *c).await;
-                })
-                .await
-        });
+        let server = tokio::spawn(tagdrift_serve::serve(
+            listener,
+            app,
+            tagdrift_serve::no_connect_info,
+            limits,
+            async move {
+                let _ = cancelled.wait_for(|c| *c).await;
+            },
+        ));
         ready.store(true, Ordering::Release);
         Ok(Http { local, ready, server })
     }
 }
 
-/// Shuts down what [`run`] started: the check in flight is cancelled, then the runner and HTTP connections
-/// get [`DRAIN_TIMEOUT`] each.
+/// Shuts down what [`run`] started: `/readyz` turns 503 and the check in flight is cancelled; HTTP keeps
+/// answering until the runner stopped (at most [`DRAIN_TIMEOUT`]) and the unready delay passed, then open
+/// connections get [`DRAIN_TIMEOUT`].
 async fn stop(
-    http: Http,
+    draining: Draining,
     cancel: watch::Sender<bool>,
     schedule: Schedule,
     runner: JoinHandle<()>,
 ) -> Result<(), DaemonError> {
+    let Draining {
+        http,
+        close_http,
+        unready_delay,
+    } = draining;
     tracing::info!("shutting down: cancelling the check in flight and draining HTTP");
     http.ready.store(false, Ordering::Release);
+    let unready_until = tokio::time::Instant::now() + unready_delay;
     let _ = cancel.send(true);
     schedule.shutdown().await;
     if tokio::time::timeout(DRAIN_TIMEOUT, runner).await.is_err() {
         tracing::warn!("the check runner did not stop in time");
     }
+    tokio::time::sleep_until(unready_until).await;
+    let _ = close_http.send(true);
     let abort = http.server.abort_handle();
     match tokio::time::timeout(DRAIN_TIMEOUT, http.server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(err))) => return Err(DaemonError::Serve(err)),
+        Ok(Ok(())) => {}
         Ok(Err(err)) => tracing::error!(error = %err, "the HTTP server task failed"),
         Err(_) => {
             tracing::warn!(
@@ -264,33 +303,58 @@ struct Reloader<'a> {
 }
 
 impl Reloader<'_> {
-    /// Reloads on SIGHUP and whenever the file's content changes, until `shutdown` completes.
+    /// Reloads on SIGHUP and whenever the file's content changes, until `shutdown` completes. Every read of the
+    /// file runs on a blocking thread and is raced against `shutdown`, so a file that is slow or endless to read
+    /// never holds shutdown up.
     async fn reload_until(
         &self,
         shutdown: impl Future<Output = ()>,
         schedule: &mut Schedule,
         poll_interval: Duration,
     ) {
-        let mut watch = FileWatch::new(self.path);
+        tokio::pin!(shutdown);
+        let path = self.path.to_owned();
+        let watch = tokio::select! {
+            biased;
+            () = &mut shutdown => return,
+            watch = off_runtime(move || FileWatch::new(&path)) => match watch {
+                Some(watch) => Arc::new(std::sync::Mutex::new(watch)),
+                None => return,
+            },
+        };
         let mut poll = tokio::time::interval(poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut hangup = Hangup::new();
-        tokio::pin!(shutdown);
         loop {
+            let event = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = hangup.recv() => Event::Hangup,
+                _ = poll.tick() => Event::Poll,
+            };
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                () = hangup.recv() => {
-                    watch.rebase();
-                    self.reload(schedule, "sighup").await;
-                }
-                _ = poll.tick() => {
-                    if watch.changed() {
-                        self.reload(schedule, "file_change").await;
-                    }
-                }
+                () = self.handle(event, &watch, schedule) => {}
             }
         }
+    }
+
+    async fn handle(&self, event: Event, watch: &Arc<std::sync::Mutex<FileWatch>>, schedule: &mut Schedule) {
+        let watch = watch.clone();
+        let trigger = match event {
+            Event::Hangup => {
+                off_runtime(move || lock(&watch).rebase()).await;
+                "sighup"
+            }
+            Event::Poll => {
+                if off_runtime(move || lock(&watch).changed()).await != Some(true) {
+                    return;
+                }
+                "file_change"
+            }
+        };
+        self.reload(schedule, trigger).await;
     }
 
     /// Loads the file again; a valid desired state replaces the one in force, anything else is logged with
@@ -298,7 +362,12 @@ impl Reloader<'_> {
     async fn reload(&self, schedule: &mut Schedule, trigger: &'static str) {
         let metrics = self.checker.metrics();
         let path = self.path.display().to_string();
-        let state = match desired::load(self.path) {
+        let file = self.path.to_owned();
+        let Some(loaded) = off_runtime(move || desired::load(&file)).await else {
+            metrics.config_rejected();
+            return;
+        };
+        let state = match loaded {
             Ok(state) => Arc::new(state),
             Err(errors) => {
                 log_rejected(trigger, &path, &errors);
@@ -342,6 +411,28 @@ impl Reloader<'_> {
         );
         metrics.config_loaded(state, loaded_at, true);
     }
+}
+
+/// What woke the reloader.
+enum Event {
+    Hangup,
+    Poll,
+}
+
+/// Runs blocking file work on tokio's blocking pool; `None` (logged) if it panicked.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::error!(error = %err, "reading the desired-state file failed");
+            None
+        }
+    }
+}
+
+fn lock(watch: &std::sync::Mutex<FileWatch>) -> std::sync::MutexGuard<'_, FileWatch> {
+    // The watch only caches a stamp and a hash; a panic mid-update leaves nothing worse than a stale cache.
+    watch.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn log_rejected(trigger: &str, path: &str, errors: &ConfigErrors) {
@@ -388,8 +479,10 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
+/// The hash of the content, read as [`desired::load`] reads it (regular files only, at most
+/// [`desired::MAX_FILE_BYTES`]); `None` when that refuses, so the reload that follows says why.
 fn hash(path: &Path) -> Option<[u8; 32]> {
-    std::fs::read(path)
+    desired::read(path, desired::MAX_FILE_BYTES)
         .ok()
         .map(|bytes| Sha256::digest(&bytes).into())
 }
@@ -410,9 +503,12 @@ impl FileWatch {
         if now.is_some() && now == self.stamp {
             return false;
         }
+        // A refused file has no hash; another refused file in its place (a device swapped for a FIFO) is still
+        // a change, told by its stamp.
+        let moved = now != self.stamp;
         self.stamp = now;
         let hash = hash(&self.path);
-        let changed = hash != self.hash;
+        let changed = hash != self.hash || (hash.is_none() && moved);
         self.hash = hash;
         changed
     }

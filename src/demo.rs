@@ -187,6 +187,9 @@ async fn serve(
         on_listen: Some(Box::new(move |addr, checker| {
             tokio::spawn(announce(addr, checker, started));
         })),
+        // Nothing routes to the demo; Ctrl-C should end it at once.
+        unready_delay: Duration::ZERO,
+        http: daemon::HttpLimits::default(),
     };
     daemon::run(options, shutdown).await.map_err(DemoError::Daemon)
 }

@@ -152,6 +152,8 @@ fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode>
         sources: daemon::cloud_sources(Arc::new(ProcessEnv)),
         poll_interval: Duration::from_secs(1),
         on_listen: None,
+        unready_delay: daemon::UNREADY_DELAY,
+        http: daemon::HttpLimits::default(),
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(daemon::run(options, shutdown_signal()));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
+use axum::body::HttpBody;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -42,11 +43,25 @@ pub fn app(state: AppState) -> Router {
         .route("/report.md", get(report_markdown))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_bodies))
+        // Outermost, so the refusals above and the router's own 405s carry them too.
+        .layer(middleware::map_response(security_headers))
         .with_state(state)
 }
 
-/// Refuses declared bodies over [`MAX_BODY_BYTES`] with 413 and streamed (chunked) bodies with 411, since no
-/// endpoint reads one.
+/// On every answer: browsers must not guess a type other than the declared one (reports carry text from the
+/// clouds), and links followed from the page must not leak its URL (filters name accounts).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// Refuses declared bodies over [`MAX_BODY_BYTES`] with 413 and bodies without a length (HTTP/1 chunked, an
+/// HTTP/2 stream that does not end with its headers) with 411, since no endpoint reads one.
 async fn refuse_bodies(request: Request, next: Next) -> Response {
     let headers = request.headers();
     if let Some(length) = headers.get(header::CONTENT_LENGTH) {
@@ -55,7 +70,7 @@ async fn refuse_bodies(request: Request, next: Next) -> Response {
             Some(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
             None => return plain(StatusCode::BAD_REQUEST, "invalid content-length\n"),
         }
-    } else if headers.contains_key(header::TRANSFER_ENCODING) {
+    } else if headers.contains_key(header::TRANSFER_ENCODING) || !request.body().is_end_stream() {
         return plain(StatusCode::LENGTH_REQUIRED, "request bodies are not accepted\n");
     }
     next.run(request).await

@@ -3,13 +3,13 @@
 //! The daemon runs in-process with a scripted source (tests/daemon/harness.rs); the binary-level tests are in
 //! tests/cli_run.rs and the browser test of the page in tests/daemon/page_browser.rs.
 
-mod harness;
+pub(crate) mod harness;
 mod page_browser;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use harness::{FIXTURE, Scripted, metric_lines, start};
+use harness::{FIXTURE, Scripted, metric_lines, start, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_and_reports_before_and_after_the_first_check() {
@@ -398,4 +398,89 @@ async fn shutdown_during_a_check_is_prompt() {
         0,
         "the read in flight was dropped"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_swapped_for_a_device_or_fifo_is_rejected_and_shutdown_still_works() {
+    let d = start(FIXTURE, Scripted::fixture()).await;
+    d.first_check().await;
+    let dir = d.config.parent().unwrap().to_owned();
+
+    // /dev/zero never ends: read unbounded, it grew the process without limit and kept SIGTERM waiting.
+    let link = dir.join("zero.tmp");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    std::fs::rename(&link, &d.config).unwrap();
+    d.wait_metric("tagdrift_config_reload_failures_total 1", Duration::from_secs(10))
+        .await;
+
+    // A FIFO nobody writes to: opening or reading it would block for ever.
+    let fifo = dir.join("fifo.tmp");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    std::fs::rename(&fifo, &d.config).unwrap();
+    d.wait_metric("tagdrift_config_reload_failures_total 2", Duration::from_secs(10))
+        .await;
+
+    assert_eq!(d.text("/healthz").await.0, 200);
+    // Bounded inside: stop panics if the daemon has not stopped within 15 s.
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_nosniff_and_no_referrer() {
+    let source = Scripted::fixture();
+    source.hold();
+    let d = start(FIXTURE, source.clone()).await;
+    let url = |path: &str| format!("{}{path}", d.base);
+    let requests = [
+        ("/ (200)", d.http.get(url("/"))),
+        ("/metrics (200)", d.http.get(url("/metrics"))),
+        ("/healthz (200)", d.http.get(url("/healthz"))),
+        ("/readyz (200)", d.http.get(url("/readyz"))),
+        ("/report (503)", d.http.get(url("/report"))),
+        ("/report.json (503)", d.http.get(url("/report.json"))),
+        ("/report.md (503)", d.http.get(url("/report.md"))),
+        ("404", d.http.get(url("/nope"))),
+        ("405", d.http.delete(url("/metrics"))),
+        ("413", d.http.post(url("/report")).body(vec![b'x'; 4096])),
+        ("HEAD", d.http.head(url("/healthz"))),
+    ];
+    for (what, request) in requests {
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+    }
+    source.release();
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_503_while_draining() {
+    // The delay is far longer than the test: the listener must still be open whenever the 503 is looked for.
+    let mut d = start_with(
+        FIXTURE,
+        Scripted::fixture(),
+        Duration::from_secs(120),
+        tagdrift::daemon::HttpLimits::default(),
+    )
+    .await;
+    d.first_check().await;
+    assert_eq!(d.text("/readyz").await, (200, "ready\n".to_owned()));
+    d.begin_stop();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = d.text("/readyz").await;
+        if status == 503 {
+            assert_eq!(body, "not ready\n");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz still {status} 10 s after shutdown began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(d.text("/healthz").await.0, 200, "still live while draining");
+    // The daemon is left draining; the test's runtime ends it.
 }

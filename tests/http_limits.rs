@@ -1,7 +1,10 @@
 //! Hostile HTTP against both servers tagdrift runs, the real binaries over raw TCP: `tagdrift emulate` and
 //! `tagdrift run`. A 20 MiB body is refused with 413 before it is all sent, malformed JSON gets the
 //! documented 400, unknown paths 404, wrong methods 405, an absurdly long URL or header block and a garbage
-//! request line a clean 4xx, and each server keeps serving afterwards.
+//! request line a clean 4xx, and each server keeps serving afterwards. Slow and idle clients (never sending,
+//! half-sent heads, heads fed a byte at a time, idle keep-alive) are closed by both servers while others are
+//! answered, the connection cap holds new connections back until one closes, and an HTTP/2 body without a
+//! length is refused with 411.
 
 use crate::util::cli as support;
 
@@ -248,4 +251,242 @@ schedule:
     assert_eq!(status, 200);
     assert!(metrics.contains("tagdrift_"), "{metrics}");
     drop(daemon);
+}
+
+/// Short timeouts, so the slow-client tests take seconds; the cap stays out of their way.
+const SHORT: &[&str] = &[
+    "--header-read-timeout-ms",
+    "1000",
+    "--idle-timeout-ms",
+    "1000",
+    "--max-connections",
+    "64",
+];
+
+fn short_limits() -> tagdrift::daemon::HttpLimits {
+    tagdrift::daemon::HttpLimits {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
+        max_connections: 64,
+    }
+}
+
+/// Reads until the server closes `stream` (end of stream or a reset); panics if it is still open after 30 s,
+/// far beyond the servers' timeouts in these tests.
+fn assert_closed_by_server(what: &str, stream: &mut TcpStream) {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            // A 408 or the rest of an answer may come first.
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("{what}: still open 30 s later")
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Reads one whole answer (with a Content-Length) from a keep-alive connection; its status.
+fn read_answer(stream: &mut TcpStream) -> u16 {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).expect("an answer");
+        assert!(n > 0, "closed before answering");
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse().ok())
+                .expect("a content-length");
+            if rest.len() >= length {
+                return head.split(' ').nth(1).unwrap().parse().unwrap();
+            }
+        }
+    }
+}
+
+/// Holds connections that never send, half-sent request heads, a head fed a byte every 100 ms, and keep-alive
+/// connections idle after one answer; `alive` is still answered while they are held, and the server closes
+/// every one of them.
+fn slow_and_idle_clients_are_closed(addr: &str, alive: &str) {
+    let mut held: Vec<(&str, TcpStream)> = Vec::new();
+    for _ in 0..5 {
+        held.push(("never sent a byte", TcpStream::connect(addr).unwrap()));
+    }
+    for _ in 0..5 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(format!("GET {alive} HTTP/1.1\r\nHost: x\r\n").as_bytes())
+            .unwrap();
+        held.push(("half-sent head", stream));
+    }
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(format!("GET {alive} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        assert_eq!(read_answer(&mut stream), 200);
+        held.push(("idle keep-alive", stream));
+    }
+    let mut drip = TcpStream::connect(addr).unwrap();
+    drip.write_all(format!("GET {alive} HTTP/1.1\r\nHost: x\r\nX-Slow: ").as_bytes())
+        .unwrap();
+    let mut writer = drip.try_clone().unwrap();
+    // Stops when the server closes; 600 bytes (a minute) at most.
+    let dripping = std::thread::spawn(move || {
+        for _ in 0..600 {
+            if writer.write_all(b"a").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    held.push(("head fed a byte at a time", drip));
+
+    let (status, _) = get(addr, alive).expect("an answer while slow clients are held");
+    assert_eq!(status, 200);
+    for (what, stream) in &mut held {
+        assert_closed_by_server(what, stream);
+    }
+    dripping.join().unwrap();
+    let (status, _) = get(addr, alive).expect("an answer after");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn the_emulator_closes_slow_and_idle_clients_and_keeps_serving() {
+    let emu = Emulator::start(
+        "alibaba:\n  - {access_key_id: testid, access_key_secret: testsecret}\n",
+        SHORT,
+    );
+    slow_and_idle_clients_are_closed(&emu.addr, "/_emulator/health");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_closes_slow_and_idle_clients_and_keeps_serving() {
+    use crate::daemon::harness::{FIXTURE, Scripted, start_with};
+    let d = start_with(FIXTURE, Scripted::fixture(), Duration::ZERO, short_limits()).await;
+    let addr = d.base.trim_start_matches("http://").to_owned();
+    tokio::task::spawn_blocking(move || slow_and_idle_clients_are_closed(&addr, "/healthz"))
+        .await
+        .unwrap();
+    d.stop().await;
+}
+
+#[test]
+fn the_connection_cap_holds_new_connections_until_one_closes() {
+    let emu = Emulator::start(
+        "alibaba:\n  - {access_key_id: testid, access_key_secret: testsecret}\n",
+        &["--max-connections", "2"],
+    );
+    let request = b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Two connections, each answered once, so both hold a place.
+    let mut first = TcpStream::connect(&emu.addr).unwrap();
+    let mut second = TcpStream::connect(&emu.addr).unwrap();
+    for stream in [&mut first, &mut second] {
+        stream.write_all(request).unwrap();
+        assert_eq!(read_answer(stream), 200);
+    }
+    // A third connects (the kernel queues it) and asks.
+    let mut third = TcpStream::connect(&emu.addr).unwrap();
+    third.write_all(request).unwrap();
+    // Another round trip on the first: had the third been accepted, its answer would be under way by now.
+    first.write_all(request).unwrap();
+    assert_eq!(read_answer(&mut first), 200);
+    third.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    match third.read(&mut buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the third connection was served past the cap of 2: {other:?}"),
+    }
+    third.set_nonblocking(false).unwrap();
+    // The second closes: the third takes its place.
+    drop(second);
+    assert_eq!(read_answer(&mut third), 200);
+}
+
+/// A request body that sends 1 MiB, then never ends, with no length declared.
+struct Endless {
+    sent: bool,
+}
+
+impl hyper::body::Body for Endless {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.sent {
+            return std::task::Poll::Pending;
+        }
+        self.sent = true;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(vec![b'{'; MIB].into()))))
+    }
+}
+
+/// POSTs an [`Endless`] body to `path` over HTTP/2 (prior knowledge); the answer's status.
+async fn h2_post_without_length(addr: &str, path: &str) -> u16 {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("an HTTP/2 handshake");
+    tokio::spawn(connection);
+    let request = hyper::Request::post(format!("http://{addr}{path}"))
+        .body(Endless { sent: false })
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .expect("an answer within 30 s")
+        .expect("an answer");
+    response.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_bodies_without_a_length_are_refused_by_both_servers() {
+    let emu = Emulator::start(
+        "alibaba:\n  - {access_key_id: testid, access_key_secret: testsecret}\n",
+        &[],
+    );
+    for path in [
+        "/",
+        "/_emulator/faults",
+        "/v1/0123456789abcdef0123456789abcdef/secrets",
+    ] {
+        assert_eq!(
+            h2_post_without_length(&emu.addr, path).await,
+            411,
+            "emulator {path}"
+        );
+    }
+
+    use crate::daemon::harness::{FIXTURE, Scripted, start};
+    let d = start(FIXTURE, Scripted::fixture()).await;
+    let addr = d.base.trim_start_matches("http://").to_owned();
+    assert_eq!(
+        h2_post_without_length(&addr, "/report").await,
+        411,
+        "daemon /report"
+    );
+    d.stop().await;
 }

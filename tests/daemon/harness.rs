@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tagdrift::check::{BoxFuture, Source};
-use tagdrift::daemon::{self, DaemonError, Options, SourceFactory};
+use tagdrift::daemon::{self, DaemonError, HttpLimits, Options, SourceFactory};
 use tagdrift::scheduler::Checker;
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::vocab::{
@@ -152,6 +152,17 @@ pub struct Daemon {
 
 /// Writes `yaml` as the desired state and starts the daemon on 127.0.0.1:0 with `source`.
 pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
+    start_with(yaml, source, Duration::ZERO, HttpLimits::default()).await
+}
+
+/// [`start`], keeping HTTP up (with `/readyz` at 503) for `unready_delay` once shutdown begins, with `http`
+/// as the server's timeouts and connection cap.
+pub async fn start_with(
+    yaml: &str,
+    source: Arc<Scripted>,
+    unready_delay: Duration,
+    http: HttpLimits,
+) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("desired.yaml");
     std::fs::write(&config, yaml).unwrap();
@@ -169,6 +180,8 @@ pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
         on_listen: Some(Box::new(move |addr, checker| {
             let _ = listening.send((addr, checker));
         })),
+        unready_delay,
+        http,
     };
     let task = tokio::spawn(daemon::run(options, async move {
         let _ = stopped.await;
@@ -235,12 +248,17 @@ impl Daemon {
         write_atomically(&self.config, yaml);
     }
 
-    /// Stops the daemon as SIGTERM would and returns how long it took.
-    pub async fn stop(mut self) -> Duration {
-        let began = Instant::now();
+    /// Begins shutdown as SIGTERM would, without waiting for it.
+    pub fn begin_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Stops the daemon as SIGTERM would and returns how long it took.
+    pub async fn stop(mut self) -> Duration {
+        let began = Instant::now();
+        self.begin_stop();
         tokio::time::timeout(Duration::from_secs(15), &mut self.task)
             .await
             .expect("the daemon stops within 15 s")

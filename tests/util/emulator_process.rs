@@ -40,6 +40,7 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
         temp_credential_lifetime,
         imds_token_required,
         max_nonces,
+        http,
     } = options.clone();
     let defaults = Options::default();
     assert_eq!(
@@ -61,6 +62,13 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
     }
     if imds_token_required {
         flags.push("--imds-token-required".to_owned());
+    }
+    for (flag, value) in [
+        ("--header-read-timeout-ms", http.header_read_timeout.as_millis()),
+        ("--idle-timeout-ms", http.idle_timeout.as_millis()),
+        ("--max-connections", http.max_connections as u128),
+    ] {
+        flags.extend([flag.to_owned(), value.to_string()]);
     }
 
     let Faults {

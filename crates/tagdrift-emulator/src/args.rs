@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::clock::Clock;
 use super::faults::{Faults, parse_group};
-use super::{EmulatorError, Options};
+use super::{EmulatorError, HttpLimits, Options};
 
 /// `tagdrift emulate`: serve emulated Alibaba KMS/STS/ECS-metadata and Huawei DEW/IAM APIs on one address.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
@@ -105,6 +105,18 @@ pub struct EmulateArgs {
     /// (for tests replaying signed requests at their timestamps). Without it the system clock is used.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     pub manual_clock: Option<DateTime<Utc>>,
+
+    /// Close a connection whose request head has not fully arrived this long after it began.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+
+    /// Close a connection that has had no request in flight for this long.
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+
+    /// Most connections open at once; more wait to be accepted until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 fn parse_rfc3339(value: &str) -> Result<DateTime<Utc>, String> {
@@ -139,6 +151,9 @@ impl EmulateArgs {
             sts_duration_secs: None,
             imds_token_required: false,
             manual_clock: None,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 1024,
         }
     }
 
@@ -183,6 +198,11 @@ impl EmulateArgs {
             seed: self.seed,
             temp_credential_lifetime: self.sts_duration_secs.map(Duration::from_secs),
             imds_token_required: self.imds_token_required,
+            http: HttpLimits {
+                header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+                idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+                max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            },
             ..Options::default()
         }
     }
@@ -232,6 +252,42 @@ mod tests {
             assert!(cli.args.faults().is_err(), "{bad}");
         }
         assert!(Cli::try_parse_from(["emulate", "--generate", "1", "--inventory", "x.yaml"]).is_err());
+    }
+
+    #[test]
+    fn connection_flags_become_http_limits() {
+        let defaults = Cli::try_parse_from(["emulate", "--generate", "1"]).unwrap();
+        assert_eq!(defaults.args.options().http, HttpLimits::default());
+        let cli = Cli::try_parse_from([
+            "emulate",
+            "--generate",
+            "1",
+            "--header-read-timeout-ms",
+            "250",
+            "--idle-timeout-ms",
+            "1500",
+            "--max-connections",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.args.options().http,
+            HttpLimits {
+                header_read_timeout: Duration::from_millis(250),
+                idle_timeout: Duration::from_millis(1500),
+                max_connections: 8,
+            }
+        );
+        for flag in [
+            "--header-read-timeout-ms",
+            "--idle-timeout-ms",
+            "--max-connections",
+        ] {
+            assert!(
+                Cli::try_parse_from(["emulate", "--generate", "1", flag, "0"]).is_err(),
+                "{flag} 0"
+            );
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub use router::router;
 pub use state::{IssuedCredential, State};
 pub use stats::{ApiStats, CloudStats, StatsSnapshot};
 pub use store::{KeyOwner, Store};
+pub use tagdrift_serve::Limits as HttpLimits;
 
 /// Start-up options that do not change while the emulator runs (faults and limits do: see [`Faults`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +67,8 @@ pub struct Options {
     /// At most this many signature nonces are remembered (oldest forgotten first), bounding memory under
     /// long high-rate benchmarks.
     pub max_nonces: usize,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             temp_credential_lifetime: None,
             imds_token_required: false,
             max_nonces: 1_000_000,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -123,15 +127,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), EmulatorError> {
-    let app = router(state.clone()).into_make_service_with_connect_info::<ConnInfo>();
     let signal_state = state.clone();
-    axum::serve(net::EmuListener::new(listener), app)
-        .with_graceful_shutdown(async move {
+    tagdrift_serve::serve(
+        net::EmuListener::new(listener),
+        router(state.clone()),
+        ConnInfo::of,
+        state.options().http,
+        async move {
             shutdown.await;
             signal_state.begin_shutdown();
-        })
-        .await
-        .map_err(EmulatorError::Serve)?;
+        },
+    )
+    .await;
     let stats = lock(&state.stats).summary_lines();
     tracing::info!(total = state.stats().total, "emulator stopped; calls served");
     for line in stats {

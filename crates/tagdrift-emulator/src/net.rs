@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -33,7 +32,7 @@ impl ConnControl {
 }
 
 /// A TCP connection that fails all I/O once its [`ConnControl`] asks for a reset.
-pub struct ConnIo {
+pub(crate) struct ConnIo {
     stream: TcpStream,
     control: Arc<ConnControl>,
 }
@@ -95,12 +94,12 @@ impl AsyncWrite for ConnIo {
 }
 
 /// A TCP listener producing [`ConnIo`] connections.
-pub struct EmuListener {
+pub(crate) struct EmuListener {
     inner: TcpListener,
 }
 
 impl EmuListener {
-    pub fn new(inner: TcpListener) -> EmuListener {
+    pub(crate) fn new(inner: TcpListener) -> EmuListener {
         EmuListener { inner }
     }
 }
@@ -144,11 +143,12 @@ pub struct ConnInfo {
     pub control: Arc<ConnControl>,
 }
 
-impl Connected<IncomingStream<'_, EmuListener>> for ConnInfo {
-    fn connect_info(stream: IncomingStream<'_, EmuListener>) -> Self {
+impl ConnInfo {
+    /// The information of an accepted connection.
+    pub(crate) fn of(io: &ConnIo, remote: &SocketAddr) -> ConnInfo {
         ConnInfo {
-            remote: *stream.remote_addr(),
-            control: stream.io().control.clone(),
+            remote: *remote,
+            control: io.control.clone(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/_emulator/inventory", get(get_inventory))
         .merge(alibaba::routes())
         .merge(huawei::routes())
+        .layer(middleware::from_fn(tagdrift_serve::require_content_length))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
