@@ -53,6 +53,7 @@ pub(super) fn desired_state(root: &Node, c: &mut Collector) -> Option<DesiredSta
     let mut v = Validator {
         c,
         accounts: Vec::new(),
+        account_index: HashMap::new(),
         defaults: Vec::new(),
     };
     let state = v.document(root);
@@ -72,6 +73,9 @@ struct Known {
 struct Validator<'c> {
     c: &'c mut Collector,
     accounts: Vec<Known>,
+    /// Position in `accounts` by name. Every resource and selector looks its account up by name, and a scan of
+    /// `accounts` per lookup made validating N accounts quadratic (200,000 accounts took over a minute).
+    account_index: HashMap<String, usize>,
     /// Valid defaults, for counting a declared resource's inherited tags.
     defaults: Vec<Defaults>,
 }
@@ -85,6 +89,12 @@ struct TagItem<'n> {
 }
 
 impl Validator<'_> {
+    /// The account remembered under `name`, if any.
+    fn known_account(&self, name: &str) -> Option<(usize, &Known)> {
+        let i = *self.account_index.get(name)?;
+        Some((i, &self.accounts[i]))
+    }
+
     fn document(&mut self, root: &Node) -> Option<DesiredState> {
         if !matches!(root.value, Value::Mapping(_)) {
             self.c.at(
