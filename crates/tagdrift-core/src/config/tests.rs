@@ -476,6 +476,24 @@ fn cron_is_checked_like_the_scheduler() {
     }
 }
 
+#[test]
+fn cron_that_never_fires_is_refused() {
+    // February 29 fires in leap years only, and day 31 only in the months that have one.
+    for rare in ["0 0 0 29 2 *", "0 0 0 31 * *", "0 0 12 29 2 MON"] {
+        assert_eq!(check_cron(rare), Ok(()), "{rare}");
+    }
+    for never in ["0 0 0 31 2 *", "0 0 0 30 2 *", "0 0 0 31 4,6,9,11 *"] {
+        assert_eq!(
+            check_cron(never),
+            Err(
+                "it never fires: no date matches its day of month, month, day of week and year together"
+                    .to_string()
+            ),
+            "{never}"
+        );
+    }
+}
+
 /// `accounts` entries named `a0` to `a{n-1}`, for the tests of files with many accounts.
 fn many_accounts(n: usize) -> String {
     let mut text = String::from("version: 1\naccounts:\n");

@@ -222,14 +222,24 @@ fn or_list(names: &[&str]) -> String {
 }
 
 /// Validates cron as tokio-cron-scheduler 0.15 parses it (`JobBuilder::with_schedule`: croner with seconds
-/// required), so a schedule accepted here is accepted there.
+/// required), so a schedule accepted here is accepted there; and refuses one that matches no time at all
+/// (`0 0 0 31 2 *`), which the scheduler would accept and then never run a check.
 pub fn check_cron(expr: &str) -> Result<(), String> {
-    croner::parser::CronParser::builder()
+    let cron = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .build()
         .parse(expr)
-        .map(|_| ())
-        .map_err(|e| one_line(e.to_string().trim_end_matches('.')))
+        .map_err(|e| one_line(e.to_string().trim_end_matches('.')))?;
+    // Searched from a fixed instant, not from now, because this crate reads no clock. The Gregorian calendar
+    // repeats every 400 years and croner searches up to the year 5000, so a schedule with no time after 1970
+    // has none at all, unless its optional year field names only earlier years.
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    match cron.find_next_occurrence(&epoch, true) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(
+            "it never fires: no date matches its day of month, month, day of week and year together".to_string(),
+        ),
+    }
 }
 
 fn one_line(text: &str) -> String {
