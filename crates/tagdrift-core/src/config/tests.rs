@@ -498,7 +498,9 @@ fn cron_that_never_fires_is_refused() {
 fn many_accounts(n: usize) -> String {
     let mut text = String::from("version: 1\naccounts:\n");
     for i in 0..n {
-        text.push_str(&format!("  - {{name: a{i}, cloud: alibaba, regions: [cn-hangzhou]}}\n"));
+        text.push_str(&format!(
+            "  - {{name: a{i}, cloud: alibaba, regions: [cn-hangzhou]}}\n"
+        ));
     }
     text
 }

@@ -237,7 +237,8 @@ pub fn check_cron(expr: &str) -> Result<(), String> {
     match cron.find_next_occurrence(&epoch, true) {
         Ok(_) => Ok(()),
         Err(_) => Err(
-            "it never fires: no date matches its day of month, month, day of week and year together".to_string(),
+            "it never fires: no date matches its day of month, month, day of week and year together"
+                .to_string(),
         ),
     }
 }
