@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tagdrift_cloud::read::{self, Reader};
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::drift::{self, Plan};
+use tagdrift_core::report;
 use tagdrift_core::vocab::{ErrorCode, Observations, ReadError, ResourceType, ScopeFailure};
 
 /// A boxed, sendable future, so [`Source`] stays object-safe.
@@ -34,11 +35,18 @@ impl Source for CloudSource {
         Box::pin(async move {
             let observations = self.0.read(state).await;
             for (account, message) in read::refused_accounts(&observations) {
-                tracing::error!(account = %account, reason = %message, "the cloud refused this account's credentials");
+                log_refused(&account, &message);
             }
             observations
         })
     }
+}
+
+/// Logs an account whose credentials a cloud refused. The reason is the cloud's own text, so it is made
+/// visible like everywhere else it is shown: a log line must not carry a terminal escape or a bidirectional
+/// override either.
+fn log_refused(account: &str, message: &str) {
+    tracing::error!(account = %account, reason = %report::visible(message), "the cloud refused this account's credentials");
 }
 
 /// How long past `schedule.check_timeout_seconds` a source that ignores the deadline is given before its read
@@ -129,5 +137,58 @@ fn timed_out(state: &DesiredState, deadline: Duration) -> Observations {
     Observations {
         resources: Vec::new(),
         scope_failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::log_refused;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn cloud_text_in_logs_is_made_visible() {
+        for json in [false, true] {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let builder = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(move || writer.clone());
+            let subscriber: Box<dyn tracing::Subscriber + Send + Sync> = if json {
+                Box::new(builder.json().finish())
+            } else {
+                Box::new(builder.finish())
+            };
+            tracing::subscriber::with_default(subscriber, || {
+                log_refused("ali-prod", "denied\x1b[2J by \u{202e}gnp.exe");
+            });
+            let bytes = captured.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let out = String::from_utf8(bytes).unwrap_or_default();
+            assert!(!out.contains(['\x1b', '\u{202e}']), "{out}");
+            let want = if json {
+                r"denied\\u{1b}[2J by \\u{202e}gnp.exe"
+            } else {
+                r"denied\u{1b}[2J by \u{202e}gnp.exe"
+            };
+            assert!(out.contains(want), "{out}");
+        }
     }
 }

@@ -56,13 +56,17 @@ fn write(html: &mut String, section: &impl Template) {
 }
 
 /// The escaper askama applies to every value an HTML template prints (askama.toml registers it for `html`):
-/// `&`, `<`, `>`, `"` and `'` become `&amp;`, `&lt;`, `&gt;`, `&quot;` and `&#39;`, safe in element content
-/// and in quoted attribute values. askama's own escaper writes numeric references (`&#60;`) instead.
+/// hidden characters (ESC, U+202E, ...) are first made visible with [`report::visible`], as in every other
+/// output, since HTML escaping leaves them to reorder or hide the text around them; then `&`, `<`, `>`, `"`
+/// and `'` become `&amp;`, `&lt;`, `&gt;`, `&quot;` and `&#39;`, safe in element content and in quoted
+/// attribute values. askama's own escaper writes numeric references (`&#60;`) instead.
 #[derive(Clone, Copy)]
 struct Escaper;
 
 impl askama::filters::Escaper for Escaper {
-    fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, mut text: &str) -> fmt::Result {
+    fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, text: &str) -> fmt::Result {
+        let visible = report::visible(text);
+        let mut text: &str = &visible;
         while let Some(i) = text.find(['&', '<', '>', '"', '\'']) {
             dest.write_str(&text[..i])?;
             dest.write_str(match text.as_bytes()[i] {
@@ -449,38 +453,43 @@ mod tests {
     /// A check where every string that reaches the page is hostile: account, region, id, alias, tag keys and
     /// values, rule name, error messages, and a failed listing; with every status, action and violation kind.
     fn hostile_snapshot(extra_missing: usize) -> Snapshot {
-        let account = format!("acct-{HOSTILE}");
-        let region = format!("region-{HOSTILE}");
+        snapshot_with(HOSTILE, extra_missing)
+    }
+
+    /// The snapshot of [`hostile_snapshot`] with `HOSTILE` text of the caller's choice.
+    fn snapshot_with(hostile: &str, extra_missing: usize) -> Snapshot {
+        let account = format!("acct-{hostile}");
+        let region = format!("region-{hostile}");
         let key = |id: &str| res(Cloud::Alibaba, &account, &region, ResourceType::Key, id);
-        let drifted = key(&format!("id-{HOSTILE}"));
+        let drifted = key(&format!("id-{hostile}"));
         let missing = key("missing");
         let unknown = key("unknown");
         let discovered = key("discovered");
         let mut desired = Desired::new()
-            .declare(&drifted, &[("env", HOSTILE), ("owner", "a"), (HOSTILE, "new")])
+            .declare(&drifted, &[("env", hostile), ("owner", "a"), (hostile, "new")])
             .declare(&missing, &[("owner", "a")])
             .declare(&unknown, &[("owner", "a")])
             .discover(any(), true)
             .rule(
-                rule(&format!("rule-{HOSTILE}"))
+                rule(&format!("rule-{hostile}"))
                     .required(&["team"])
-                    .allowed("tier", &[HOSTILE]),
+                    .allowed("tier", &[hostile]),
             );
         let mut observed = Obs::new()
             .found_alias(
                 &drifted,
-                &format!("alias/{HOSTILE}"),
+                &format!("alias/{hostile}"),
                 &[
                     ("env", "prod"),
-                    ("gone", HOSTILE),
-                    ("tier", HOSTILE),
+                    ("gone", hostile),
+                    ("tier", hostile),
                     ("team", "t"),
                 ],
             )
             .not_found(&missing)
-            .failed(&unknown, ErrorCode::Throttled, &format!("message {HOSTILE}"))
+            .failed(&unknown, ErrorCode::Throttled, &format!("message {hostile}"))
             .found(&discovered, &[("tier", "bad")])
-            .scope_failed(&key(""), ErrorCode::Http5xx, &format!("listing {HOSTILE}"));
+            .scope_failed(&key(""), ErrorCode::Http5xx, &format!("listing {hostile}"));
         for i in 0..extra_missing {
             let r = key(&format!("extra-{i}"));
             desired = desired.declare(&r, &[]);
@@ -531,6 +540,25 @@ mod tests {
             format!("value not in [{e}] <small>(rule rule-{e})</small>"),
             format!("<li data-cloud=\"alibaba\" data-account=\"acct-{e}\">"),
             format!("<code>http_5xx</code> listing {e}</li>"),
+        ] {
+            assert!(html.contains(&expected), "{expected}\n{html}");
+        }
+    }
+
+    #[test]
+    fn escapes_and_bidirectional_overrides_from_the_clouds_are_shown_visibly() {
+        // U+202E would show `gnp.exe` reversed, as `exe.png`; ESC would reach a terminal reading the page.
+        let snapshot = snapshot_with("\x1b[2J\u{202e}gnp.exe", 0);
+        let html = page(Some(&snapshot), &active(&snapshot.state));
+        assert!(!html.contains(['\x1b', '\u{202e}']), "{html}");
+        let v = r"\u{1b}[2J\u{202e}gnp.exe";
+        for expected in [
+            format!("<option value=\"acct-{v}\">acct-{v}</option>"),
+            format!("<code class=\"id\">id-{v}</code>"),
+            format!("<b>+</b> {v} = \"new\" <small>(declared)</small>"),
+            format!("<b>~</b> env = \"prod\" → \"{v}\""),
+            format!("could not be read: <code>throttled</code>: message {v}</li>"),
+            format!("<code>http_5xx</code> listing {v}</li>"),
         ] {
             assert!(html.contains(&expected), "{expected}\n{html}");
         }

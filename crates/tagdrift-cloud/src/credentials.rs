@@ -228,9 +228,10 @@ impl Provider {
             }
             Err(error) => match cache.as_ref() {
                 Some(cached) if cached.fetched.usable(now) => {
+                    // The error can quote an STS or metadata answer: cloud text, made visible.
                     tracing::warn!(
                         source = self.inner.sources[cached.source].name(),
-                        error = %error,
+                        error = %tagdrift_core::report::visible(&error.to_string()),
                         "credential refresh failed; using the cached credential until it expires"
                     );
                     Ok(cached.fetched.credential.clone())
@@ -268,7 +269,7 @@ impl Provider {
                 Ok(fetched) => return Ok((index, fetched)),
                 Err(error) if sources.len() == 1 => return Err(error),
                 Err(error) => {
-                    tracing::debug!(source = sources[index].name(), error = %error, "credential source skipped");
+                    tracing::debug!(source = sources[index].name(), error = %tagdrift_core::report::visible(&error.to_string()), "credential source skipped");
                     errors.push(format!("{}: {error}", sources[index].name()));
                 }
             }

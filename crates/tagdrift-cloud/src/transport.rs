@@ -610,7 +610,8 @@ impl Transport {
                 operation = call.operation.as_str(),
                 attempt = number,
                 error = failure.code.as_str(),
-                cloud_code = failure.cloud_code.as_deref().unwrap_or(""),
+                // The cloud's own error code: cloud text, shown as every output shows it.
+                cloud_code = %tagdrift_core::report::visible(failure.cloud_code.as_deref().unwrap_or("")),
                 delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 "retrying cloud call"
             );

@@ -12,6 +12,8 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -162,19 +164,48 @@ pub fn violation_note(v: &Violation) -> String {
     }
 }
 
-/// Replaces control characters (newlines, escapes) with visible escapes, so a tag value or cloud message can
-/// neither break a report's layout nor drive a terminal.
-fn sanitize(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_owned();
+/// Text from a cloud (or a file) made safe to show: every control character (ESC, newlines, C1), bidirectional
+/// control (U+202E and the other overrides, embeddings, isolates and marks), zero-width or otherwise invisible
+/// formatting character and Unicode tag character is replaced by a visible escape, `\n`, `\r`, `\t` or
+/// `\u{1b}`, `\u{202e}`. Tag keys and values come from whoever can tag a resource; unescaped, they could drive a
+/// terminal, break a report's layout or make one id read as another.
+///
+/// Every output uses this one function, so they all show the same characters the same way: the text and
+/// Markdown reports, the HTML page (before HTML escaping) and log fields that carry cloud text. The JSON report
+/// does not: it keeps values exact, and JSON escapes control characters itself.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_hidden) {
+        return Cow::Borrowed(s);
     }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_hidden(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
-        })
-        .collect()
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `c` is one [`visible`] escapes: it is invisible, or changes how the text around it displays.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'                       // soft hyphen
+            | '\u{61c}'                    // Arabic letter mark
+            | '\u{180e}'                   // Mongolian vowel separator
+            | '\u{200b}'..='\u{200f}'      // zero-width space, (non-)joiner, left-to-right and right-to-left marks
+            | '\u{2028}'..='\u{202e}'      // line and paragraph separators, bidirectional embeddings and overrides
+            | '\u{2060}'..='\u{2064}'      // word joiner, invisible operators
+            | '\u{2066}'..='\u{206f}'      // bidirectional isolates, deprecated format characters
+            | '\u{feff}'                   // zero-width no-break space (byte order mark)
+            | '\u{fff9}'..='\u{fffb}'      // interlinear annotation
+            | '\u{e0000}'..='\u{e007f}'  // tag characters, invisible ASCII look-alikes
+        )
 }

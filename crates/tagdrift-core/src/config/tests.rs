@@ -490,6 +490,67 @@ fn cron_is_checked_like_the_scheduler() {
 }
 
 #[test]
+fn cron_that_never_fires_is_refused() {
+    // February 29 fires in leap years only, and day 31 only in the months that have one.
+    for rare in ["0 0 0 29 2 *", "0 0 0 31 * *", "0 0 12 29 2 MON"] {
+        assert_eq!(check_cron(rare), Ok(()), "{rare}");
+    }
+    for never in ["0 0 0 31 2 *", "0 0 0 30 2 *", "0 0 0 31 4,6,9,11 *"] {
+        assert_eq!(
+            check_cron(never),
+            Err(
+                "it never fires: no date matches its day of month, month, day of week and year together"
+                    .to_string()
+            ),
+            "{never}"
+        );
+    }
+}
+
+/// `accounts` entries named `a0` to `a{n-1}`, for the tests of files with many accounts.
+fn many_accounts(n: usize) -> String {
+    let mut text = String::from("version: 1\naccounts:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{name: a{i}, cloud: alibaba, regions: [cn-hangzhou]}}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn accounts_are_found_by_name_among_thousands() {
+    let n = 5000;
+    let mut text = many_accounts(n);
+    text.push_str("  - {name: a4321, cloud: alibaba, regions: [cn-hangzhou]}\n");
+    text.push_str("resources:\n");
+    text.push_str("  - {account: a4999, region: cn-hangzhou, type: key, id: k1}\n");
+    text.push_str("  - {account: a5000, region: cn-hangzhou, type: key, id: k2}\n");
+    text.push_str("rules:\n  - {name: r, match: {account: a0, cloud: huawei}, required: [owner]}\n");
+    let first = n + 1;
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "t.yaml:{}:12: accounts[{n}].name: duplicate account name 'a4321' (first at line {})",
+                n + 3,
+                4321 + 3
+            ),
+            format!(
+                "t.yaml:{}:15: resources[1].account: unknown account 'a5000' (known: {} and {} more)",
+                first + 5,
+                (0..20).map(|i| format!("a{i}")).collect::<Vec<_>>().join(", "),
+                n - 20
+            ),
+            format!(
+                "t.yaml:{}:32: rules[0].match.account: account 'a0' is on alibaba, so this selector (cloud: huawei) matches nothing",
+                first + 7
+            ),
+        ]
+    );
+}
+
+#[test]
 fn selectors_pick_tag_rules_from_configured_accounts() {
     // A default for every resource must fit every cloud that has an account; Huawei keys are the strictest.
     let long_key = "k".repeat(40);

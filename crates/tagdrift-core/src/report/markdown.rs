@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ReportMeta, count, summary_lines};
+use super::{ReportMeta, count, summary_lines, visible};
 use crate::drift::{Action, Cause, Plan, ResourcePlan, Status, TagChange, Verdict, Violation, ViolationKind};
 
 /// Tables and lists longer than this fold into `<details>`.
@@ -354,13 +354,13 @@ fn cell(s: &str) -> String {
     code(s).replace('|', "\\|")
 }
 
-/// A CommonMark code span holding `s` literally, whatever backticks it contains. Newlines become spaces (a
-/// span cannot hold them in a table) and an empty value shows as `(empty)`.
+/// A CommonMark code span holding `s` literally, whatever backticks it contains, with hidden characters made
+/// [`visible`] (a span cannot hold a newline in a table either). An empty value shows as `(empty)`.
 fn code(s: &str) -> String {
     if s.is_empty() {
         return "_(empty)_".to_owned();
     }
-    let s = s.replace(['\r', '\n'], " ");
+    let s = visible(s);
     let mut longest = 0;
     let mut run = 0;
     for c in s.chars() {
@@ -378,17 +378,17 @@ fn code(s: &str) -> String {
     format!("{fence}{pad}{s}{pad}{fence}")
 }
 
-/// Free text (reasons, cloud messages) for a table cell: Markdown and HTML characters are escaped.
+/// Free text (reasons, cloud messages) for a table cell: hidden characters made [`visible`], then Markdown and
+/// HTML characters escaped (the backslashes of `\u{1b}` too, so they show as written).
 fn text_cell(s: &str) -> String {
+    let s = visible(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '\r' | '\n' => out.push(' '),
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '#' | '!' => {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
@@ -407,7 +407,7 @@ mod tests {
             ("a`b", "``a`b``"),
             ("`x`", "`` `x` ``"),
             ("a``b`", "``` a``b` ```"),
-            ("line1\nline2", "`line1 line2`"),
+            ("line1\nline2", "`line1\\nline2`"),
             (" padded ", "`  padded  `"),
         ];
         for (input, want) in cases {

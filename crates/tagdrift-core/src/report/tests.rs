@@ -416,6 +416,85 @@ fn control_characters_cannot_reach_the_terminal() {
     assert!(out.contains(r#""bad\u{1b}[2Jvalue\nnext""#), "{out}");
 }
 
+#[test]
+fn hidden_characters_are_made_visible_and_the_rest_kept() {
+    let cases = [
+        (
+            "plain text, ünïcødé, 日本語, emoji 🙂",
+            "plain text, ünïcødé, 日本語, emoji 🙂",
+        ),
+        ("esc\x1b[31m", r"esc\u{1b}[31m"),
+        ("rlo\u{202e}fdp.exe", r"rlo\u{202e}fdp.exe"),
+        ("lines\r\n\ttab", r"lines\r\n\ttab"),
+        ("nul\0 del\x7f c1\u{9b}", r"nul\u{0} del\u{7f} c1\u{9b}"),
+        ("zw\u{200b}\u{200d}\u{feff}", r"zw\u{200b}\u{200d}\u{feff}"),
+        ("isolate\u{2066}x\u{2069}", r"isolate\u{2066}x\u{2069}"),
+        ("tag\u{e0041}", r"tag\u{e0041}"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(visible(input), want, "{input:?}");
+    }
+    assert!(matches!(visible("clean"), std::borrow::Cow::Borrowed(_)));
+}
+
+/// A plan where a cloud returned hostile tag keys, values and messages: ESC sequences and U+202E (which shows
+/// `gnp.exe` reversed, as `exe.png`).
+fn hostile() -> Plan {
+    let desired = Desired::new()
+        .declare(&ali_secret("a"), &[("k", "ok")])
+        .declare(&ali_key("b"), &[("k", "ok")]);
+    let observed = Obs::new()
+        .found(
+            &ali_secret("a"),
+            &[
+                ("k", "bad\x1b[2J\u{202e}gnp.exe"),
+                ("x\x1b]0;t\x07\u{202e}y", "v"),
+            ],
+        )
+        .failed(&ali_key("b"), ErrorCode::Throttled, "slow \x1b[5m\u{202e}down");
+    plan(&desired.build(), &observed.build(), date(TODAY))
+}
+
+fn assert_nothing_hidden(out: &str) {
+    assert!(!out.contains(['\x1b', '\x07', '\u{202e}']), "{out}");
+}
+
+#[test]
+fn text_report_shows_escapes_and_overrides_visibly() {
+    let out = text(&hostile(), &meta(), false);
+    assert_nothing_hidden(&out);
+    for want in [
+        r#""bad\u{1b}[2J\u{202e}gnp.exe" -> "ok""#,
+        r#""x\u{1b}]0;t\u{7}\u{202e}y" = "v" -> null"#,
+        r"could not be read: throttled: slow \u{1b}[5m\u{202e}down",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+}
+
+#[test]
+fn markdown_report_shows_escapes_and_overrides_visibly() {
+    let out = markdown(&hostile(), &meta());
+    assert_nothing_hidden(&out);
+    for want in [
+        r"`bad\u{1b}[2J\u{202e}gnp.exe`",
+        r"`x\u{1b}]0;t\u{7}\u{202e}y`",
+        // Free text escapes Markdown too: `\\` shows as one backslash, `\[` as a bracket.
+        r"slow \\u{1b}\[5m\\u{202e}down",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+}
+
+#[test]
+fn json_report_keeps_values_exact() {
+    let out = json(&hostile(), &meta());
+    // JSON escapes control characters itself (ESC as \u001b); U+202E is valid JSON text and stays as it is,
+    // so a program reading the report gets the exact value the cloud holds.
+    assert!(!out.contains('\x1b'), "{out}");
+    assert!(out.contains("\"bad\\u001b[2J\u{202e}gnp.exe\""), "{out}");
+}
+
 /// Key paths of a JSON value, array indices dropped: `resources[].changes[].key`.
 fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
     match value {

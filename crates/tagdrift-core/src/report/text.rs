@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use super::{ReportMeta, count, sanitize, summary_lines, violation_note};
+use super::{ReportMeta, count, summary_lines, violation_note, visible};
 use crate::drift::{
     Action, Cause, ExpiredIgnore, IgnoredItem, Plan, ResourcePlan, Status, TagChange, UnknownScope,
     Violation, ViolationKind,
@@ -19,7 +19,7 @@ const LONG_VALUE: usize = 40;
 pub fn text(plan: &Plan, meta: &ReportMeta, color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
-    let _ = writeln!(out, "{}", meta.checked_line(sanitize));
+    let _ = writeln!(out, "{}", meta.checked_line(|s| visible(s).into_owned()));
     out.push('\n');
 
     let shown: Vec<&ResourcePlan> = plan
@@ -112,9 +112,10 @@ impl Paint {
     }
 }
 
-/// A quoted, escaped string, as Terraform prints values.
+/// A quoted, escaped string, as Terraform prints values: `\` and `"` escaped so the quotes delimit the value,
+/// hidden characters made [`visible`].
 fn q(s: &str) -> String {
-    format!("{s:?}")
+    format!("\"{}\"", visible(&s.replace('\\', "\\\\").replace('"', "\\\"")))
 }
 
 fn resource(out: &mut String, p: &Paint, r: &ResourcePlan) {
@@ -130,14 +131,14 @@ fn resource(out: &mut String, p: &Paint, r: &ResourcePlan) {
         res.resource_type,
         q(&res.id),
         alias,
-        sanitize(&res.account),
-        sanitize(&res.region)
+        visible(&res.account),
+        visible(&res.region)
     );
     let phrase = match (r.status, &r.error) {
         (Status::Drifted, _) if r.managed => "has drifted".to_owned(),
         (Status::Drifted, _) => "has drifted (not declared, found by discovery)".to_owned(),
         (Status::Missing, _) => "is missing: declared but not found".to_owned(),
-        (Status::Unknown, Some(e)) => format!("could not be read: {}: {}", e.code, sanitize(&e.message)),
+        (Status::Unknown, Some(e)) => format!("could not be read: {}: {}", e.code, visible(&e.message)),
         (Status::Unknown, None) => "could not be read".to_owned(),
         (Status::Unmanaged, _) => "is not declared (unmanaged)".to_owned(),
         (Status::InSync, _) => format!("is in sync, {}", ignored_phrase(&r.ignored)),
@@ -200,7 +201,7 @@ fn drifted_block(out: &mut String, p: &Paint, r: &ResourcePlan) {
                     Action::Remove => format!("{} -> null", before.unwrap_or_default()),
                 };
                 let note = match &c.cause {
-                    Cause::Forbidden { rule } => format!("   # forbidden by rule {}", sanitize(rule)),
+                    Cause::Forbidden { rule } => format!("   # forbidden by rule {}", visible(rule)),
                     _ => String::new(),
                 };
                 let _ = writeln!(out, "      {} {key} = {value}{note}", p.symbol(c.action));
@@ -224,8 +225,8 @@ fn drifted_block(out: &mut String, p: &Paint, r: &ResourcePlan) {
                     out,
                     "      {} {key} = {value}   # rule {}: {}",
                     p.magenta("!"),
-                    sanitize(&v.rule),
-                    sanitize(&violation_note(v))
+                    visible(&v.rule),
+                    visible(&violation_note(v))
                 );
             }
         }
@@ -286,8 +287,8 @@ fn ignored_groups(items: &[IgnoredItem]) -> Vec<String> {
     groups
         .into_iter()
         .map(|(reason, until, n)| match until {
-            Some(u) => format!("{n} ignored until {u}: {}", sanitize(reason)),
-            None => format!("{n} ignored: {}", sanitize(reason)),
+            Some(u) => format!("{n} ignored until {u}: {}", visible(reason)),
+            None => format!("{n} ignored: {}", visible(reason)),
         })
         .collect()
 }
@@ -303,10 +304,10 @@ fn scope_failure(out: &mut String, f: &UnknownScope) {
         "  # {} {} listing in {}/{} failed: {}: {}",
         s.cloud,
         s.resource_type,
-        sanitize(&s.account),
-        sanitize(&s.region),
+        visible(&s.account),
+        visible(&s.region),
         f.code,
-        sanitize(&f.message)
+        visible(&f.message)
     );
 }
 
@@ -314,7 +315,7 @@ fn expired(out: &mut String, e: &ExpiredIgnore) {
     let keys = if e.keys.is_empty() {
         "every key".to_owned()
     } else {
-        sanitize(&e.keys.join(", "))
+        visible(&e.keys.join(", ")).into_owned()
     };
     let _ = writeln!(
         out,
@@ -322,7 +323,7 @@ fn expired(out: &mut String, e: &ExpiredIgnore) {
         e.position,
         q(&e.reason),
         e.until,
-        sanitize(&e.selector),
+        visible(&e.selector),
         keys,
         count(e.resurfaced, "resource", "resources")
     );
@@ -346,7 +347,7 @@ fn inline_diff(p: &Paint, before: &str, after: &str) -> String {
     }
     runs.into_iter()
         .map(|(tag, text)| {
-            let text = sanitize(&text);
+            let text = visible(&text).into_owned();
             match (tag, p.0) {
                 (ChangeTag::Equal, _) => text,
                 (ChangeTag::Delete, true) => p.wrap("31;9", &text),

@@ -129,7 +129,7 @@ impl Validator<'_> {
         cloud: Option<Cloud>,
         regions: Option<&[Region]>,
     ) {
-        if let Some(first) = self.accounts.iter().find(|k| k.name == name) {
+        if let Some((_, first)) = self.known_account(name) {
             let message = format!(
                 "duplicate account name {} (first at line {})",
                 quote(name),
@@ -137,6 +137,7 @@ impl Validator<'_> {
             );
             self.c.at(node, path, message);
         } else {
+            self.account_index.insert(name.to_string(), self.accounts.len());
             self.accounts.push(Known {
                 name: name.to_string(),
                 line: node.mark.line,

@@ -108,7 +108,7 @@ impl Validator<'_> {
     /// A resource's `account`, with its index in `self.accounts` when it names a configured account.
     fn account_ref(&mut self, node: &Node, path: &str) -> Option<(String, Option<usize>)> {
         let name = self.c.string(node, path)?;
-        let index = self.accounts.iter().position(|k| k.name == name);
+        let index = self.known_account(&name).map(|(i, _)| i);
         if index.is_none() {
             let message = self.unknown_account(&name);
             self.c.at(node, path, message);

@@ -14,6 +14,8 @@ use crate::vocab::{Cloud, ResourceType};
 use crate::yaml::{Fields, Node, Resolved, Value, field, item, quote};
 
 const SELECTOR: &[&str] = &["cloud", "account", "region", "type", "name"];
+/// Account names an "unknown account" message lists at most.
+const KNOWN_LISTED: usize = 20;
 
 impl Validator<'_> {
     /// The `match` field of a defaults, rule, discovery or ignore entry; every field optional.
@@ -34,13 +36,13 @@ impl Validator<'_> {
             let p = field(&path, "account");
             let glob = self.glob(n, &p, false)?;
             if !is_glob(&glob.pattern) {
-                match self.accounts.iter().find(|k| k.name == glob.pattern) {
+                match self.known_account(&glob.pattern).map(|(_, k)| k.cloud) {
                     None => {
                         let message = self.unknown_account(&glob.pattern);
                         self.c.at(n, &p, message);
                     }
-                    Some(known) => {
-                        if let (Some(want), Some(have)) = (cloud, known.cloud)
+                    Some(known_cloud) => {
+                        if let (Some(want), Some(have)) = (cloud, known_cloud)
                             && want != have
                         {
                             self.c.at(
@@ -72,17 +74,23 @@ impl Validator<'_> {
         })
     }
 
+    /// The message for a reference to an account that is not configured. The known names are listed up to
+    /// [`KNOWN_LISTED`]: with thousands of accounts, each such message listing them all made a file full of
+    /// typos quadratic to report, and unreadable.
     pub(super) fn unknown_account(&self, name: &str) -> String {
-        let known: Vec<&str> = self.accounts.iter().map(|k| k.name.as_str()).collect();
-        format!(
-            "unknown account {} (known: {})",
-            quote(name),
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        )
+        let known: Vec<&str> = self
+            .accounts
+            .iter()
+            .take(KNOWN_LISTED)
+            .map(|k| k.name.as_str())
+            .collect();
+        let more = self.accounts.len().saturating_sub(KNOWN_LISTED);
+        let listed = match (known.is_empty(), more) {
+            (true, _) => "none".to_string(),
+            (false, 0) => known.join(", "),
+            (false, more) => format!("{} and {more} more", known.join(", ")),
+        };
+        format!("unknown account {} (known: {listed})", quote(name))
     }
 
     fn glob(&mut self, node: &Node, path: &str, case_insensitive: bool) -> Option<Glob> {
