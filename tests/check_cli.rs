@@ -205,6 +205,57 @@ fn alibaba_discovery_reports_unmanaged_resources() {
     assert_eq!(stats["total"], 4, "{stats:#}");
 }
 
+/// The real service may refuse the region-wide `ListTagResources` key discovery uses (unproven: Terraform
+/// always passes ids). Then the listed keys are read by id batches, and the report is the same.
+#[test]
+fn alibaba_key_discovery_falls_back_to_id_batches_when_region_wide_listing_is_refused() {
+    let extra = r#"discovery:
+  - match: {cloud: alibaba, region: cn-hangzhou}
+"#;
+    let report = |flags: &[&str]| {
+        let emu = Emulator::start(ALI_INVENTORY, flags);
+        let desired = emu.desired("desired.yaml", &(ali_account("") + ALI_IN_SYNC + extra));
+        let run = check(&desired, &["--format", "json"]);
+        assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
+        let report = run.json();
+        let stats = emu.stats();
+        (
+            (
+                report["resources"].clone(),
+                report["in_sync"].clone(),
+                report["summary"].clone(),
+            ),
+            run.stderr,
+            stats,
+            emu,
+        )
+    };
+    let (expected, _, _, _) = report(&[]);
+    let (refused, stderr, stats, emu) = report(&["--refuse-region-wide-tag-listing"]);
+    assert_eq!(refused, expected);
+    assert_eq!(
+        emu.count(&stats, "alibaba", "ListTagResources", "MissingParameter"),
+        1,
+        "{stats:#}"
+    );
+    // The three listed cn-hangzhou keys in one id batch, and the declared cn-shanghai key in another.
+    assert_eq!(
+        emu.count(&stats, "alibaba", "ListTagResources", "ok"),
+        2,
+        "{stats:#}"
+    );
+    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 1, "{stats:#}");
+    assert_eq!(emu.total(&stats, "alibaba", "ListSecrets"), 1, "{stats:#}");
+    assert_eq!(stats["total"], 5, "{stats:#}");
+    assert_eq!(
+        stderr
+            .matches("refused ListTagResources without ResourceId")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
+
 #[test]
 fn alibaba_throttling_recovers() {
     let emu = Emulator::start(ALI_INVENTORY, &["--fault-throttle", "0.4", "--seed", "5"]);

@@ -39,6 +39,7 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
         max_clock_skew,
         temp_credential_lifetime,
         imds_token_required,
+        refuse_region_wide_tag_listing,
         max_nonces,
         http,
     } = options.clone();
@@ -62,6 +63,9 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
     }
     if imds_token_required {
         flags.push("--imds-token-required".to_owned());
+    }
+    if refuse_region_wide_tag_listing {
+        flags.push("--refuse-region-wide-tag-listing".to_owned());
     }
     for (flag, value) in [
         ("--header-read-timeout-ms", http.header_read_timeout.as_millis()),

@@ -69,6 +69,9 @@ struct AccountClient {
     batch_tag_read: bool,
     /// Calls in flight per region (`schedule.concurrency` each).
     permits: BTreeMap<String, Semaphore>,
+    /// What reading the account taught (Alibaba: whether KMS refuses region-wide tag listing), kept across
+    /// checks so a refusal is paid once per reader, not once per check.
+    learned: alibaba::scan::Learned,
 }
 
 /// Reads the clouds for one desired state: the transport (connection pool, rate limits) and every account's
@@ -148,6 +151,7 @@ impl Reader {
                     endpoint: account.endpoint.clone(),
                     batch_tag_read: account.batch_tag_read,
                     permits,
+                    learned: alibaba::scan::Learned::default(),
                 },
             );
         }
@@ -306,7 +310,9 @@ impl Reader {
             permits,
         };
         match scope.cloud {
-            Cloud::Alibaba => alibaba::scan::scan(&client, scope, sink, concurrency).await,
+            Cloud::Alibaba => {
+                alibaba::scan::scan(&client, scope, sink, concurrency, &account.learned).await;
+            }
             Cloud::Huawei => {
                 huawei::scan::scan(&client, scope, account.batch_tag_read, sink, concurrency).await;
             }

@@ -101,6 +101,11 @@ pub struct EmulateArgs {
     #[arg(long)]
     pub imds_token_required: bool,
 
+    /// Alibaba KMS: refuse `ListTagResources` without `ResourceId` (400 MissingParameter), as the real
+    /// service may; exercises tagdrift's fallback to id batches.
+    #[arg(long)]
+    pub refuse_region_wide_tag_listing: bool,
+
     /// Start the emulator clock at this RFC 3339 instant and move it only through `POST /_emulator/clock`
     /// (for tests replaying signed requests at their timestamps). Without it the system clock is used.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
@@ -150,6 +155,7 @@ impl EmulateArgs {
             rate_limits: Vec::new(),
             sts_duration_secs: None,
             imds_token_required: false,
+            refuse_region_wide_tag_listing: false,
             manual_clock: None,
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
@@ -198,6 +204,7 @@ impl EmulateArgs {
             seed: self.seed,
             temp_credential_lifetime: self.sts_duration_secs.map(Duration::from_secs),
             imds_token_required: self.imds_token_required,
+            refuse_region_wide_tag_listing: self.refuse_region_wide_tag_listing,
             http: HttpLimits {
                 header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
                 idle_timeout: Duration::from_millis(self.idle_timeout_ms),
@@ -241,6 +248,10 @@ mod tests {
             cli.args.options().temp_credential_lifetime,
             Some(Duration::from_secs(60))
         );
+        assert!(!cli.args.options().refuse_region_wide_tag_listing);
+        let cli =
+            Cli::try_parse_from(["emulate", "--generate", "1", "--refuse-region-wide-tag-listing"]).unwrap();
+        assert!(cli.args.options().refuse_region_wide_tag_listing);
 
         for bad in [
             "alibaba.kms_read",

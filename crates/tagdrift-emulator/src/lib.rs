@@ -64,6 +64,10 @@ pub struct Options {
     pub temp_credential_lifetime: Option<Duration>,
     /// ECS metadata: refuse requests without a session token.
     pub imds_token_required: bool,
+    /// Alibaba KMS: answer `ListTagResources` without `ResourceId` (the region-wide listing tagdrift's key
+    /// discovery uses) with 400 `MissingParameter`. Whether the real service accepts that form is unproven
+    /// (Terraform always passes ids), so tests must be able to play the refusal.
+    pub refuse_region_wide_tag_listing: bool,
     /// At most this many signature nonces are remembered (oldest forgotten first), bounding memory under
     /// long high-rate benchmarks.
     pub max_nonces: usize,
@@ -78,6 +82,7 @@ impl Default for Options {
             max_clock_skew: Duration::from_secs(15 * 60),
             temp_credential_lifetime: None,
             imds_token_required: false,
+            refuse_region_wide_tag_listing: false,
             max_nonces: 1_000_000,
             http: HttpLimits::default(),
         }

@@ -10,6 +10,9 @@
 //! * **discovery of keys**: `ListKeys` pages of 100 (page 1, then the rest concurrently) and, at the same
 //!   time, `ListTagResources` *without* `ResourceId`, which pages through every (key, tag) row of the region:
 //!   `ceil(rows / 200)` calls, never more than the batched form (`Σ ceil(rows_b / 200) ≥ ceil(Σ rows_b / 200)`).
+//!   That region-wide form is unproven on the real service (Terraform always passes ids): when it is refused
+//!   (`MissingParameter` / `InvalidParameter`), the listed keys' tags are read by id batches as for declared
+//!   keys, and the account remembers it ([`Learned`]) so later scopes and checks go straight to the batches.
 //! * **discovery of secrets**: `ListSecrets` pages of 100 with `FetchTags=true` carry every secret's tags, so
 //!   no tag call is needed; declared secrets are covered by the same listing.
 //! * **declared secrets** without discovery: page 1 of `ListSecrets` first (it tells the region's total and
@@ -20,6 +23,7 @@
 //! [`ScopeFailure`](crate::ScopeFailure) and each declared resource there is `Failed`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::stream::{self, StreamExt};
 
@@ -56,6 +60,46 @@ pub trait Kms: Sync {
     fn call(&self, call: RpcCall) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
 }
 
+/// What the reader learns about one Alibaba account's KMS while reading it, kept for the life of the reader
+/// and shared by every scope and check of the account.
+#[derive(Debug, Default)]
+pub struct Learned {
+    /// The service refused a `ListTagResources` without `ResourceId`, so key discovery reads tags by id
+    /// batches. Never cleared: a refusal is the service's rule, not a passing fault, and a retry would cost a
+    /// refused call per scope and check.
+    region_wide_refused: AtomicBool,
+}
+
+impl Learned {
+    fn region_wide_refused(&self) -> bool {
+        self.region_wide_refused.load(Ordering::Acquire)
+    }
+
+    /// Remembers the refusal, logging it only the first time for the account (scopes of several regions may
+    /// be refused at once; only one of them wins the swap).
+    fn refuse_region_wide(&self, scope: &Scope, e: &ApiError) {
+        if !self.region_wide_refused.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                account = %tagdrift_core::report::visible(&scope.account),
+                region = %tagdrift_core::report::visible(&scope.region),
+                code = e.cloud_code.as_deref().unwrap_or_default(),
+                error = %tagdrift_core::report::visible(&e.error.message),
+                "KMS refused ListTagResources without ResourceId; key discovery for this account reads tags \
+                 in batches of {BATCH} listed key ids from now on"
+            );
+        }
+    }
+}
+
+/// Whether `e` is the service refusing a `ListTagResources` without `ResourceId` (a 4xx saying a parameter
+/// is missing or invalid), as opposed to a failure of the call.
+fn refuses_region_wide(e: &ApiError) -> bool {
+    let code = e.cloud_code.as_deref().unwrap_or_default();
+    let code = code.split_once('.').map_or(code, |(head, _)| head);
+    e.status.is_none_or(|s| (400..500).contains(&s))
+        && matches!(code, "MissingParameter" | "InvalidParameter")
+}
+
 /// The not-found answers of the APIs used here (reference §2–3): 404 with one of these codes.
 fn is_not_found(e: &ApiError) -> bool {
     matches!(
@@ -82,13 +126,14 @@ fn rpc(action: &'static str, scope: &Scope, params: Vec<(String, String)>) -> Rp
     }
 }
 
-/// Reads `scope` and reports into `sink`. `concurrency` bounds the calls this scope has in flight.
-pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
+/// Reads `scope` and reports into `sink`. `concurrency` bounds the calls this scope has in flight; `learned`
+/// is the account's.
+pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, learned: &Learned) {
     let concurrency = concurrency.max(1);
     match (scope.resource_type, scope.discover) {
         (ResourceType::Key, false) => declared(kms, scope, sink, concurrency, &scope.declared).await,
         (ResourceType::Secret, false) => declared_secrets(kms, scope, sink, concurrency).await,
-        (ResourceType::Key, true) => discover_keys(kms, scope, sink, concurrency).await,
+        (ResourceType::Key, true) => discover_keys(kms, scope, sink, concurrency, learned).await,
         (ResourceType::Secret, true) => discover_secrets(kms, scope, sink, concurrency).await,
     }
 }
@@ -312,7 +357,7 @@ fn listing_failure(scope: &Scope, sink: &Sink, error: ReadError) {
     sink.fail_listing(scope, error);
 }
 
-async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
+async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, learned: &Learned) {
     let keys = all_pages(
         |n| async move {
             let body = kms.call(rpc("ListKeys", scope, paging(scope, n))).await?;
@@ -322,10 +367,24 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
         },
         concurrency,
     );
+    if learned.region_wide_refused() {
+        return match keys.await {
+            Ok(keys) => listed_keys_by_batch(kms, scope, sink, concurrency, keys).await,
+            Err(e) => listing_failure(scope, sink, e.error),
+        };
+    }
     let (keys, tags) = futures_util::join!(keys, tag_rows(kms, scope, &[]));
-    let (keys, mut tags) = match (keys, tags) {
-        (Ok(k), Ok(t)) => (k, t),
-        (Err(e), _) | (_, Err(e)) => return listing_failure(scope, sink, e.error),
+    let keys = match keys {
+        Ok(k) => k,
+        Err(e) => return listing_failure(scope, sink, e.error),
+    };
+    let mut tags = match tags {
+        Ok(t) => t,
+        Err(e) if refuses_region_wide(&e) => {
+            learned.refuse_region_wide(scope, &e);
+            return listed_keys_by_batch(kms, scope, sink, concurrency, keys).await;
+        }
+        Err(e) => return listing_failure(scope, sink, e.error),
     };
     let listed: BTreeSet<String> = keys.into_iter().collect();
     for id in &listed {
@@ -336,6 +395,34 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     for (id, t) in tags {
         sink.observe(scope, &id, None, None, Outcome::Found(t));
     }
+    for id in &scope.declared {
+        sink.observe(scope, id, None, None, Outcome::NotFound);
+    }
+    sink.listed(scope);
+}
+
+/// Key discovery without the region-wide tag listing: the tags of the keys `ListKeys` returned, read in id
+/// batches as for declared keys. A listed key without a tag row exists (the listing said so) and has no tags,
+/// so it costs no `DescribeKey`; one deleted since the listing is split out as `NotFound`; a batch that fails
+/// leaves its keys `Failed`, never untagged.
+async fn listed_keys_by_batch<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    sink: &Sink,
+    concurrency: usize,
+    keys: Vec<String>,
+) {
+    let listed: Vec<String> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let untagged: Vec<Vec<String>> = stream::iter(batches(scope, &listed))
+        .map(|batch| read_batch(kms, scope, sink, batch))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for id in untagged.into_iter().flatten() {
+        sink.observe(scope, &id, None, None, Outcome::Found(Tags::new()));
+    }
+    // The listing is complete, so a declared key it did not return does not exist (the first report wins,
+    // so this leaves the listed ones alone).
     for id in &scope.declared {
         sink.observe(scope, id, None, None, Outcome::NotFound);
     }

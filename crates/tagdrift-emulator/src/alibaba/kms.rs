@@ -95,7 +95,13 @@ pub(super) fn execute(
     let value = match api {
         Api::ListTagResources => {
             let store = state.store();
-            return list_tag_resources(req, store.alibaba.get(principal.account), region, responder);
+            return list_tag_resources(
+                req,
+                store.alibaba.get(principal.account),
+                region,
+                responder,
+                state.options().refuse_region_wide_tag_listing,
+            );
         }
         Api::ListKeys => {
             let store = state.store();
@@ -275,9 +281,15 @@ fn list_tag_resources(
     account: Option<&AlibabaAccount>,
     region: &str,
     responder: &Responder,
+    refuse_region_wide: bool,
 ) -> Result<(HeaderMap, Payload), AliError> {
     let resource_type = resource_type(req)?;
     let ids = resource_ids(req)?;
+    // `--refuse-region-wide-tag-listing`: the answer the real service would most likely give if it required
+    // ids (the documented missing-parameter error), once the type and the ids themselves are validated.
+    if refuse_region_wide && ids.is_empty() {
+        return Err(AliError::missing("ResourceId"));
+    }
     let tags = req.tags()?;
     if tags.len() > MAX_TAGS {
         return Err(AliError::invalid(

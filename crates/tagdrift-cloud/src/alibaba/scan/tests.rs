@@ -16,6 +16,10 @@ struct FakeKms {
     failing: BTreeMap<&'static str, ApiError>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
     max_ids: Mutex<usize>,
+    /// Answer `ListTagResources` without `ResourceId` with 400 `MissingParameter`, as the real service may.
+    refuse_region_wide: bool,
+    /// `ListTagResources` calls without `ResourceId` (refused or not).
+    region_wide: Mutex<usize>,
 }
 
 fn not_found(code: &str) -> ApiError {
@@ -60,6 +64,16 @@ impl FakeKms {
                     .map(|(_, v)| v.clone())
                     .collect();
                 assert!(ids.len() <= BATCH, "{} ids in one call", ids.len());
+                if ids.is_empty() {
+                    *self.region_wide.lock().unwrap() += 1;
+                    if self.refuse_region_wide {
+                        return Err(ApiError {
+                            status: Some(400),
+                            cloud_code: Some("MissingParameter".to_owned()),
+                            error: ReadError::new(ErrorCode::Http4xx, "MissingParameter"),
+                        });
+                    }
+                }
                 let mut max = self.max_ids.lock().unwrap();
                 *max = (*max).max(ids.len());
                 if ids.iter().any(|id| !self.resources.contains_key(id)) {
@@ -154,11 +168,16 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
 }
 
 fn run(kms: &FakeKms, scope: &Scope) -> crate::Observations {
+    run_learned(kms, scope, &Learned::default())
+}
+
+/// [`run`] with the account's [`Learned`], shared across the checks of a test.
+fn run_learned(kms: &FakeKms, scope: &Scope, learned: &Learned) -> crate::Observations {
     let sink = Sink::default();
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(scan(kms, scope, &sink, 4));
+        .block_on(scan(kms, scope, &sink, 4, learned));
     sink.finish(
         std::slice::from_ref(scope),
         &ReadError::new(ErrorCode::Timeout, "unread"),
@@ -242,6 +261,73 @@ fn key_discovery_lists_keys_and_every_tag_row() {
     assert_eq!(obs.resources.len(), 251);
     assert_eq!(outcome(&obs, "key-nope"), &Outcome::NotFound);
     assert!(obs.scope_failures.is_empty());
+}
+
+#[test]
+fn refused_region_wide_listing_falls_back_to_id_batches_and_is_remembered() {
+    // Some keys untagged: the fallback must not send them to DescribeKey nor report them missing.
+    let inventory = || ids(250).into_iter().enumerate().map(|(i, id)| (id, i % 3));
+    let s = scope(ResourceType::Key, &["key-0001", "key-0003", "key-nope"], true);
+    let expected = run(&FakeKms::with(inventory()), &s);
+
+    let kms = FakeKms {
+        refuse_region_wide: true,
+        ..FakeKms::with(inventory())
+    };
+    let learned = Learned::default();
+    let first = run_learned(&kms, &s, &learned);
+    assert_eq!(first, expected);
+    assert_eq!(outcome(&first, "key-0003"), &Outcome::Found(Tags::new()));
+    assert_eq!(outcome(&first, "key-nope"), &Outcome::NotFound);
+    assert!(first.scope_failures.is_empty());
+    // 3 ListKeys pages; 1 refused region-wide call and ceil(250 / 50) id batches.
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 3), ("ListTagResources", 6)])
+    );
+    assert_eq!(*kms.region_wide.lock().unwrap(), 1);
+
+    // The next check of the account goes straight to the batches.
+    let second = run_learned(&kms, &s, &learned);
+    assert_eq!(second, expected);
+    assert_eq!(*kms.region_wide.lock().unwrap(), 1);
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 6), ("ListTagResources", 11)])
+    );
+}
+
+#[test]
+fn other_region_wide_failures_still_fail_the_listing() {
+    // Only a refusal of the parameters means "not supported"; a throttled or failing call is no such proof.
+    let throttled = ApiError {
+        status: Some(400),
+        cloud_code: Some("Throttling".to_owned()),
+        error: ReadError::new(ErrorCode::Throttled, "still throttled after 5 attempts"),
+    };
+    assert!(!refuses_region_wide(&throttled));
+    for code in [
+        "MissingParameter",
+        "InvalidParameter",
+        "InvalidParameter.ResourceId",
+    ] {
+        let e = ApiError {
+            cloud_code: Some(code.to_owned()),
+            ..throttled.clone()
+        };
+        assert!(refuses_region_wide(&e), "{code}");
+    }
+    let e = ApiError {
+        cloud_code: Some("InvalidParameterValue".to_owned()),
+        ..throttled.clone()
+    };
+    assert!(!refuses_region_wide(&e));
+    let mut kms = FakeKms::with(ids(10).into_iter().map(|id| (id, 1)));
+    kms.failing.insert("ListTagResources", throttled);
+    let learned = Learned::default();
+    let obs = run_learned(&kms, &scope(ResourceType::Key, &["key-0001"], true), &learned);
+    assert_eq!(obs.scope_failures.len(), 1);
+    assert!(!learned.region_wide_refused());
 }
 
 #[test]
