@@ -408,12 +408,12 @@ async fn a_refused_credential_is_fetched_anew_only_once_it_is_old_enough() {
     assert_eq!(bodies.lock().unwrap().len(), 2);
 }
 
-/// An Alibaba metadata service without IMDSv2: the token request is refused, the GETs are answered.
-async fn imdsv1_only() -> String {
-    use axum::http::StatusCode;
-    use axum::routing::{get, put};
+/// An Alibaba metadata service that serves the role and its credentials to any GET, with `token` as its
+/// IMDSv2 token endpoint.
+async fn metadata_service(token: axum::routing::MethodRouter) -> String {
+    use axum::routing::get;
     let router = axum::Router::new()
-        .route("/latest/api/token", put(|| async { (StatusCode::NOT_FOUND, "no") }))
+        .route("/latest/api/token", token)
         .route("/latest/meta-data/ram/security-credentials/", get(|| async { "reader-role\n" }))
         .route(
             "/latest/meta-data/ram/security-credentials/reader-role",
@@ -427,9 +427,8 @@ async fn imdsv1_only() -> String {
     format!("http://{addr}")
 }
 
-#[tokio::test]
-async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
-    let endpoint = imdsv1_only().await;
+/// The ECS RAM role provider for `endpoint` as it is, and with `ALIBABA_CLOUD_IMDSV1_DISABLED` set to `disabled`.
+fn ecs_ram_role_providers(endpoint: String, disabled: &str) -> (Provider, Provider) {
     let config = account(
         Cloud::Alibaba,
         Credentials::AlibabaEcsRamRole {
@@ -437,15 +436,23 @@ async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
             metadata_endpoint: Some(endpoint),
         },
     );
-    let provider = Provider::for_account(&config, env(&[]), &transport()).unwrap();
-    assert_eq!(provider.credential().await.unwrap().access_key_id, "STS.ecs");
-
+    let lenient = Provider::for_account(&config, env(&[]), &transport()).unwrap();
     let strict = Provider::for_account(
         &config,
-        env(&[("ALIBABA_CLOUD_IMDSV1_DISABLED", "true")]),
+        env(&[("ALIBABA_CLOUD_IMDSV1_DISABLED", disabled)]),
         &transport(),
     )
     .unwrap();
+    (lenient, strict)
+}
+
+#[tokio::test]
+async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
+    use axum::http::StatusCode;
+    // Without IMDSv2: the token request is refused.
+    let refused = axum::routing::put(|| async { (StatusCode::NOT_FOUND, "no") });
+    let (provider, strict) = ecs_ram_role_providers(metadata_service(refused).await, "true");
+    assert_eq!(provider.credential().await.unwrap().access_key_id, "STS.ecs");
     let error = strict.credential().await.unwrap_err();
     assert!(
         error
@@ -455,50 +462,15 @@ async fn ecs_ram_role_falls_back_to_imdsv1_unless_disabled() {
     );
 }
 
-/// An Alibaba metadata service whose IMDSv2 token endpoint never answers (held past the client's timeout); the
-/// GETs are answered without a token.
-async fn imdsv2_token_hangs() -> String {
-    use axum::routing::{get, put};
-    let router = axum::Router::new()
-        .route(
-            "/latest/api/token",
-            put(|| async {
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-                "never"
-            }),
-        )
-        .route("/latest/meta-data/ram/security-credentials/", get(|| async { "reader-role\n" }))
-        .route(
-            "/latest/meta-data/ram/security-credentials/reader-role",
-            get(|| async {
-                r#"{"AccessKeyId":"STS.ecs","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-01-01T00:00:00Z","Code":"Success"}"#
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
-
 #[tokio::test]
 async fn ecs_ram_role_falls_back_to_imdsv1_when_the_token_request_times_out() {
-    let endpoint = imdsv2_token_hangs().await;
-    let config = account(
-        Cloud::Alibaba,
-        Credentials::AlibabaEcsRamRole {
-            role_name: None,
-            metadata_endpoint: Some(endpoint),
-        },
-    );
-    let provider = Provider::for_account(&config, env(&[]), &transport()).unwrap();
+    // The token request is held past the client's timeout.
+    let hangs = axum::routing::put(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        "never"
+    });
+    let (provider, strict) = ecs_ram_role_providers(metadata_service(hangs).await, "TRUE");
     assert_eq!(provider.credential().await.unwrap().access_key_id, "STS.ecs");
-
-    let strict = Provider::for_account(
-        &config,
-        env(&[("ALIBABA_CLOUD_IMDSV1_DISABLED", "TRUE")]),
-        &transport(),
-    )
-    .unwrap();
     let error = strict.credential().await.unwrap_err();
     assert_eq!(error.error_code(), ErrorCode::Timeout, "{error}");
 }
