@@ -26,32 +26,36 @@ pub trait Source: Send + Sync + 'static {
     fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations>;
 }
 
-/// The clouds, read by a [`Reader`], logging the accounts whose credentials a cloud refused (their resources
-/// are `unknown` with code `auth`; the log says which account to fix).
+/// The clouds, read by a [`Reader`].
 pub struct CloudSource(pub Reader);
 
 impl Source for CloudSource {
     fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
-        Box::pin(async move {
-            let observations = self.0.read(state).await;
-            for (account, message) in read::refused_accounts(&observations) {
-                log_refused(&account, &message);
-            }
-            observations
-        })
+        Box::pin(self.0.read(state))
     }
-}
-
-/// Logs an account whose credentials a cloud refused. The reason is the cloud's own text, so it is made
-/// visible like everywhere else it is shown: a log line must not carry a terminal escape or a bidirectional
-/// override either.
-fn log_refused(account: &str, message: &str) {
-    tracing::error!(account = %account, reason = %report::visible(message), "the cloud refused this account's credentials");
 }
 
 /// How long past `schedule.check_timeout_seconds` a source that ignores the deadline is given before its read
 /// is dropped.
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+
+impl Read {
+    /// The accounts whose credentials a cloud refused, with the cloud's reason made visible (it is the cloud's
+    /// own text): their resources are `unknown` with code `auth`, and the account is what a person must fix.
+    pub fn refused_accounts(&self) -> Vec<(String, String)> {
+        read::refused_accounts(&self.observations)
+            .into_iter()
+            .map(|(account, message)| (account, report::visible(&message).into_owned()))
+            .collect()
+    }
+
+    /// Logs [`refused_accounts`](Read::refused_accounts), for the daemon, whose log is where a person looks.
+    pub fn log_refused_accounts(&self) {
+        for (account, reason) in self.refused_accounts() {
+            tracing::error!(account = %account, reason = %reason, "the cloud refused this account's credentials");
+        }
+    }
+}
 
 /// What the read half of a check returned.
 pub struct Read {
@@ -145,7 +149,28 @@ mod tests {
     use std::io;
     use std::sync::{Arc, Mutex};
 
-    use super::log_refused;
+    use super::*;
+
+    /// What a read returns when Alibaba refused the credentials of `ali-prod` with `message`.
+    fn refused(message: &str) -> Read {
+        let now = Utc::now();
+        Read {
+            observations: Observations {
+                resources: Vec::new(),
+                scope_failures: vec![ScopeFailure {
+                    cloud: tagdrift_core::vocab::Cloud::Alibaba,
+                    account: "ali-prod".to_owned(),
+                    region: "cn-hangzhou".to_owned(),
+                    resource_type: ResourceType::Key,
+                    error: ReadError::new(ErrorCode::Auth, message),
+                }],
+            },
+            started: now,
+            finished: now,
+            duration: Duration::ZERO,
+            timed_out: false,
+        }
+    }
 
     /// Collects what a subscriber writes.
     #[derive(Clone, Default)]
@@ -165,6 +190,15 @@ mod tests {
     }
 
     #[test]
+    fn refused_accounts_carry_the_reason_made_visible() {
+        let read = refused("denied\x1b[2J");
+        assert_eq!(
+            read.refused_accounts(),
+            [("ali-prod".to_owned(), r"denied\u{1b}[2J".to_owned())]
+        );
+    }
+
+    #[test]
     fn cloud_text_in_logs_is_made_visible() {
         for json in [false, true] {
             let captured = Captured::default();
@@ -178,7 +212,7 @@ mod tests {
                 Box::new(builder.finish())
             };
             tracing::subscriber::with_default(subscriber, || {
-                log_refused("ali-prod", "denied\x1b[2J by \u{202e}gnp.exe");
+                refused("denied\x1b[2J by \u{202e}gnp.exe").log_refused_accounts();
             });
             let bytes = captured.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let out = String::from_utf8(bytes).unwrap_or_default();

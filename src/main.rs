@@ -13,7 +13,7 @@ use tagdrift::daemon::{self, Options};
 use tagdrift::{desired, telemetry};
 use tagdrift_cloud::NoObserver;
 use tagdrift_cloud::credentials::ProcessEnv;
-use tagdrift_cloud::read::{self, Reader, ReaderOptions};
+use tagdrift_cloud::read::{Reader, ReaderOptions};
 use tagdrift_core::config::LogFormat;
 use tagdrift_core::report::{self, ReportMeta};
 
@@ -98,8 +98,8 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: interrupted; the check was abandoned");
         return Ok(ExitCode::FAILURE);
     };
-    for (account, message) in read::refused_accounts(&read.observations) {
-        eprintln!("error: account {account}: the cloud refused its credentials: {message}");
+    for (account, reason) in read.refused_accounts() {
+        eprintln!("error: account {account}: the cloud refused its credentials: {reason}");
     }
     let checked = check::plan(&state, read);
     drop(state);

@@ -164,6 +164,7 @@ impl Checker {
     pub async fn check(&self) -> Snapshot {
         let active = self.active();
         let read = check::read(&active.state, active.source.as_ref()).await;
+        read.log_refused_accounts();
         let checked = check::plan(&active.state, read);
         Snapshot {
             plan: Arc::new(checked.plan),
