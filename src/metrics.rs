@@ -58,6 +58,10 @@ pub struct Metrics {
     check: CheckMetrics,
     api: ApiMetrics,
     reload: ReloadMetrics,
+    /// Held for writing while a check is recorded and for reading while a scrape gathers. The registry gathers
+    /// its collectors in no fixed order (a hash map's), so without it a scrape could read the drift gauges
+    /// before a check is recorded and the check counter after: the new check counted with the old drift.
+    recording: RwLock<()>,
 }
 
 /// The scheduler's view of checks: when they ran, how long, how often, and whether they succeeded.
@@ -108,6 +112,7 @@ impl Metrics {
             api: ApiMetrics::new(),
             reload: ReloadMetrics::new(),
             registry,
+            recording: RwLock::new(()),
         };
         let mut collectors: Vec<Box<dyn Collector>> =
             vec![Box::new(DriftHandle(drift)), Box::new(build_info())];
@@ -124,9 +129,13 @@ impl Metrics {
 
     /// The text exposition format of every metric, as `/metrics` serves it.
     pub fn render(&self) -> String {
+        let families = {
+            let _recorded = self.recording.read().unwrap_or_else(|e| e.into_inner());
+            self.registry.gather()
+        };
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&families, &mut out)
             .expect("encoding into memory cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
@@ -138,7 +147,8 @@ impl Metrics {
 
     /// A check completed (successfully or not): its plan becomes what the drift gauges show.
     pub fn record_check(&self, record: &CheckRecord, plan: Arc<Plan>, state: Arc<DesiredState>) {
-        // The plan goes first: a scrape that sees the new check counted must also see its drift.
+        // A scrape sees all of this check or none of it.
+        let _recording = self.recording.write().unwrap_or_else(|e| e.into_inner());
         self.drift.set_plan(plan, state);
         let finished = unix_seconds(record.finished);
         self.check.last.set(finished);
