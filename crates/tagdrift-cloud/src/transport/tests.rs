@@ -235,7 +235,7 @@ fn permission_refusals_are_not_credential_refusals() {
         (Cloud::Huawei, 403, "KMS.0306", PermissionDenied),
         (Cloud::Huawei, 400, "KMS.0306", PermissionDenied),
         (Cloud::Huawei, 403, "KMS.0303", PermissionDenied),
-        (Cloud::Huawei, 403, "CSMS.0401", PermissionDenied),
+        (Cloud::Huawei, 403, "CSMS.0403", PermissionDenied),
         (Cloud::Huawei, 403, "APIGW.0302", PermissionDenied),
         (Cloud::Huawei, 403, "APIG.0304", PermissionDenied),
         (Cloud::Huawei, 403, "APIGW.0306", PermissionDenied),

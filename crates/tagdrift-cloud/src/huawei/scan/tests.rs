@@ -416,7 +416,7 @@ fn regression_a_total_count_below_the_rows_read_does_not_end_the_batch_read() {
 fn a_denied_resource_is_unknown_and_the_others_are_read() {
     for (rt, operation, code) in [
         (ResourceType::Key, "ShowKmsTags", "KMS.0306"),
-        (ResourceType::Secret, "ListSecretTags", "CSMS.0401"),
+        (ResourceType::Secret, "ListSecretTags", "CSMS.0403"),
     ] {
         let mut dew = FakeDew::with(5, |_| 2);
         let message = format!("{operation}: HTTP 403 {code}: no permission");
