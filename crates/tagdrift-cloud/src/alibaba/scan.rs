@@ -18,7 +18,8 @@
 //!   When a RAM policy refuses it (`permission_denied`), this scope's keys are read by id batches too, which
 //!   isolate the denied keys, but nothing is remembered.
 //! * **discovery of secrets**: `ListSecrets` pages of 100 with `FetchTags=true` carry every secret's tags, so
-//!   no tag call is needed; declared secrets are covered by the same listing.
+//!   no tag call is needed; declared secrets are covered by the same listing. When a RAM policy refuses the
+//!   listing with tags, the names are listed without them and the tags read by id batches.
 //! * **declared secrets** without discovery: page 1 of `ListSecrets` first (it tells the region's total and
 //!   reads 100 secrets), then whichever is cheaper for the rest — the remaining pages, or the batched
 //!   `ListTagResources` above (see [`declared_secrets`]).
@@ -383,7 +384,7 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     );
     if learned.region_wide_refused() {
         return match keys.await {
-            Ok(keys) => listed_keys_by_batch(kms, scope, sink, concurrency, keys).await,
+            Ok(keys) => listed_by_batch(kms, scope, sink, concurrency, keys).await,
             Err(e) => listing_failure(scope, sink, e.error),
         };
     }
@@ -396,13 +397,13 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
         Ok(t) => t,
         Err(e) if refuses_region_wide(&e) => {
             learned.refuse_region_wide(scope, &e);
-            return listed_keys_by_batch(kms, scope, sink, concurrency, keys).await;
+            return listed_by_batch(kms, scope, sink, concurrency, keys).await;
         }
         // A policy refusing the region-wide form (RAM may evaluate it against every key of the region, and one
         // denied key then refuses it all): the key list is known, so the batches isolate the denied keys and
         // read the rest. Not learned: it is this account's policy of today, not the service's rule.
         Err(e) if e.code() == ErrorCode::PermissionDenied => {
-            return listed_keys_by_batch(kms, scope, sink, concurrency, keys).await;
+            return listed_by_batch(kms, scope, sink, concurrency, keys).await;
         }
         Err(e) => return listing_failure(scope, sink, e.error),
     };
@@ -421,17 +422,11 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     sink.listed(scope);
 }
 
-/// Key discovery without the region-wide tag listing: the tags of the keys `ListKeys` returned, read in id
-/// batches as for declared keys. A listed key without a tag row exists (the listing said so) and has no tags,
-/// so it costs no `DescribeKey`; one deleted since the listing is split out as `NotFound`; a batch that fails
-/// leaves its keys `Failed`, never untagged.
-async fn listed_keys_by_batch<K: Kms>(
-    kms: &K,
-    scope: &Scope,
-    sink: &Sink,
-    concurrency: usize,
-    keys: Vec<String>,
-) {
+/// Discovery without a listing that carries tags: the tags of the resources the listing returned (`ListKeys`,
+/// or `ListSecrets` without `FetchTags`), read in id batches as for declared ones. A listed resource without a
+/// tag row exists (the listing said so) and has no tags, so it costs no `DescribeKey`; one deleted since the
+/// listing is split out as `NotFound`; a batch that fails leaves its resources `Failed`, never untagged.
+async fn listed_by_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, keys: Vec<String>) {
     let listed: Vec<String> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
     let untagged: Vec<Vec<String>> = stream::iter(batches(scope, &listed))
         .map(|batch| read_batch(kms, scope, sink, batch))
@@ -473,10 +468,34 @@ fn report_secrets(scope: &Scope, sink: &Sink, secrets: Vec<wire::SecretEntry>) -
     rows
 }
 
+/// Every secret name of the region, from `ListSecrets` without tags.
+async fn secret_names<K: Kms>(kms: &K, scope: &Scope, concurrency: usize) -> Result<Vec<String>, ApiError> {
+    let secrets = all_pages(
+        |n| async move {
+            let body = kms.call(rpc("ListSecrets", scope, paging(scope, n))).await?;
+            let page: wire::SecretPage = decode("ListSecrets", &body).map_err(ApiError::from)?;
+            let total = page.total_count;
+            Ok((page.secrets(), total))
+        },
+        concurrency,
+    )
+    .await?;
+    Ok(secrets.into_iter().map(|s| s.secret_name).collect())
+}
+
 async fn discover_secrets<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
     let secrets = all_pages(|n| secret_page(kms, scope, n), concurrency).await;
     let secrets = match secrets {
         Ok(s) => s,
+        // A policy refusing the listing *with tags* (one secret of the region may be denied, and the answer
+        // would carry its tags): list the names alone and read the tags by id batches, which isolate the
+        // denied secrets. If the names are refused too, the scope fails with that refusal.
+        Err(e) if e.code() == ErrorCode::PermissionDenied => {
+            return match secret_names(kms, scope, concurrency).await {
+                Ok(names) => listed_by_batch(kms, scope, sink, concurrency, names).await,
+                Err(e) => listing_failure(scope, sink, e.error),
+            };
+        }
         Err(e) => return listing_failure(scope, sink, e.error),
     };
     report_secrets(scope, sink, secrets);

@@ -134,14 +134,22 @@ impl FakeKms {
                         json!({"PageNumber": number, "PageSize": size, "TotalCount": all.len(), "Keys": {"Key": keys}}),
                     )
                 } else {
-                    assert_eq!(p("FetchTags").as_deref(), Some("true"));
+                    // With tags, strictly refused while a denied secret is in the region (as the emulator).
+                    let with_tags = p("FetchTags").as_deref() == Some("true");
+                    if with_tags && !self.denied.is_empty() {
+                        return Err(denied_error());
+                    }
                     let secrets: Vec<_> = page
                         .map(|(id, tags)| {
                             let t: Vec<_> = tags
                                 .iter()
                                 .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
                                 .collect();
-                            json!({"SecretName": id, "Tags": {"Tag": t}})
+                            if with_tags {
+                                json!({"SecretName": id, "Tags": {"Tag": t}})
+                            } else {
+                                json!({"SecretName": id})
+                            }
                         })
                         .collect();
                     // Counts as strings: tolerated.
@@ -610,4 +618,33 @@ fn key_discovery_reads_around_a_denied_key_and_a_denied_listing_fails_the_scope(
         "the credentials may not list keys in cn-hangzhou, so whether this one exists is unknown: ListKeys: \
          HTTP 403 Forbidden.NoPermission"
     );
+}
+
+/// Secret discovery: a policy refusing `ListSecrets` with tags (a denied secret in the region) lists the names
+/// without tags and reads the tags by id batches, which isolate the denied secret; the rest is found, and
+/// the scope is complete (its listing worked).
+#[test]
+fn secret_discovery_reads_around_a_denied_secret() {
+    let mut kms = FakeKms::with(ids(120).into_iter().map(|id| (id, 1)));
+    kms.denied.insert("key-0100".to_owned());
+    let obs = run(&kms, &scope(ResourceType::Secret, &["key-0001", "gone"], true));
+    let Outcome::Failed(e) = outcome(&obs, "key-0100") else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::PermissionDenied);
+    assert!(
+        e.message
+            .starts_with("the credentials may not read this secret's tags"),
+        "{}",
+        e.message
+    );
+    assert!(matches!(outcome(&obs, "key-0001"), Outcome::Found(t) if t.len() == 1));
+    assert_eq!(outcome(&obs, "gone"), &Outcome::NotFound);
+    assert_eq!(obs.resources.len(), 121);
+    assert!(obs.scope_failures.is_empty());
+    let calls = kms.calls();
+    // Page 1 with tags (refused), 2 pages of names, then 3 batches (50 + 50 + 20), the one holding the
+    // denied secret bisected (at most 1 + 2·6 calls instead of 1).
+    assert_eq!(calls["ListSecrets"], 3, "{calls:?}");
+    assert!((3..=3 + 2 * 6).contains(&calls["ListTagResources"]), "{calls:?}");
 }
