@@ -146,6 +146,12 @@ pub async fn scan<D: Dew>(dew: &D, scope: &Scope, batch: bool, sink: &Sink, conc
         (rt, true) => match ctx.instances(rt).await {
             Ok(found) if rt == ResourceType::Secret => ctx.secrets(found).await,
             Ok(found) => ctx.keys(found).await,
+            // A policy refusing the project-wide read (it would carry a denied resource's tags): the
+            // per-resource reads leave only the denied resources unknown.
+            Err(e) if e.code() == ErrorCode::PermissionDenied && rt == ResourceType::Secret => {
+                ctx.secrets(BTreeMap::new()).await
+            }
+            Err(e) if e.code() == ErrorCode::PermissionDenied => ctx.keys(BTreeMap::new()).await,
             Err(e) => ctx.listing_failure(read_error(e)),
         },
     }

@@ -480,3 +480,38 @@ fn a_denied_resource_is_unknown_and_the_others_are_read() {
         );
     }
 }
+
+/// With the batch read on, a policy refusing the project-wide `resource_instances` read falls back to the
+/// per-resource reads instead of failing the scope.
+#[test]
+fn a_denied_batch_read_falls_back_to_per_resource_reads() {
+    for (rt, batch_op, tag_op) in [
+        (ResourceType::Key, "ListKmsResourceInstances", "ShowKmsTags"),
+        (
+            ResourceType::Secret,
+            "ListSecretResourceInstances",
+            "ListSecretTags",
+        ),
+    ] {
+        let mut dew = FakeDew::with(3, |_| 1);
+        dew.fail = Some((
+            batch_op,
+            ApiError {
+                status: Some(403),
+                cloud_code: Some("KMS.0306".into()),
+                error: ReadError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("{batch_op}: HTTP 403 KMS.0306"),
+                ),
+            },
+        ));
+        let obs = run(&dew, &scope(rt, &[], true), true);
+        assert!(obs.scope_failures.is_empty(), "{rt}");
+        assert_eq!(obs.resources.len(), 3, "{rt}");
+        assert!(
+            obs.resources.iter().all(|o| o.outcome == Outcome::Found(tags(1))),
+            "{rt}"
+        );
+        assert_eq!(dew.calls()[tag_op], 3, "{rt}");
+    }
+}
