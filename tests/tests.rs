@@ -7,6 +7,7 @@ mod util;
 mod bad_input;
 mod check_bench;
 mod check_cli;
+mod check_permissions;
 mod cli_emulate;
 mod cli_run;
 mod cli_validate;

@@ -263,18 +263,42 @@ fn key(scope: &Scope) -> (Cloud, String, String, ResourceType) {
 }
 
 /// The error a declared resource gets when the listing that would have resolved it failed: the listing's
-/// own code when it is about the account (credentials) or the check (deadline, shutdown), else
+/// own code when it is about the account (credentials), the check (deadline, shutdown) or a policy refusing the
+/// listing (`permission_denied`, which names the listing so the missing permission is plain), else
 /// `listing_failed`, with the listing's reason in the message.
 pub fn listing_failed(scope: &Scope, listing: &ReadError) -> ReadError {
-    let code = match listing.code {
-        ErrorCode::Auth | ErrorCode::Timeout | ErrorCode::Cancelled => listing.code,
-        _ => ErrorCode::ListingFailed,
-    };
+    match listing.code {
+        ErrorCode::PermissionDenied => ReadError::new(
+            ErrorCode::PermissionDenied,
+            format!(
+                "the credentials may not list {}s in {}, so whether this one exists is unknown: {}",
+                scope.resource_type, scope.region, listing.message
+            ),
+        ),
+        code => ReadError::new(
+            match code {
+                ErrorCode::Auth | ErrorCode::Timeout | ErrorCode::Cancelled => code,
+                _ => ErrorCode::ListingFailed,
+            },
+            format!(
+                "listing {}s in {} failed: {}: {}",
+                scope.resource_type, scope.region, listing.code, listing.message
+            ),
+        ),
+    }
+}
+
+/// The error of one resource whose read failed: a policy refusing it says which permission is likely
+/// missing (the cloud's message names the API, not what it means for the report); anything else as is.
+pub fn resource_failed(scope: &Scope, error: ReadError) -> ReadError {
+    if error.code != ErrorCode::PermissionDenied {
+        return error;
+    }
     ReadError::new(
-        code,
+        ErrorCode::PermissionDenied,
         format!(
-            "listing {}s in {} failed: {}: {}",
-            scope.resource_type, scope.region, listing.code, listing.message
+            "the credentials may not read this {}'s tags: {}",
+            scope.resource_type, error.message
         ),
     )
 }

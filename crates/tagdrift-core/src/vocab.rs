@@ -92,8 +92,12 @@ impl ResourceRef {
 pub enum ErrorCode {
     /// The cloud kept answering with throttling errors after every retry.
     Throttled,
-    /// Credentials missing, wrong, expired or not allowed to read (signature mismatch, unknown AK, forbidden).
+    /// The credentials themselves were refused (signature mismatch, unknown or disabled access key, expired
+    /// token): nothing of the account can be read.
     Auth,
+    /// The credentials were accepted but may not read this resource (or run this listing): a RAM/IAM policy
+    /// refuses it. Only what was refused is unknown; the rest of the account is read.
+    PermissionDenied,
     /// A request or the whole check ran out of time.
     Timeout,
     /// The cloud answered 5xx after every retry.
@@ -119,6 +123,7 @@ impl ErrorCode {
         match self {
             ErrorCode::Throttled => "throttled",
             ErrorCode::Auth => "auth",
+            ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Http5xx => "http_5xx",
             ErrorCode::Http4xx => "http_4xx",

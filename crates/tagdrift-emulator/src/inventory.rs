@@ -130,6 +130,42 @@ pub struct KeySpec {
     pub key_spec: Option<String>,
     #[serde(default)]
     pub tags: TagList,
+    /// Accesses a policy denies the inventory's credentials on this key (see [`Access`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<Access>,
+}
+
+/// What a per-resource policy refusal covers: `read` refuses the tag reads and existence checks naming the
+/// resource (and the region-wide reads that would return its tags), `write` its tag writes. The credentials
+/// stay valid: the answer is the cloud's authorization refusal (403), after the signature was checked.
+// Through a string: the inventory's YAML reader has no enumerations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl TryFrom<String> for Access {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Access, String> {
+        match value.as_str() {
+            "read" => Ok(Access::Read),
+            "write" => Ok(Access::Write),
+            _ => Err(format!("unknown access '{value}' (expected read or write)")),
+        }
+    }
+}
+
+impl From<Access> for String {
+    fn from(access: Access) -> String {
+        match access {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+        .to_owned()
+    }
 }
 
 /// A secret: its name, optional native id (Huawei UUID, generated when absent) and tags.
@@ -141,6 +177,9 @@ pub struct SecretSpec {
     pub id: Option<String>,
     #[serde(default)]
     pub tags: TagList,
+    /// Accesses a policy denies the inventory's credentials on this secret (see [`Access`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<Access>,
 }
 
 /// One Huawei Cloud account (IAM domain): AK/SK, optional static temporary credentials and its projects.

@@ -14,7 +14,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::inventory::{
-    AlibabaAccountSpec, HuaweiAccountSpec, Inventory, InventoryError, KeySpec, Secret, SecretSpec,
+    Access, AlibabaAccountSpec, HuaweiAccountSpec, Inventory, InventoryError, KeySpec, Secret, SecretSpec,
     derived_digits, derived_hex, derived_uuid,
 };
 use tagdrift_core::vocab::{Cloud, ResourceType, Tags};
@@ -159,6 +159,24 @@ pub struct Resource {
     /// Creation time, seconds since the epoch (deterministic, derived from the id).
     pub created: i64,
     pub tags: TagList,
+    /// What a policy refuses the account's credentials on this resource.
+    pub deny: Deny,
+}
+
+/// The per-resource policy refusals of the inventory's `deny` list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deny {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl Deny {
+    fn of(accesses: &[Access]) -> Deny {
+        Deny {
+            read: accesses.contains(&Access::Read),
+            write: accesses.contains(&Access::Write),
+        }
+    }
 }
 
 impl Resource {
@@ -462,6 +480,7 @@ fn key_rows(
                 key_spec,
                 created: created_for(&[scope, &k.id]),
                 tags: k.tags,
+                deny: Deny::of(&k.deny),
             })
         })
         .collect()
@@ -494,6 +513,7 @@ fn secret_rows(
                 key_spec: None,
                 created: created_for(&[scope, &s.name]),
                 tags: s.tags,
+                deny: Deny::of(&s.deny),
             })
         })
         .collect()

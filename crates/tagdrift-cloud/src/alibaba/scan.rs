@@ -4,7 +4,9 @@
 //!
 //! * **declared keys** (no discovery): `ListTagResources` with up to 50 `ResourceId.N` per call, following
 //!   `NextToken` (200 rows a page). A batch answered `InvalidResourceId.NotFound` is split in halves until the
-//!   missing ids stand alone (they are `NotFound`). A declared resource with no tag row at all is confirmed
+//!   missing ids stand alone (they are `NotFound`); a batch refused by a RAM policy (`permission_denied`:
+//!   RAM evaluates `ListTagResources` against every id's ARN) is split the same way, so only the denied ids
+//!   end `Failed` and the rest of the batch is read. A declared resource with no tag row at all is confirmed
 //!   with `DescribeKey` / `DescribeSecret` (one call each), because whether the service skips unknown ids
 //!   instead of failing is not documented, and "no rows" must not turn a deleted resource into "no tags".
 //! * **discovery of keys**: `ListKeys` pages of 100 (page 1, then the rest concurrently) and, at the same
@@ -13,8 +15,11 @@
 //!   That region-wide form is unproven on the real service (Terraform always passes ids): when it is refused
 //!   (`MissingParameter` / `InvalidParameter`), the listed keys' tags are read by id batches as for declared
 //!   keys, and the account remembers it ([`Learned`]) so later scopes and checks go straight to the batches.
+//!   When a RAM policy refuses it (`permission_denied`), this scope's keys are read by id batches too, which
+//!   isolate the denied keys, but nothing is remembered.
 //! * **discovery of secrets**: `ListSecrets` pages of 100 with `FetchTags=true` carry every secret's tags, so
-//!   no tag call is needed; declared secrets are covered by the same listing.
+//!   no tag call is needed; declared secrets are covered by the same listing. When a RAM policy refuses the
+//!   listing with tags, the names are listed without them and the tags read by id batches.
 //! * **declared secrets** without discovery: page 1 of `ListSecrets` first (it tells the region's total and
 //!   reads 100 secrets), then whichever is cheaper for the rest — the remaining pages, or the batched
 //!   `ListTagResources` above (see [`declared_secrets`]).
@@ -28,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::stream::{self, StreamExt};
 
 use super::wire;
-use crate::scope::{ApiError, Scope, Sink, listing_failed};
+use crate::scope::{ApiError, Scope, Sink, listing_failed, resource_failed};
 use crate::wire::decode;
 use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
 
@@ -221,6 +226,12 @@ fn batches(scope: &Scope, ids: &[String]) -> Vec<Vec<String>> {
     out
 }
 
+/// Whether a failed batch is split to isolate the ids that caused it: an id that does not exist fails the
+/// whole call, and so does one a RAM policy denies (RAM checks the action against every id's ARN).
+fn splits_batch(e: &ApiError) -> bool {
+    is_not_found(e) || e.code() == ErrorCode::PermissionDenied
+}
+
 /// Reads one batch, reporting every resource with tags, not found or failed; returns the ids that exist but
 /// have no tag row (to confirm).
 async fn read_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, batch: Vec<String>) -> Vec<String> {
@@ -240,7 +251,11 @@ async fn read_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, batch: Vec<Stri
             Err(e) if is_not_found(&e) && ids.len() == 1 => {
                 sink.observe(scope, &ids[0], None, None, Outcome::NotFound);
             }
-            Err(e) if is_not_found(&e) => {
+            Err(e) if e.code() == ErrorCode::PermissionDenied && ids.len() == 1 => {
+                let error = resource_failed(scope, e.error);
+                sink.observe(scope, &ids[0], None, None, Outcome::Failed(error));
+            }
+            Err(e) if splits_batch(&e) => {
                 let mut left = ids;
                 let right = left.split_off(left.len() / 2);
                 work.push(right);
@@ -264,7 +279,7 @@ async fn describe<K: Kms>(kms: &K, scope: &Scope, id: &str) -> Outcome {
             let params = vec![region, ("KeyId".to_owned(), id.to_owned())];
             match kms.call(rpc("DescribeKey", scope, params)).await {
                 Ok(body) => decode::<wire::DescribeKey>("DescribeKey", &body).map(|_| Tags::new()),
-                Err(e) => return failed_or_missing(e),
+                Err(e) => return failed_or_missing(scope, e),
             }
         }
         ResourceType::Secret => {
@@ -276,7 +291,7 @@ async fn describe<K: Kms>(kms: &K, scope: &Scope, id: &str) -> Outcome {
             match kms.call(rpc("DescribeSecret", scope, params)).await {
                 Ok(body) => decode::<wire::DescribeSecret>("DescribeSecret", &body)
                     .map(|d| d.tags.map(wire::TagList::into_tags).unwrap_or_default()),
-                Err(e) => return failed_or_missing(e),
+                Err(e) => return failed_or_missing(scope, e),
             }
         }
     };
@@ -286,11 +301,11 @@ async fn describe<K: Kms>(kms: &K, scope: &Scope, id: &str) -> Outcome {
     }
 }
 
-fn failed_or_missing(e: ApiError) -> Outcome {
+fn failed_or_missing(scope: &Scope, e: ApiError) -> Outcome {
     if is_not_found(&e) {
         Outcome::NotFound
     } else {
-        Outcome::Failed(e.error)
+        Outcome::Failed(resource_failed(scope, e.error))
     }
 }
 
@@ -369,7 +384,7 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     );
     if learned.region_wide_refused() {
         return match keys.await {
-            Ok(keys) => listed_keys_by_batch(kms, scope, sink, concurrency, keys).await,
+            Ok(keys) => listed_by_batch(kms, scope, sink, concurrency, keys).await,
             Err(e) => listing_failure(scope, sink, e.error),
         };
     }
@@ -382,7 +397,13 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
         Ok(t) => t,
         Err(e) if refuses_region_wide(&e) => {
             learned.refuse_region_wide(scope, &e);
-            return listed_keys_by_batch(kms, scope, sink, concurrency, keys).await;
+            return listed_by_batch(kms, scope, sink, concurrency, keys).await;
+        }
+        // A policy refusing the region-wide form (RAM may evaluate it against every key of the region, and one
+        // denied key then refuses it all): the key list is known, so the batches isolate the denied keys and
+        // read the rest. Not learned: it is this account's policy of today, not the service's rule.
+        Err(e) if e.code() == ErrorCode::PermissionDenied => {
+            return listed_by_batch(kms, scope, sink, concurrency, keys).await;
         }
         Err(e) => return listing_failure(scope, sink, e.error),
     };
@@ -401,17 +422,11 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     sink.listed(scope);
 }
 
-/// Key discovery without the region-wide tag listing: the tags of the keys `ListKeys` returned, read in id
-/// batches as for declared keys. A listed key without a tag row exists (the listing said so) and has no tags,
-/// so it costs no `DescribeKey`; one deleted since the listing is split out as `NotFound`; a batch that fails
-/// leaves its keys `Failed`, never untagged.
-async fn listed_keys_by_batch<K: Kms>(
-    kms: &K,
-    scope: &Scope,
-    sink: &Sink,
-    concurrency: usize,
-    keys: Vec<String>,
-) {
+/// Discovery without a listing that carries tags: the tags of the resources the listing returned (`ListKeys`,
+/// or `ListSecrets` without `FetchTags`), read in id batches as for declared ones. A listed resource without a
+/// tag row exists (the listing said so) and has no tags, so it costs no `DescribeKey`; one deleted since the
+/// listing is split out as `NotFound`; a batch that fails leaves its resources `Failed`, never untagged.
+async fn listed_by_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, keys: Vec<String>) {
     let listed: Vec<String> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
     let untagged: Vec<Vec<String>> = stream::iter(batches(scope, &listed))
         .map(|batch| read_batch(kms, scope, sink, batch))
@@ -453,10 +468,34 @@ fn report_secrets(scope: &Scope, sink: &Sink, secrets: Vec<wire::SecretEntry>) -
     rows
 }
 
+/// Every secret name of the region, from `ListSecrets` without tags.
+async fn secret_names<K: Kms>(kms: &K, scope: &Scope, concurrency: usize) -> Result<Vec<String>, ApiError> {
+    let secrets = all_pages(
+        |n| async move {
+            let body = kms.call(rpc("ListSecrets", scope, paging(scope, n))).await?;
+            let page: wire::SecretPage = decode("ListSecrets", &body).map_err(ApiError::from)?;
+            let total = page.total_count;
+            Ok((page.secrets(), total))
+        },
+        concurrency,
+    )
+    .await?;
+    Ok(secrets.into_iter().map(|s| s.secret_name).collect())
+}
+
 async fn discover_secrets<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize) {
     let secrets = all_pages(|n| secret_page(kms, scope, n), concurrency).await;
     let secrets = match secrets {
         Ok(s) => s,
+        // A policy refusing the listing *with tags* (one secret of the region may be denied, and the answer
+        // would carry its tags): list the names alone and read the tags by id batches, which isolate the
+        // denied secrets. If the names are refused too, the scope fails with that refusal.
+        Err(e) if e.code() == ErrorCode::PermissionDenied => {
+            return match secret_names(kms, scope, concurrency).await {
+                Ok(names) => listed_by_batch(kms, scope, sink, concurrency, names).await,
+                Err(e) => listing_failure(scope, sink, e.error),
+            };
+        }
         Err(e) => return listing_failure(scope, sink, e.error),
     };
     report_secrets(scope, sink, secrets);

@@ -13,6 +13,9 @@
 //!   declared name is not in the batch answer. Off by default because this answer shape was never checked
 //!   against the live service (see the reference §5), whereas the per-resource calls are the SDK's own.
 //!
+//! A permission refused for one resource's tags (`KMS.0306`, or a 403 with a `KMS.`/`CSMS.` code) leaves that
+//! resource `unknown` with `permission_denied` and the others are read; a refused listing fails the scope.
+//!
 //! Not found is `CSMS.0005` / `KMS.0205` / `KMS.0207` (`400` in the error tables), or a `404` carrying a
 //! `KMS.`/`CSMS.` code (the reference documents both statuses). Any other 404 (the gateway's `APIGW.0101`
 //! "the API does not exist", or a 404 with no DEW code at all) means the endpoint, region or path is wrong:
@@ -24,7 +27,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::wire;
-use crate::scope::{ApiError, Scope, Sink, listing_failed};
+use crate::scope::{ApiError, Scope, Sink, listing_failed, resource_failed};
 use crate::signing::percent_encode;
 use crate::wire::decode;
 use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
@@ -143,6 +146,12 @@ pub async fn scan<D: Dew>(dew: &D, scope: &Scope, batch: bool, sink: &Sink, conc
         (rt, true) => match ctx.instances(rt).await {
             Ok(found) if rt == ResourceType::Secret => ctx.secrets(found).await,
             Ok(found) => ctx.keys(found).await,
+            // A policy refusing the project-wide read (it would carry a denied resource's tags): the
+            // per-resource reads leave only the denied resources unknown.
+            Err(e) if e.code() == ErrorCode::PermissionDenied && rt == ResourceType::Secret => {
+                ctx.secrets(BTreeMap::new()).await
+            }
+            Err(e) if e.code() == ErrorCode::PermissionDenied => ctx.keys(BTreeMap::new()).await,
             Err(e) => ctx.listing_failure(read_error(e)),
         },
     }
@@ -352,7 +361,8 @@ impl<D: Dew> Ctx<'_, D> {
                 Err(e) => Outcome::Failed(e),
             },
             Err(e) if is_not_found(&e) => Outcome::NotFound,
-            Err(e) => Outcome::Failed(read_error(e)),
+            // A policy refusing this one resource (`KMS.0306`, a 403 with a DEW code) leaves only it unknown.
+            Err(e) => Outcome::Failed(resource_failed(self.scope, read_error(e))),
         }
     }
 

@@ -105,6 +105,12 @@ impl Breaker {
             Err(e) if e.code == ErrorCode::Auth => {
                 let _ = self.refused.set(e.read_error());
             }
+            // A policy refusing this one call is only evaluated once the signature was checked: the credentials
+            // are good, and the account's other resources are read as usual.
+            Err(e) if e.code == ErrorCode::PermissionDenied => {
+                self.accepted.store(true, Ordering::Release);
+                self.verified.store(true, Ordering::Release);
+            }
             // Any other answer means the cloud took the signature; an unreachable endpoint tells nothing about
             // the credentials but must not serialize the account's calls for the rest of the check either.
             Err(e) => {
@@ -290,6 +296,39 @@ mod tests {
             region_endpoint(None, "eu-west-101", huawei_endpoint),
             "https://kms.eu-west-101.myhuaweicloud.eu"
         );
+    }
+
+    fn answered(code: ErrorCode, cloud_code: &str) -> CallError {
+        CallError {
+            code,
+            message: format!("DescribeKey: HTTP 403 {cloud_code}"),
+            status: Some(403),
+            cloud_code: Some(cloud_code.to_owned()),
+            request_id: None,
+            not_found: false,
+            attempts: 1,
+        }
+    }
+
+    /// A policy refusing one resource proves the signature good: the account's calls flow freely from then on
+    /// and nothing is refused; a refused credential stops the account.
+    #[test]
+    fn a_permission_denial_accepts_the_credentials_and_a_refusal_stops_the_account() {
+        let denied = Breaker::default();
+        denied.record(Err(&answered(
+            ErrorCode::PermissionDenied,
+            "Forbidden.NoPermission",
+        )));
+        assert!(denied.was_accepted());
+        assert!(denied.verified.load(Ordering::Acquire));
+        assert_eq!(denied.fresh_refusal(), None);
+        assert!(denied.check().is_ok());
+
+        let refused = Breaker::default();
+        refused.record(Err(&answered(ErrorCode::Auth, "SignatureDoesNotMatch")));
+        assert!(!refused.was_accepted());
+        assert_eq!(refused.fresh_refusal().map(|e| e.code), Some(ErrorCode::Auth));
+        assert!(refused.check().is_err());
     }
 
     /// The transport's body check and the readers' decoding are one rule: what one refuses, so does the other.

@@ -166,6 +166,17 @@ fn refused_credentials_are_named_once_per_account() {
         None,
         Outcome::Failed(ReadError::new(ErrorCode::Http5xx, "HTTP 500")),
     );
+    // A policy refusing one resource is that resource's business, never the account's.
+    sink.observe(
+        &scopes[1],
+        "api-token",
+        None,
+        None,
+        Outcome::Failed(ReadError::new(
+            ErrorCode::PermissionDenied,
+            "DescribeSecret: HTTP 403 Forbidden.NoPermission",
+        )),
+    );
     let obs = sink.finish(&scopes, &ReadError::new(ErrorCode::Other, "not read"));
     assert_eq!(
         refused_accounts(&obs),

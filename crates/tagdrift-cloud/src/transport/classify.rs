@@ -219,10 +219,7 @@ fn alibaba_auth(code: &str) -> bool {
         "SignatureDoesNotMatch",
         "IncompleteSignature",
         "IllegalTimestamp",
-        "NoPermission",
-        "Forbidden.NoPermission",
         "Forbidden.AccessKey",
-        "Forbidden.RAM",
         "Forbidden.AccessKeyDisabled",
         "Forbidden.SubUser",
         "InvalidSecurityToken",
@@ -235,16 +232,38 @@ fn alibaba_auth(code: &str) -> bool {
         || code.starts_with("AuthenticationFail")
 }
 
+/// Alibaba codes of a RAM policy refusing one call (one resource, or one listing) to credentials whose
+/// signature was accepted: `Forbidden.NoPermission` is KMS's 403 for a caller its policies do not allow
+/// (<https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/application-access-faq>);
+/// `Forbidden.RAM` is the gateway's "User not authorized to operate on the specified resource, or this API
+/// doesn't support RAM" (as answered in <https://github.com/mgsky1/DDNS/issues/27>); `NoPermission` is the
+/// older spelling some services still answer. RAM evaluates per resource ARN
+/// (<https://www.alibabacloud.com/help/en/kms/support/use-ram-to-control-access-to-kms-resources>), so the
+/// same credentials may read the next key.
+fn alibaba_denied(code: &str) -> bool {
+    matches!(code, "Forbidden.NoPermission" | "Forbidden.RAM" | "NoPermission")
+}
+
 fn alibaba_throttled(code: &str) -> bool {
     code.starts_with("Throttling") || code == "Rejected.Throttling" || code == "ServiceUnavailable.Throttling"
 }
 
-/// Huawei codes of the API gateway and IAM that mean the credential was refused.
+/// Huawei codes of the API gateway and IAM that mean the credential was refused: the gateway's
+/// *authentication* failures (0301 IAM, 0303 app, 0305 custom authorizer, 0307 token must be updated) and
+/// IAM's own codes.
 fn huawei_auth(code: &str) -> bool {
-    matches!(
-        gateway_code(code),
-        Some("0301" | "0302" | "0303" | "0304" | "0305" | "0306" | "0307")
-    ) || code.starts_with("IAM.")
+    matches!(gateway_code(code), Some("0301" | "0303" | "0305" | "0307")) || code.starts_with("IAM.")
+}
+
+/// Huawei answers of an *authorization* refusal, after the signature was accepted: the gateway's 0302 "the
+/// IAM user is not authorized to access the API", 0304 (app not authorized) and 0306 (access denied by the
+/// API's authorizer) in its error table (<https://support.huaweicloud.com/usermanual-apig/apig_03_0048.html>),
+/// DEW's `KMS.0306` (no permission to access the key), and any 403 that carries a `KMS.`/`CSMS.` code: only
+/// the service behind the gateway writes those, so the request got past authentication.
+fn huawei_denied(status: u16, code: &str) -> bool {
+    matches!(gateway_code(code), Some("0302" | "0304" | "0306"))
+        || code == "KMS.0306"
+        || (status == 403 && (code.starts_with("KMS.") || code.starts_with("CSMS.")))
 }
 
 /// Classifies an error answer (HTTP status outside 2xx).
@@ -264,9 +283,17 @@ pub(super) fn answer(
     let code = match cloud {
         Cloud::Alibaba if alibaba_throttled(code_str) => ErrorCode::Throttled,
         Cloud::Alibaba if alibaba_auth(code_str) => ErrorCode::Auth,
+        // A 401 is an authentication failure whatever code it carries.
+        Cloud::Alibaba if status != 401 && alibaba_denied(code_str) => ErrorCode::PermissionDenied,
         Cloud::Huawei if gateway_code(code_str) == Some("0308") => ErrorCode::Throttled,
         Cloud::Huawei if huawei_auth(code_str) => ErrorCode::Auth,
+        Cloud::Huawei if status != 401 && huawei_denied(status, code_str) => ErrorCode::PermissionDenied,
         _ if status == 429 => ErrorCode::Throttled,
+        // A 403 with no code either cloud documents for a permission (no code at all, or one such as
+        // `Forbidden.KmsServiceNotEnabled` or `Forbidden.InDebt` that concerns the whole account) proves
+        // nothing about the signature having been accepted — a proxy or WAF answers bare 403s too — so it
+        // stops the account like a refused credential: one refused call per check, never a storm of them
+        // (Huawei locks an access key after five bad signatures in a row).
         _ if status == 401 || status == 403 => ErrorCode::Auth,
         _ if status >= 500 => ErrorCode::Http5xx,
         _ => ErrorCode::Http4xx,

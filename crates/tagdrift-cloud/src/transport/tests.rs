@@ -190,15 +190,70 @@ fn alibaba_auth_failures_are_never_retried() {
         (404, "InvalidAccessKeyId.NotFound"),
         (400, "InvalidSecurityToken.Expired"),
         (400, "InvalidSecurityToken.MismatchWithAccessKey"),
-        (403, "Forbidden.NoPermission"),
         (400, "IllegalTimestamp"),
         (400, "InvalidTimeStamp.Expired"),
         (403, "SomethingElse"),
+        (403, "Forbidden.KmsServiceNotEnabled"),
+        (401, "Forbidden.NoPermission"),
     ] {
         let body = format!(r#"{{"RequestId":"r","Code":"{code}","Message":"m"}}"#);
         let failure = classify_alibaba(status, &[], &body);
         assert_eq!(failure.code, ErrorCode::Auth, "{code}");
         assert!(!failure.retryable, "{code}");
+    }
+}
+
+/// Authentication is not authorization: a policy refusing one call (one key, one listing) is
+/// `permission_denied`, never retried, never a refused credential; the credential's own refusal (and any 401)
+/// stays `auth`. A 403 without a code either cloud documents for a permission stays `auth` too: it proves
+/// nothing about the signature.
+#[test]
+fn permission_refusals_are_not_credential_refusals() {
+    let classify = |cloud: Cloud, status: u16, code: &str| {
+        let body = match cloud {
+            Cloud::Alibaba if code.is_empty() => String::new(),
+            Cloud::Alibaba => format!(r#"{{"RequestId":"r","Code":"{code}","Message":"m"}}"#),
+            Cloud::Huawei if code.is_empty() => String::new(),
+            Cloud::Huawei if code.starts_with("APIG") => {
+                format!(r#"{{"error_code":"{code}","error_msg":"m"}}"#)
+            }
+            Cloud::Huawei => format!(r#"{{"error":{{"error_code":"{code}","error_msg":"m"}}}}"#),
+        };
+        classify::answer(cloud, status, &HeaderMap::new(), body.as_bytes(), None)
+    };
+    use ErrorCode::{Auth, PermissionDenied};
+    for (cloud, status, code, expected) in [
+        (Cloud::Alibaba, 403, "Forbidden.NoPermission", PermissionDenied),
+        (Cloud::Alibaba, 403, "Forbidden.RAM", PermissionDenied),
+        (Cloud::Alibaba, 400, "Forbidden.RAM", PermissionDenied),
+        (Cloud::Alibaba, 403, "NoPermission", PermissionDenied),
+        (Cloud::Alibaba, 401, "Forbidden.NoPermission", Auth),
+        (Cloud::Alibaba, 400, "SignatureDoesNotMatch", Auth),
+        (Cloud::Alibaba, 404, "InvalidAccessKeyId.NotFound", Auth),
+        (Cloud::Alibaba, 403, "Forbidden.AccessKeyDisabled", Auth),
+        (Cloud::Alibaba, 403, "", Auth),
+        (Cloud::Huawei, 403, "KMS.0306", PermissionDenied),
+        (Cloud::Huawei, 400, "KMS.0306", PermissionDenied),
+        (Cloud::Huawei, 403, "KMS.0303", PermissionDenied),
+        (Cloud::Huawei, 403, "CSMS.0403", PermissionDenied),
+        (Cloud::Huawei, 403, "APIGW.0302", PermissionDenied),
+        (Cloud::Huawei, 403, "APIG.0304", PermissionDenied),
+        (Cloud::Huawei, 403, "APIGW.0306", PermissionDenied),
+        (Cloud::Huawei, 401, "KMS.0306", Auth),
+        (Cloud::Huawei, 401, "APIGW.0301", Auth),
+        (Cloud::Huawei, 401, "APIGW.0303", Auth),
+        (Cloud::Huawei, 401, "APIGW.0305", Auth),
+        (Cloud::Huawei, 401, "APIGW.0307", Auth),
+        (Cloud::Huawei, 403, "IAM.0002", Auth),
+        (Cloud::Huawei, 403, "", Auth),
+        (Cloud::Huawei, 400, "KMS.0303", ErrorCode::Http4xx),
+    ] {
+        let failure = classify(cloud, status, code);
+        assert_eq!(failure.code, expected, "{cloud} {status} {code}");
+        assert!(!failure.retryable, "{cloud} {status} {code}");
+        if expected == PermissionDenied {
+            assert!(!failure.credential_refused, "{cloud} {status} {code}");
+        }
     }
 }
 
@@ -274,7 +329,7 @@ fn huawei_gateway_codes_are_read_in_both_spellings() {
         assert_eq!(refused.code, ErrorCode::Auth, "{prefix}");
         assert!(refused.credential_refused, "{prefix}");
         let project = classify_huawei(403, &[], &body("0302"));
-        assert_eq!(project.code, ErrorCode::Auth, "{prefix}");
+        assert_eq!(project.code, ErrorCode::PermissionDenied, "{prefix}");
         assert!(!project.credential_refused, "{prefix}");
     }
     // Not a gateway code: a prefix that merely starts alike.

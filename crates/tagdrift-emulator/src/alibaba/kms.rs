@@ -45,6 +45,29 @@ fn resource_not_found() -> AliError {
     )
 }
 
+/// A RAM policy refusing the call for one of the resources it names (403 `Forbidden.NoPermission`, in the
+/// KMS error shape). Answered after the signature was checked and before the resource is looked at, as RAM
+/// authorizes the action against the resource's ARN before the service runs it.
+fn denied(action: &str, arn: &str) -> AliError {
+    AliError::new(
+        StatusCode::FORBIDDEN,
+        "Forbidden.NoPermission",
+        format!(
+            "This operation is forbidden by permission system. You are not authorized to do this action. \
+             Action: kms:{action}, Resource: {arn}"
+        ),
+        Shape::Kms,
+    )
+}
+
+fn resource_arn(account: &AlibabaAccount, region: &str, resource_type: ResourceType, id: &str) -> String {
+    format!(
+        "acs:kms:{region}:{}:{}/{id}",
+        account.account_id,
+        resource_type.as_str()
+    )
+}
+
 /// Keys whose tags are system tags: they are listed but cannot be set or removed.
 fn is_system_key(key: &str) -> bool {
     key.starts_with("aliyun") || key.starts_with("acs:")
@@ -316,6 +339,24 @@ fn list_tag_resources(
     };
     let empty = Table::default();
     let table = tables(account, region).map_or(&empty, |t| t.table(resource_type));
+    if let Some(account) = account {
+        // With ids, RAM checks each id's ARN; without, the call reads every resource of the region, so one
+        // read-denied resource refuses it all (strict: how RAM evaluates the region-wide form is not
+        // documented).
+        let refused = if ids.is_empty() {
+            table.rows().iter().find(|r| r.deny.read).map(|r| &*r.id)
+        } else {
+            ids.iter()
+                .map(String::as_str)
+                .find(|id| table.get(id).is_some_and(|r| r.deny.read))
+        };
+        if let Some(id) = refused {
+            return Err(denied(
+                "ListTagResources",
+                &resource_arn(account, region, resource_type, id),
+            ));
+        }
+    }
     let from = start.as_ref().map_or(0, |p| table.position_of(&p.id));
 
     let (rows, next) = if ids.is_empty() {
@@ -500,6 +541,14 @@ fn list_secrets(req: &RpcRequest, account: Option<&AlibabaAccount>, region: &str
     let (secrets, total) = match (account, tables(account, region)) {
         (Some(account), Some(t)) => {
             let rows = t.secrets.rows();
+            // `FetchTags=true` returns every listed secret's tags: strict, a read-denied secret in the region
+            // refuses the call (the names alone are the secret container's, which no `deny` covers).
+            if with_tags && let Some(r) = rows.iter().find(|r| r.deny.read) {
+                return Err(denied(
+                    "ListSecrets",
+                    &resource_arn(account, region, ResourceType::Secret, &r.id),
+                ));
+            }
             let skip = (number - 1).saturating_mul(size);
             let secret_value = |r: &Resource| {
                 let mut v = json!({
@@ -585,6 +634,9 @@ fn describe_key(req: &RpcRequest, account: Option<&AlibabaAccount>, region: &str
             )
         });
     };
+    if key.deny.read {
+        return Err(denied("DescribeKey", &key_arn(account, region, &key.id)));
+    }
     let created = time(key);
     Ok(json!({
         "KeyMetadata": {
@@ -630,6 +682,12 @@ fn describe_secret(
             "Resource not found",
         ));
     };
+    if secret.deny.read {
+        return Err(denied(
+            "DescribeSecret",
+            &resource_arn(account, region, ResourceType::Secret, &secret.id),
+        ));
+    }
     let mut body = json!({
         "Arn": format!("acs:kms:{region}:{}:secret/{}", account.account_id, secret.id),
         "SecretName": &*secret.id,
@@ -671,11 +729,23 @@ fn valid_tag_text(s: &str) -> bool {
     s.chars().count() <= 128 && s.chars().all(|c| c.is_alphanumeric() || "/\\_-.+=:@".contains(c))
 }
 
-/// Rows of the resources named by `ResourceId.N` (at least one), or 404 when any does not exist.
-fn target_rows(req: &RpcRequest, table: Option<&Table>) -> Result<Vec<usize>, AliError> {
+/// Rows of the resources named by `ResourceId.N` (at least one), or 404 when any does not exist, or 403 when
+/// a policy denies writing the tags of any (`action` is the API, for the message).
+fn target_rows(
+    req: &RpcRequest,
+    table: Option<&Table>,
+    action: &str,
+    arn: &dyn Fn(&str) -> String,
+) -> Result<Vec<usize>, AliError> {
     let ids = resource_ids(req)?;
     if ids.is_empty() {
         return Err(AliError::missing("ResourceId.1"));
+    }
+    if let Some(id) = ids
+        .iter()
+        .find(|id| table.and_then(|t| t.get(id)).is_some_and(|r| r.deny.write))
+    {
+        return Err(denied(action, &arn(id)));
     }
     ids.iter()
         .map(|id| table.and_then(|t| t.index_of(id)).ok_or_else(resource_not_found))
@@ -717,10 +787,12 @@ fn tag_resources(
         }
         pairs.push((key, value));
     }
+    let uid = account.as_ref().map(|a| a.account_id.clone()).unwrap_or_default();
+    let arn = |id: &str| format!("acs:kms:{region}:{uid}:{resource_type}/{id}");
     let table = account
         .and_then(|a| a.regions.get_mut(region))
         .map(|t| t.table_mut(resource_type));
-    let rows = target_rows(req, table.as_deref())?;
+    let rows = target_rows(req, table.as_deref(), "TagResources", &arn)?;
     if let Some(table) = table {
         for row in rows {
             if let Some(resource) = table.at_mut(row) {
@@ -765,10 +837,12 @@ fn untag_resources(
             &format!("At most {MAX_TAGS} tag keys are allowed."),
         ));
     }
+    let uid = account.as_ref().map(|a| a.account_id.clone()).unwrap_or_default();
+    let arn = |id: &str| format!("acs:kms:{region}:{uid}:{resource_type}/{id}");
     let table = account
         .and_then(|a| a.regions.get_mut(region))
         .map(|t| t.table_mut(resource_type));
-    let rows = target_rows(req, table.as_deref())?;
+    let rows = target_rows(req, table.as_deref(), "UntagResources", &arn)?;
     if let Some(table) = table {
         for row in rows {
             if let Some(resource) = table.at_mut(row) {

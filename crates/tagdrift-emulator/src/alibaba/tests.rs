@@ -549,3 +549,115 @@ mod bad_input {
         }
     }
 }
+
+/// An account with one read-denied and one write-denied key and secret beside readable ones.
+fn denying_state() -> Arc<State> {
+    let inventory = Inventory::parse(
+        "alibaba:
+  - name: ali
+    access_key_id: LTAIdeny
+    access_key_secret: s3cret
+    account_id: '1234567890123456'
+    regions:
+      cn-hangzhou:
+        keys:
+          - {id: key-ok, tags: {owner: a}}
+          - {id: key-hidden, tags: {owner: b}, deny: [read]}
+          - {id: key-frozen, tags: {owner: c}, deny: [write]}
+        secrets:
+          - {name: sec-ok, tags: {owner: a}}
+          - {name: sec-hidden, tags: {owner: b}, deny: [read, write]}
+",
+        "deny",
+    )
+    .unwrap();
+    State::new(
+        Store::from_inventory(inventory).unwrap(),
+        Options::default(),
+        Faults::default(),
+        Clock::system(),
+    )
+}
+
+/// See: issue 12 (point 5). A resource's `deny` list makes the KMS APIs that name it (or, strictly, that
+/// would return its tags region-wide) answer 403 `Forbidden.NoPermission` in the KMS error shape, while the
+/// same credentials read everything else.
+#[test]
+fn denied_resources_answer_forbidden_no_permission() {
+    let state = denying_state();
+    let principal = Principal {
+        account: 0,
+        access_key_id: "LTAIdeny".into(),
+        temporary: false,
+    };
+    // (action and parameters, denied resource in the message or None when allowed)
+    let cases: &[(&str, Option<&str>)] = &[
+        ("ListTagResources&ResourceType=key&ResourceId.1=key-ok", None),
+        (
+            "ListTagResources&ResourceType=key&ResourceId.1=key-ok&ResourceId.2=key-hidden",
+            Some("key/key-hidden"),
+        ),
+        ("ListTagResources&ResourceType=key", Some("key/key-hidden")),
+        ("ListTagResources&ResourceType=secret&ResourceId.1=sec-ok", None),
+        ("ListTagResources&ResourceType=key&ResourceId.1=key-frozen", None),
+        ("DescribeKey&KeyId=key-ok", None),
+        ("DescribeKey&KeyId=key-hidden", Some("key/key-hidden")),
+        (
+            "DescribeSecret&SecretName=sec-hidden&FetchTags=true",
+            Some("secret/sec-hidden"),
+        ),
+        ("DescribeSecret&SecretName=sec-ok", None),
+        ("ListSecrets&FetchTags=true", Some("secret/sec-hidden")),
+        ("ListSecrets", None),
+        ("ListKeys", None),
+        (
+            "TagResources&ResourceType=key&ResourceId.1=key-hidden&Tag.1.Key=k&Tag.1.Value=v",
+            None,
+        ),
+        (
+            "TagResources&ResourceType=key&ResourceId.1=key-ok&ResourceId.2=key-frozen&Tag.1.Key=k&Tag.1.Value=v",
+            Some("key/key-frozen"),
+        ),
+        (
+            "UntagResources&ResourceType=secret&ResourceId.1=sec-hidden&TagKey.1=owner",
+            Some("secret/sec-hidden"),
+        ),
+    ];
+    for (query, denied) in cases {
+        let uri = format!("/?Action={query}&RegionId=cn-hangzhou&Version=2016-01-20&Format=JSON");
+        let req = request("GET", &uri, &[("Host", "kms.cn-hangzhou.aliyuncs.com")], "");
+        let api = Api::lookup(KMS_VERSION, req.action().unwrap()).unwrap();
+        let responder = Responder::new(&RequestCtx { id: 7, conn: None }, &req);
+        let result = kms::execute(&state, &req, api, &principal, "cn-hangzhou", &responder);
+        match (denied, result) {
+            (None, Ok(_)) => {}
+            (Some(resource), Err(e)) => {
+                assert_eq!(e.status, StatusCode::FORBIDDEN, "{query}");
+                assert_eq!(e.code, "Forbidden.NoPermission", "{query}");
+                assert!(
+                    e.message
+                        .starts_with("This operation is forbidden by permission system.")
+                        && e.message.ends_with(&format!(
+                            "Resource: acs:kms:cn-hangzhou:1234567890123456:{resource}"
+                        )),
+                    "{query}: {}",
+                    e.message
+                );
+                let (status, headers, Payload::Json(body)) = responder.error(&e) else {
+                    panic!("json expected")
+                };
+                assert_eq!(status, StatusCode::FORBIDDEN);
+                assert!(headers.contains_key("x-acs-request-id"));
+                assert_eq!(body["HttpStatus"], 403, "{query}");
+                assert_eq!(body["Code"], "Forbidden.NoPermission", "{query}");
+                assert_eq!(body["RequestId"], responder.request_id, "{query}");
+            }
+            (denied, result) => panic!("{query}: expected denied={denied:?}, got {result:?}"),
+        }
+    }
+    // Nothing a refused write named was changed.
+    let store = state.store();
+    let keys = &store.alibaba[0].regions["cn-hangzhou"].keys;
+    assert_eq!(keys.get("key-ok").unwrap().tags.get("k"), None);
+    assert_eq!(keys.get("key-hidden").unwrap().tags.get("k"), Some("v"));
+}

@@ -86,6 +86,9 @@ pub(super) fn execute(
             let store = state.store();
             let project = project(&store, principal, route)?;
             let secret = find(project, resource)?;
+            if secret.deny.read {
+                return Err(SERVICE.denied(resource));
+            }
             Ok(Success::Json(json!({
                 "tags": tagging::tags_json(&secret.tags),
                 "sys_tags": [],
@@ -103,6 +106,10 @@ pub(super) fn execute(
             let store = state.store();
             let project = project(&store, principal, route)?;
             let rows = project.tables.secrets.rows();
+            // The answer carries every selected secret's tags: strict, a read-denied secret refuses it all.
+            if let Some(r) = rows.iter().find(|r| r.deny.read) {
+                return Err(SERVICE.denied(r.native_id.as_deref().unwrap_or(&r.id)));
+            }
             let selected = rows.iter().filter(|r| query.selects(&r.id, &r.tags));
             if query.count {
                 return Ok(Success::Json(json!({"total_count": selected.count()})));
@@ -144,6 +151,9 @@ pub(super) fn execute(
                 .index_by_native_id(resource)
                 .ok_or_else(|| not_found(resource))?;
             let secret = table.at_mut(index).ok_or_else(|| not_found(resource))?;
+            if secret.deny.write {
+                return Err(SERVICE.denied(resource));
+            }
             tagging::apply(SERVICE, secret, &change)?;
             Ok(Success::NoContent)
         }

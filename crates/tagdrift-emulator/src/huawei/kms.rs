@@ -86,7 +86,7 @@ pub(super) fn execute(
                 .ok_or_else(|| SERVICE.invalid("The key_id parameter is missing."))?;
             let store = state.store();
             let (account, project) = place(&store, principal, route)?;
-            let key = find(project, &key_id)?;
+            let key = readable(find(project, &key_id)?)?;
             Ok(Success::Json(
                 json!({"key_info": key_json(account, project, key)}),
             ))
@@ -94,7 +94,7 @@ pub(super) fn execute(
         Api::ShowKmsTags => {
             let store = state.store();
             let (_, project) = place(&store, principal, route)?;
-            let key = find(project, resource)?;
+            let key = readable(find(project, resource)?)?;
             Ok(Success::Json(json!({
                 "tags": tagging::tags_json(&key.tags),
                 "existTagsNum": key.tags.len(),
@@ -110,6 +110,10 @@ pub(super) fn execute(
             let store = state.store();
             let (account, project) = place(&store, principal, route)?;
             let rows = project.tables.keys.rows();
+            // The answer carries every selected key's tags: strict, a read-denied key refuses it all.
+            if let Some(r) = rows.iter().find(|r| r.deny.read) {
+                return Err(SERVICE.denied(&r.id));
+            }
             let selected = rows
                 .iter()
                 .filter(|r| query.selects(r.alias.as_deref().unwrap_or_default(), &r.tags));
@@ -151,6 +155,9 @@ pub(super) fn execute(
                 .keys
                 .get_mut(resource)
                 .ok_or_else(|| not_found(resource))?;
+            if key.deny.write {
+                return Err(SERVICE.denied(resource));
+            }
             if key.alias.as_deref().is_some_and(|a| a.ends_with("/default")) {
                 return Err(HwError::dew(
                     StatusCode::BAD_REQUEST,
@@ -178,6 +185,14 @@ fn place<'s>(
         .project(&route.project_id)
         .ok_or_else(|| SERVICE.invalid(format!("Unknown project '{}'.", route.project_id)))?;
     Ok((account, project))
+}
+
+/// `key` unless a policy denies reading it.
+fn readable(key: &Resource) -> Result<&Resource, HwError> {
+    if key.deny.read {
+        return Err(SERVICE.denied(&key.id));
+    }
+    Ok(key)
 }
 
 fn find<'p>(project: &'p HuaweiProject, key_id: &str) -> Result<&'p Resource, HwError> {

@@ -19,6 +19,24 @@ pub(super) enum Service {
 
 impl Service {
     /// Tags a resource may carry.
+    /// A policy refusing the caller this resource (403, after the signature was checked): `KMS.0306` is
+    /// DEW's documented "no permission to access the key"; no CSMS code for it is documented, so secrets
+    /// get `CSMS.0403`, the emulator's own (tagdrift takes any 403 with a DEW code as a permission refusal).
+    pub(super) fn denied(self, resource: &str) -> HwError {
+        match self {
+            Service::Kms => HwError::dew(
+                StatusCode::FORBIDDEN,
+                "KMS.0306",
+                format!("The user has no permission to access the key '{resource}'."),
+            ),
+            Service::Csms => HwError::dew(
+                StatusCode::FORBIDDEN,
+                "CSMS.0403",
+                format!("The user has no permission to access the secret '{resource}'."),
+            ),
+        }
+    }
+
     pub(super) fn max_tags(self) -> usize {
         match self {
             Service::Csms => 20,

@@ -635,3 +635,112 @@ mod bad_input {
         }
     }
 }
+
+/// See: issue 12 (point 5). A read-denied key's or secret's tag reads (and the project-wide batch read that
+/// would carry its tags) answer 403 with DEW's nested error body (`KMS.0306`; `CSMS.0403` for secrets, the
+/// emulator's own code: no CSMS one is documented); a write-denied one refuses tag writes; the others answer.
+#[test]
+fn denied_resources_answer_403_with_a_dew_code() {
+    let inventory = format!(
+        "huawei:
+  - name: hw
+    ak: testak
+    sk: testsk
+    projects:
+      - region: cn-north-4
+        project_id: {PID}
+        keys:
+          - {{id: key-ok, tags: {{owner: a}}}}
+          - {{id: key-hidden, tags: {{owner: b}}, deny: [read]}}
+          - {{id: key-frozen, tags: {{owner: c}}, deny: [write]}}
+        secrets:
+          - {{name: sec-ok, id: sec-ok, tags: {{owner: a}}}}
+          - {{name: sec-hidden, id: sec-hidden, tags: {{owner: b}}, deny: [read, write]}}
+"
+    );
+    let store = Store::from_inventory(Inventory::parse(&inventory, "test").unwrap()).unwrap();
+    let state = State::new(store, Options::default(), Faults::default(), Clock::system());
+    let principal = Principal {
+        account: 0,
+        access_key_id: "testak".into(),
+        temporary: false,
+    };
+    let tag_write = r#"{"action":"create","tags":[{"key":"k","value":"v"}]}"#;
+    // (method, path after the project, body, expected error code or None when answered)
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        ("GET", "v1.0/{p}/kms/key-ok/tags", "", None),
+        ("GET", "v1.0/{p}/kms/key-hidden/tags", "", Some("KMS.0306")),
+        ("GET", "v1.0/{p}/kms/key-frozen/tags", "", None),
+        ("POST", "v1.0/{p}/kms/list-keys", r#"{"key_spec":"ALL"}"#, None),
+        (
+            "POST",
+            "v1.0/{p}/kms/describe-key",
+            r#"{"key_id":"key-hidden"}"#,
+            Some("KMS.0306"),
+        ),
+        (
+            "POST",
+            "v1.0/{p}/kms/resource_instances/action",
+            r#"{"action":"filter"}"#,
+            Some("KMS.0306"),
+        ),
+        ("POST", "v1.0/{p}/kms/key-hidden/tags/action", tag_write, None),
+        (
+            "POST",
+            "v1.0/{p}/kms/key-frozen/tags/action",
+            tag_write,
+            Some("KMS.0306"),
+        ),
+        ("GET", "v1/{p}/csms/sec-ok/tags", "", None),
+        ("GET", "v1/{p}/csms/sec-hidden/tags", "", Some("CSMS.0403")),
+        ("GET", "v1/{p}/secrets", "", None),
+        (
+            "POST",
+            "v1/{p}/csms/resource_instances/action",
+            r#"{"action":"filter"}"#,
+            Some("CSMS.0403"),
+        ),
+        (
+            "POST",
+            "v1/{p}/csms/sec-hidden/tags/action",
+            tag_write,
+            Some("CSMS.0403"),
+        ),
+        ("POST", "v1/{p}/csms/sec-ok/tags/action", tag_write, None),
+    ];
+    for (method, path, body, expected) in cases {
+        let uri = format!("/{}", path.replace("{p}", PID));
+        let req = request(method, &uri, &[("Host", HOST)], body);
+        let route = Route::parse(&req.method, &req.segments).unwrap_or_else(|| panic!("{uri}"));
+        let result = if route.api.is_csms() {
+            csms::execute(&state, &req, &route, &principal)
+        } else {
+            kms::execute(&state, &req, &route, &principal)
+        };
+        match (expected, result) {
+            (None, Ok(_)) => {}
+            (Some(code), Err(e)) => {
+                assert_eq!(e.status, StatusCode::FORBIDDEN, "{uri}");
+                assert_eq!(&*e.code, *code, "{uri}");
+                let body = e.body("rid");
+                assert_eq!(body["error"]["error_code"], *code, "{uri}");
+                assert!(
+                    body["error"]["error_msg"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("The user has no permission to access the "),
+                    "{uri}: {body}"
+                );
+            }
+            (expected, result) => panic!("{method} {uri}: expected {expected:?}, got {result:?}"),
+        }
+    }
+    let store = state.store();
+    let keys = &store.huawei[0].projects[0].tables.keys;
+    assert_eq!(
+        keys.get("key-frozen").unwrap().tags.get("k"),
+        None,
+        "a refused write changes nothing"
+    );
+    assert_eq!(keys.get("key-hidden").unwrap().tags.get("k"), Some("v"));
+}

@@ -208,6 +208,7 @@ fn alibaba_regions(
                 alias: None,
                 key_spec: None,
                 tags,
+                deny: Vec::new(),
             });
         }
     }
@@ -216,7 +217,12 @@ fn alibaba_regions(
         let name = secret_name(i);
         let tags = tags_for(rng, tags_per_resource);
         if let Some(r) = regions.get_mut(region) {
-            r.secrets.push(SecretSpec { name, id: None, tags });
+            r.secrets.push(SecretSpec {
+                name,
+                id: None,
+                tags,
+                deny: Vec::new(),
+            });
         }
     }
     regions
@@ -250,13 +256,19 @@ fn huawei_projects(
             // Some asymmetric keys, which list keys shows only with `key_spec: ALL`.
             key_spec: (i % 8 == 7).then(|| "RSA_2048".to_owned()),
             tags,
+            deny: Vec::new(),
         });
     }
     for i in 0..secrets {
         let p = i % projects.len();
         let name = secret_name(i);
         let tags = tags_for(rng, tags_per_resource);
-        projects[p].secrets.push(SecretSpec { name, id: None, tags });
+        projects[p].secrets.push(SecretSpec {
+            name,
+            id: None,
+            tags,
+            deny: Vec::new(),
+        });
     }
     projects
 }

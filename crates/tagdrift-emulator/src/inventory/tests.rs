@@ -120,6 +120,10 @@ fn parse_errors_carry_the_location() {
             "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, tags: {a: x, a: y}}]}}}]",
             "duplicate",
         ),
+        (
+            "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, deny: [list]}]}}}]",
+            "unknown access 'list' (expected read or write)",
+        ),
     ];
     for (yaml, want) in cases {
         let err = Inventory::parse(yaml, "inv.yaml").unwrap_err();
@@ -152,6 +156,34 @@ fn secrets_never_show_in_debug() {
     let store = Store::from_inventory(inv.clone()).unwrap();
     let dbg = format!("{:?}", store.alibaba[0]);
     assert!(!dbg.contains("testsecret"), "{dbg}");
+}
+
+/// The `deny` list reads into the store and is written back as written.
+#[test]
+fn deny_lists_load_and_round_trip() {
+    let yaml = "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, deny: [read, write]}], secrets: [{name: n, deny: [write]}]}}}]";
+    let inv = Inventory::parse(yaml, "t").unwrap();
+    assert_eq!(
+        inv.alibaba[0].regions["r"].keys[0].deny,
+        [Access::Read, Access::Write]
+    );
+    assert_eq!(Inventory::parse(&inv.to_yaml().unwrap(), "again").unwrap(), inv);
+    let store = Store::from_inventory(inv).unwrap();
+    let tables = &store.alibaba[0].regions["r"];
+    assert_eq!(
+        tables.keys.get("k").unwrap().deny,
+        crate::store::Deny {
+            read: true,
+            write: true
+        }
+    );
+    assert_eq!(
+        tables.secrets.get("n").unwrap().deny,
+        crate::store::Deny {
+            read: false,
+            write: true
+        }
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The read plans against an in-memory KMS that answers like the documented API (200-row tag pages,
 //! `InvalidResourceId.NotFound` for unknown ids, `PageNumber` listings), counting calls per action.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use serde_json::json;
@@ -20,6 +20,20 @@ struct FakeKms {
     refuse_region_wide: bool,
     /// `ListTagResources` calls without `ResourceId` (refused or not).
     region_wide: Mutex<usize>,
+    /// Resources a RAM policy denies: any call naming one (or, strictly, a region-wide call while one
+    /// exists) is refused with 403 `Forbidden.NoPermission`, as RAM checks every id's ARN.
+    denied: BTreeSet<String>,
+}
+
+fn denied_error() -> ApiError {
+    ApiError {
+        status: Some(403),
+        cloud_code: Some("Forbidden.NoPermission".to_owned()),
+        error: ReadError::new(
+            ErrorCode::PermissionDenied,
+            "ListTagResources: HTTP 403 Forbidden.NoPermission: This operation is forbidden by permission system.",
+        ),
+    }
 }
 
 fn not_found(code: &str) -> ApiError {
@@ -74,6 +88,14 @@ impl FakeKms {
                         });
                     }
                 }
+                let refused = if ids.is_empty() {
+                    !self.denied.is_empty()
+                } else {
+                    ids.iter().any(|id| self.denied.contains(id))
+                };
+                if refused {
+                    return Err(denied_error());
+                }
                 let mut max = self.max_ids.lock().unwrap();
                 *max = (*max).max(ids.len());
                 if ids.iter().any(|id| !self.resources.contains_key(id)) {
@@ -112,14 +134,22 @@ impl FakeKms {
                         json!({"PageNumber": number, "PageSize": size, "TotalCount": all.len(), "Keys": {"Key": keys}}),
                     )
                 } else {
-                    assert_eq!(p("FetchTags").as_deref(), Some("true"));
+                    // With tags, strictly refused while a denied secret is in the region (as the emulator).
+                    let with_tags = p("FetchTags").as_deref() == Some("true");
+                    if with_tags && !self.denied.is_empty() {
+                        return Err(denied_error());
+                    }
                     let secrets: Vec<_> = page
                         .map(|(id, tags)| {
                             let t: Vec<_> = tags
                                 .iter()
                                 .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
                                 .collect();
-                            json!({"SecretName": id, "Tags": {"Tag": t}})
+                            if with_tags {
+                                json!({"SecretName": id, "Tags": {"Tag": t}})
+                            } else {
+                                json!({"SecretName": id})
+                            }
                         })
                         .collect();
                     // Counts as strings: tolerated.
@@ -465,4 +495,156 @@ async fn regression_an_absurd_total_count_stops_at_the_first_short_page() {
     let calls = calls.into_inner().unwrap();
     // Page 1, page 2, and at most the pages already in flight behind it.
     assert!(calls.len() <= 2 + 4, "{calls:?}");
+}
+
+/// See: issue 12 (point 5). A RAM policy denying one key of a batch of 50 refuses the whole
+/// `ListTagResources` call; halving isolates it in one call per level and both halves of each split
+/// (1 + 2·⌈log₂ 50⌉ at most), leaves only it unknown with `permission_denied`, and reads the 49 others.
+#[test]
+fn a_denied_id_in_a_batch_of_fifty_is_isolated_and_the_others_are_read() {
+    // (position of the denied id among the 50, ListTagResources calls)
+    for (position, expected_calls) in [(0, 11), (17, 13), (49, 13)] {
+        let all = ids(50);
+        let mut kms = FakeKms::with(all.iter().map(|id| (id.clone(), 2)));
+        kms.denied.insert(all[position].clone());
+        let declared: Vec<&str> = all.iter().map(String::as_str).collect();
+        let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
+        assert_eq!(
+            kms.calls(),
+            BTreeMap::from([("ListTagResources", expected_calls)]),
+            "denied id at {position}"
+        );
+        for o in &obs.resources {
+            if o.resource.id == all[position] {
+                let Outcome::Failed(e) = &o.outcome else {
+                    panic!("{:?}", o.outcome)
+                };
+                assert_eq!(e.code, ErrorCode::PermissionDenied);
+                assert!(
+                    e.message.starts_with("the credentials may not read this key's tags: ListTagResources: HTTP 403 Forbidden.NoPermission"),
+                    "{}",
+                    e.message
+                );
+            } else {
+                assert!(
+                    matches!(&o.outcome, Outcome::Found(t) if t.len() == 2),
+                    "{}: {:?}",
+                    o.resource.id,
+                    o.outcome
+                );
+            }
+        }
+        assert_eq!(obs.resources.len(), 50);
+        assert!(obs.scope_failures.is_empty());
+    }
+}
+
+/// A denied `DescribeKey` / `DescribeSecret` (the existence check of a resource without tag rows) leaves only
+/// that resource unknown.
+#[test]
+fn a_denied_existence_check_fails_only_its_resource() {
+    for (rt, action) in [
+        (ResourceType::Key, "DescribeKey"),
+        (ResourceType::Secret, "DescribeSecret"),
+    ] {
+        let mut kms = FakeKms::with([("res-bare".to_owned(), 0), ("res-tagged".to_owned(), 1)]);
+        let mut denied = denied_error();
+        denied.error.message = format!("{action}: HTTP 403 Forbidden.NoPermission");
+        kms.failing.insert(action, denied);
+        if rt == ResourceType::Secret {
+            // The listing is refused too, so the batched read (and its existence check) is what remains.
+            kms.failing.insert("ListSecrets", denied_error());
+        }
+        let obs = run(&kms, &scope(rt, &["res-bare", "res-tagged"], false));
+        let Outcome::Failed(e) = outcome(&obs, "res-bare") else {
+            panic!("{rt}")
+        };
+        assert_eq!(e.code, ErrorCode::PermissionDenied, "{rt}");
+        assert!(
+            e.message.starts_with(&format!(
+                "the credentials may not read this {rt}'s tags: {action}"
+            )),
+            "{}",
+            e.message
+        );
+        assert!(
+            matches!(outcome(&obs, "res-tagged"), Outcome::Found(t) if t.len() == 1),
+            "{rt}"
+        );
+        assert!(obs.scope_failures.is_empty(), "{rt}");
+    }
+}
+
+/// Key discovery: a region-wide tag listing refused by a policy falls back to id batches for this scope
+/// (which isolate the denied key) without remembering it; a refused `ListKeys` fails the scope with
+/// `permission_denied`, and declared keys there say which listing they could not use.
+#[test]
+fn key_discovery_reads_around_a_denied_key_and_a_denied_listing_fails_the_scope() {
+    let mut kms = FakeKms::with(ids(60).into_iter().map(|id| (id, 1)));
+    kms.denied.insert("key-0007".to_owned());
+    let learned = Learned::default();
+    let obs = run_learned(&kms, &scope(ResourceType::Key, &["key-0001"], true), &learned);
+    assert!(
+        !learned.region_wide_refused(),
+        "a policy is not the service's rule"
+    );
+    assert_eq!(
+        outcome(&obs, "key-0007").clone(),
+        Outcome::Failed(ReadError {
+            code: ErrorCode::PermissionDenied,
+            message: format!(
+                "the credentials may not read this key's tags: {}",
+                denied_error().error.message
+            ),
+        })
+    );
+    assert!(matches!(outcome(&obs, "key-0001"), Outcome::Found(t) if t.len() == 1));
+    assert_eq!(obs.resources.len(), 60);
+    assert!(obs.scope_failures.is_empty());
+
+    let mut kms = FakeKms::with(ids(3).into_iter().map(|id| (id, 1)));
+    let mut denied = denied_error();
+    denied.error.message = "ListKeys: HTTP 403 Forbidden.NoPermission".into();
+    kms.failing.insert("ListKeys", denied);
+    let obs = run(&kms, &scope(ResourceType::Key, &["key-0001"], true));
+    assert_eq!(obs.scope_failures.len(), 1);
+    assert_eq!(obs.scope_failures[0].error.code, ErrorCode::PermissionDenied);
+    let Outcome::Failed(e) = outcome(&obs, "key-0001") else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::PermissionDenied);
+    assert_eq!(
+        e.message,
+        "the credentials may not list keys in cn-hangzhou, so whether this one exists is unknown: ListKeys: \
+         HTTP 403 Forbidden.NoPermission"
+    );
+}
+
+/// Secret discovery: a policy refusing `ListSecrets` with tags (a denied secret in the region) lists the names
+/// without tags and reads the tags by id batches, which isolate the denied secret; the rest is found, and
+/// the scope is complete (its listing worked).
+#[test]
+fn secret_discovery_reads_around_a_denied_secret() {
+    let mut kms = FakeKms::with(ids(120).into_iter().map(|id| (id, 1)));
+    kms.denied.insert("key-0100".to_owned());
+    let obs = run(&kms, &scope(ResourceType::Secret, &["key-0001", "gone"], true));
+    let Outcome::Failed(e) = outcome(&obs, "key-0100") else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::PermissionDenied);
+    assert!(
+        e.message
+            .starts_with("the credentials may not read this secret's tags"),
+        "{}",
+        e.message
+    );
+    assert!(matches!(outcome(&obs, "key-0001"), Outcome::Found(t) if t.len() == 1));
+    assert_eq!(outcome(&obs, "gone"), &Outcome::NotFound);
+    assert_eq!(obs.resources.len(), 121);
+    assert!(obs.scope_failures.is_empty());
+    let calls = kms.calls();
+    // Page 1 with tags (refused), 2 pages of names, then 3 batches (50 + 50 + 20), the one holding the
+    // denied secret bisected (at most 1 + 2·6 calls instead of 1).
+    assert_eq!(calls["ListSecrets"], 3, "{calls:?}");
+    assert!((3..=3 + 2 * 6).contains(&calls["ListTagResources"]), "{calls:?}");
 }

@@ -18,6 +18,8 @@ struct FakeDew {
     /// The batch read leaves out resources without tags (one of the two undocumented possibilities).
     calls: Mutex<BTreeMap<&'static str, usize>>,
     fail: Option<(&'static str, ApiError)>,
+    /// The tag calls of this one resource (by native id) fail with this error.
+    denied: Option<(String, ApiError)>,
     /// A `total_count` the batch read answers instead of the true one.
     instance_total: Option<usize>,
 }
@@ -145,6 +147,11 @@ impl Dew for FakeDew {
         assert!(call.path.contains(PROJECT));
         if let Some((op, e)) = &self.fail
             && *op == call.operation
+        {
+            return Err(e.clone());
+        }
+        if let Some((native, e)) = &self.denied
+            && call.path.ends_with(&format!("/{native}/tags"))
         {
             return Err(e.clone());
         }
@@ -401,4 +408,110 @@ fn regression_a_total_count_below_the_rows_read_does_not_end_the_batch_read() {
             .all(|o| matches!(&o.outcome, Outcome::Found(t) if t.len() == 3)),
         "every secret read with its two tags and the system tag"
     );
+}
+
+/// See: issue 12 (point 5). A policy refusing one key's or one secret's tags (`KMS.0306`, or a 403 with a
+/// CSMS code) leaves only that resource unknown with `permission_denied`; a refused listing fails the scope.
+#[test]
+fn a_denied_resource_is_unknown_and_the_others_are_read() {
+    for (rt, operation, code) in [
+        (ResourceType::Key, "ShowKmsTags", "KMS.0306"),
+        (ResourceType::Secret, "ListSecretTags", "CSMS.0403"),
+    ] {
+        let mut dew = FakeDew::with(5, |_| 2);
+        let message = format!("{operation}: HTTP 403 {code}: no permission");
+        let denied_native = "00000000-0000-0000-0000-000000000002".to_owned();
+        dew.denied = Some((
+            denied_native.clone(),
+            ApiError {
+                status: Some(403),
+                cloud_code: Some(code.into()),
+                error: ReadError::new(ErrorCode::PermissionDenied, message.clone()),
+            },
+        ));
+        let obs = run(&dew, &scope(rt, &[], true), false);
+        assert!(obs.scope_failures.is_empty(), "{rt}");
+        assert_eq!(obs.resources.len(), 5, "{rt}");
+        assert_eq!(dew.calls()[operation], 5, "{rt}: one tag call per resource");
+        for o in &obs.resources {
+            let native = o.native_id.clone().unwrap_or_else(|| o.resource.id.clone());
+            if native == denied_native {
+                assert_eq!(
+                    o.outcome,
+                    Outcome::Failed(ReadError::new(
+                        ErrorCode::PermissionDenied,
+                        format!("the credentials may not read this {rt}'s tags: {message}")
+                    )),
+                    "{rt}"
+                );
+            } else {
+                assert_eq!(o.outcome, Outcome::Found(tags(2)), "{rt}: {native}");
+            }
+        }
+    }
+    for (rt, listing) in [
+        (ResourceType::Key, "ListKeys"),
+        (ResourceType::Secret, "ListSecrets"),
+    ] {
+        let mut dew = FakeDew::with(3, |_| 1);
+        dew.fail = Some((
+            listing,
+            ApiError {
+                status: Some(403),
+                cloud_code: Some("KMS.0306".into()),
+                error: ReadError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("{listing}: HTTP 403 KMS.0306"),
+                ),
+            },
+        ));
+        let obs = run(&dew, &scope(rt, &["res-0001"], true), false);
+        assert_eq!(obs.scope_failures.len(), 1, "{rt}");
+        assert_eq!(obs.scope_failures[0].error.code, ErrorCode::PermissionDenied);
+        let Outcome::Failed(e) = &get(&obs, "res-0001").outcome else {
+            panic!("{rt}")
+        };
+        assert_eq!(e.code, ErrorCode::PermissionDenied, "{rt}");
+        assert!(
+            e.message
+                .starts_with(&format!("the credentials may not list {rt}s in cn-north-4")),
+            "{}",
+            e.message
+        );
+    }
+}
+
+/// With the batch read on, a policy refusing the project-wide `resource_instances` read falls back to the
+/// per-resource reads instead of failing the scope.
+#[test]
+fn a_denied_batch_read_falls_back_to_per_resource_reads() {
+    for (rt, batch_op, tag_op) in [
+        (ResourceType::Key, "ListKmsResourceInstances", "ShowKmsTags"),
+        (
+            ResourceType::Secret,
+            "ListSecretResourceInstances",
+            "ListSecretTags",
+        ),
+    ] {
+        let mut dew = FakeDew::with(3, |_| 1);
+        dew.fail = Some((
+            batch_op,
+            ApiError {
+                status: Some(403),
+                cloud_code: Some("KMS.0306".into()),
+                error: ReadError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("{batch_op}: HTTP 403 KMS.0306"),
+                ),
+            },
+        ));
+        let obs = run(&dew, &scope(rt, &[], true), true);
+        assert!(obs.scope_failures.is_empty(), "{rt}");
+        assert_eq!(obs.resources.len(), 3, "{rt}");
+        assert!(
+            obs.resources.iter().all(|o| o.outcome == Outcome::Found(tags(1))),
+            "{rt}"
+        );
+        assert_eq!(dew.calls()[tag_op], 3, "{rt}");
+    }
 }
