@@ -46,6 +46,9 @@ fn lines(w: &WritePlan) -> Vec<String> {
     out
 }
 
+/// Name, desired state, observations, `--target` values, expected [`lines`].
+type SelectCase = (&'static str, Desired, Obs, Vec<&'static str>, Vec<&'static str>);
+
 #[test]
 fn selection_writes_only_the_plans_changes_of_declared_drifted_resources() {
     let k1 = ali_key("k1");
@@ -54,7 +57,7 @@ fn selection_writes_only_the_plans_changes_of_declared_drifted_resources() {
     let unread = ali_key("unread");
     let stray = ali_key("stray");
     let s1 = hw_secret("s1");
-    let cases: Vec<(&str, Desired, Obs, Vec<&str>, Vec<&str>)> = vec![
+    let cases: Vec<SelectCase> = vec![
         (
             "add, change and remove; in-sync and system tags untouched",
             Desired::new()
