@@ -343,3 +343,60 @@ fn sixty_keys_missing_one_tag_take_two_calls() {
     // 50 resource ids per TagResources call: the fewest calls possible. One call per key would be 60.
     assert_eq!(writes(&emu), [2, 0, 0, 0]);
 }
+
+/// Runs `tagdrift apply` on a terminal (a pseudo-terminal from util-linux `script`) answering `answer`.
+/// `None` when `script` is not installed.
+fn apply_on_a_terminal(config: &std::path::Path, answer: &str) -> Option<(i32, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let command = format!(
+        "{} apply --no-color --config {}",
+        env!("CARGO_BIN_EXE_tagdrift"),
+        config.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .envs(support::ENV.iter().copied())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    // The terminal holds the line until apply reads it after its question.
+    child
+        .stdin
+        .take()?
+        .write_all(format!("{answer}\n").as_bytes())
+        .ok()?;
+    let output = child.wait_with_output().ok()?;
+    Some((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
+}
+
+#[test]
+fn on_a_terminal_only_yes_writes() {
+    let emu = Emulator::start(INVENTORY, &[]);
+    let desired = emu.desired("desired.yaml", &format!("{ACCOUNTS}{RESOURCES}"));
+    let Some((code, out)) = apply_on_a_terminal(&desired, "y") else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Apply these changes? Only 'yes' is accepted: ")
+            && out.contains("Apply cancelled; nothing was written."),
+        "{out}"
+    );
+    assert_eq!(writes(&emu), [0, 0, 0, 0]);
+
+    let (code, out) = apply_on_a_terminal(&desired, "yes").expect("script ran before");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Apply complete! Resources: 7 applied, 0 failed, 0 skipped."),
+        "{out}"
+    );
+    assert_eq!(writes(&emu), [4, 1, 2, 1]);
+}
