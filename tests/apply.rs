@@ -400,3 +400,37 @@ fn on_a_terminal_only_yes_writes() {
     );
     assert_eq!(writes(&emu), [4, 1, 2, 1]);
 }
+
+#[test]
+fn a_refused_write_fails_its_resource_and_the_others_are_still_written() {
+    // A Huawei KMS key holds at most 10 tags: adding an 11th is refused with KMS.0404.
+    let full: String = (0..10).map(|i| format!("t{i}: v, ")).collect();
+    let inventory = INVENTORY.replace("tags: {owner: payments, tmp: x}", &format!("tags: {{{full}}}"));
+    let emu = Emulator::start(&inventory, &[]);
+    let resources = "resources:\n  - {account: hw, region: cn-north-4, type: key, id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, \
+         tags: {owner: platform}, allow_extra_tags: true}\n  - {account: ali, region: cn-hangzhou, type: key, \
+         id: key-a002, tags: {owner: platform}}\n";
+    let desired = emu.desired("desired.yaml", &format!("{ACCOUNTS}{resources}"));
+    let run = apply(&desired, &["--auto-approve", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let result = json(&run);
+    assert_eq!(
+        statuses(&result),
+        [
+            ("key-a002".to_owned(), "applied".to_owned()),
+            (
+                "0d0466b0-e727-4d9c-b35d-f84bb474a37f".to_owned(),
+                "failed".to_owned()
+            ),
+        ]
+    );
+    let failed = &result["resources"][1];
+    assert_eq!(failed["cloud_code"], "KMS.0404", "{failed:#}");
+    assert_eq!(failed["code"], "http_4xx", "{failed:#}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("Too many tags"),
+        "{failed:#}"
+    );
+    assert_eq!(result["summary"]["failed"], 1);
+    assert_eq!(writes(&emu), [1, 0, 1, 0]);
+}
