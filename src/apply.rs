@@ -194,3 +194,34 @@ fn audit(target: &Target, op: &Op, result: &Result<tagdrift_cloud::write::Writte
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tagdrift_core::drift::fixtures::{Desired, Obs, ali_key, any, date, hw_secret};
+    use tagdrift_core::drift::plan;
+
+    use super::*;
+
+    /// The second read covers the written resources only, and lists nothing.
+    #[test]
+    fn the_second_read_is_restricted_to_the_written_resources() {
+        let written = ali_key("k1");
+        let state = Desired::new()
+            .declare(&written, &[("owner", "a")])
+            .declare(&ali_key("k2"), &[("owner", "a")])
+            .declare(&hw_secret("s1"), &[("owner", "a")])
+            .discover(any(), true)
+            .build();
+        let observed = Obs::new()
+            .found(&written, &[("owner", "b")])
+            .found(&ali_key("k2"), &[("owner", "a")])
+            .found(&hw_secret("s1"), &[("owner", "a")])
+            .build();
+        let write = reconcile::select(&plan(&state, &observed, date("2026-06-01")), &[]);
+        let restricted = restrict(&state, &write.targets);
+        let ids: Vec<&str> = restricted.resources.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["k1"]);
+        assert!(restricted.discovery.is_empty());
+        assert_eq!(restricted.accounts.len(), state.accounts.len());
+    }
+}
