@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use tagdrift_core::config::LogFormat;
+use tagdrift_core::config::{LogFormat, Selector};
 use tagdrift_core::drift::Summary;
+use tagdrift_core::reconcile::parse_target;
 
 /// Keeps the tags on cloud KMS keys and secrets honest.
 ///
@@ -39,6 +40,15 @@ pub enum Command {
     /// (invalid file, credentials) or when anything could not be read, even if drift was found too: the
     /// report is then incomplete, so it must not pass for a complete list of drift.
     Check(CheckArgs),
+
+    /// Put the tags back: read and plan as `check` does, then write the plan's changes.
+    ///
+    /// Writes exactly the `+ ~ -` changes of declared resources that drifted (never system tags, ignored keys
+    /// or the extra tags of `allow_extra_tags` resources; never unknown, missing or undeclared resources),
+    /// after asking on a terminal. Then reads the written resources again and reports each as applied,
+    /// failed or skipped. Exit status: 0 when every planned change was applied and verified (or there was
+    /// nothing to do), 1 otherwise.
+    Apply(ApplyArgs),
 
     /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
     ///
@@ -121,6 +131,42 @@ pub struct CheckArgs {
     /// Never color the text report (it is colored only on a terminal, and never when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The desired-state YAML file.
+    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    pub config: PathBuf,
+
+    /// Write without asking. Required when standard input is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Only write resources this selector matches: `key=value` pairs of cloud, account, region, type and
+    /// name (globs as in the desired state's `match`), e.g. `cloud=alibaba,account=ali-prod,type=key`.
+    /// Repeatable; a resource matching any one is written.
+    #[arg(long = "target", value_name = "SELECTOR", value_parser = parse_target)]
+    pub targets: Vec<Selector>,
+
+    /// Write nothing when the plan holds more tag changes than N (each `+`, `~` and `-` counts once).
+    #[arg(long, value_name = "N")]
+    pub max_changes: Option<usize>,
+
+    /// Result format (the plan is printed as text only in the text format).
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+
+    /// Never color the plan.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `--format` values of `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    Text,
+    Json,
 }
 
 /// `--format` values of `check`.

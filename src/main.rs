@@ -8,13 +8,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use tagdrift::check::{self, CloudSource};
-use tagdrift::cli::{CheckArgs, Cli, Command, ReportFormat, RunArgs, ValidateArgs, check_exit_code};
+use tagdrift::cli::{
+    ApplyArgs, ApplyFormat, CheckArgs, Cli, Command, ReportFormat, RunArgs, ValidateArgs, check_exit_code,
+};
 use tagdrift::daemon::{self, Options};
-use tagdrift::{desired, telemetry};
+use tagdrift::{apply, desired, telemetry};
 use tagdrift_cloud::NoObserver;
 use tagdrift_cloud::credentials::ProcessEnv;
 use tagdrift_cloud::read::{Reader, ReaderOptions};
 use tagdrift_core::config::LogFormat;
+use tagdrift_core::reconcile;
 use tagdrift_core::report::{self, ReportMeta};
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Check(args) => check(&args),
+        Command::Apply(args) => apply_command(&args),
         Command::Run(args) => run(args, log_format),
         #[cfg(feature = "emulator")]
         Command::Emulate(args) => emulated::emulate(&args),
@@ -129,6 +133,108 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         None => write(&mut std::io::BufWriter::new(std::io::stdout().lock()))?,
     }
     Ok(ExitCode::from(check_exit_code(&plan.summary)))
+}
+
+/// The question `apply` asks on a terminal; only the answer `yes` writes.
+const APPROVAL_PROMPT: &str = "Apply these changes? Only 'yes' is accepted: ";
+
+fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let state = match desired::load(&args.config) {
+        Ok(state) => state,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} problem(s) found", args.config.display(), errors.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let interactive = std::io::stdin().is_terminal();
+    // Refused before anything is read: a pipeline must say --auto-approve, and should learn so at once.
+    if !args.auto_approve && !interactive {
+        eprintln!(
+            "error: standard input is not a terminal, so apply cannot ask for approval; nothing was written \
+             (pass --auto-approve to write without asking)"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let options = ReaderOptions {
+        env: Arc::new(ProcessEnv),
+        observer: Arc::new(NoObserver),
+    };
+    let source = match Reader::new(&state, options) {
+        Ok(reader) => CloudSource(reader),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let read = runtime.block_on(async {
+        tokio::select! {
+            read = check::read(&state, &source) => Some(read),
+            () = shutdown_signal() => None,
+        }
+    });
+    let Some(read) = read else {
+        eprintln!("error: interrupted; nothing was written");
+        return Ok(ExitCode::FAILURE);
+    };
+    for (account, reason) in read.refused_accounts() {
+        eprintln!("error: account {account}: the cloud refused its credentials: {reason}");
+    }
+    let checked = check::plan(&state, read);
+    let write = reconcile::select(&checked.plan, &args.targets);
+    let text = args.format == ApplyFormat::Text;
+    if text {
+        let meta = ReportMeta {
+            generated_at: checked.finished,
+            duration: Some(checked.duration),
+            source: Some(args.config.display().to_string()),
+        };
+        let color =
+            !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        let mut out = std::io::stdout().lock();
+        out.write_all(report::text(&checked.plan, &meta, color).as_bytes())?;
+        let batches = reconcile::batch(&write.targets).len();
+        writeln!(
+            out,
+            "\napply will write {} tag change(s) to {} resource(s) in {batches} call(s); {} resource(s) skipped.",
+            write.change_count(),
+            write.targets.len(),
+            write.skipped.len()
+        )?;
+        out.flush()?;
+    }
+    if let Some(max) = args.max_changes
+        && let Err(e) = write.check_limit(max)
+    {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if !write.targets.is_empty() && !args.auto_approve {
+        eprint!("{APPROVAL_PROMPT}");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim_end_matches(['\r', '\n']) != "yes" {
+            eprintln!("Apply cancelled; nothing was written.");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let applied = runtime.block_on(apply::run(&state, &source, &write));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if text {
+        out.write_all(b"\n")?;
+        out.write_all(applied.text().as_bytes())?;
+    } else {
+        serde_json::to_writer_pretty(&mut out, &applied)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if applied.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,5 @@
-//! No credential, token or signature ever reaches an output: `tagdrift check` and `tagdrift run` read a real
-//! `tagdrift emulate` with distinctive credentials of every kind (Alibaba access key with an STS token, RRSA
+//! No credential, token or signature ever reaches an output: `tagdrift check`, `tagdrift apply` and `tagdrift
+//! run` read (and `apply` writes) a real `tagdrift emulate` with distinctive credentials of every kind (Alibaba access key with an STS token, RRSA
 //! with an OIDC token file, ECS RAM role and Huawei ECS agency from instance metadata (session tokens), Huawei
 //! AK/SK, AK/SK with a security token, workload identity with an id-token file), all logging at trace level, and none of the secrets, the credentials the emulator issues in
 //! exchange, nor anything shaped like a computed signature appears in stdout, stderr, the text, JSON and
@@ -424,6 +424,37 @@ fn check_at_trace_level_shows_no_secret_in_logs_or_reports() {
         "the emulator logs requests at trace:\n{emulator_log}"
     );
     assert_clean("emulator log", &emulator_log, &s.secrets);
+}
+
+#[test]
+fn apply_at_trace_level_shows_no_secret_in_logs_audit_or_results() {
+    let s = setup();
+    for format in ["json", "text"] {
+        let output = tagdrift()
+            .env("RUST_LOG", "trace")
+            .envs(ENV.iter().copied())
+            .args([
+                "apply",
+                "--auto-approve",
+                "--no-color",
+                "--format",
+                format,
+                "--config",
+            ])
+            .arg(&s.config)
+            .output()
+            .expect("run tagdrift apply");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // The first run writes with every kind of credential; the second finds nothing left to write.
+        if format == "json" {
+            assert!(stdout.contains("\"applied\""), "{stdout}\n{stderr}");
+            assert!(stderr.contains("tagdrift::audit"), "{stderr}");
+        }
+        assert_clean(&format!("apply stdout ({format})"), &stdout, &s.secrets);
+        assert_clean(&format!("apply stderr ({format})"), &stderr, &s.secrets);
+    }
+    assert_clean("emulator log", &s.emu.log(), &s.secrets);
 }
 
 /// `tagdrift run` with trace logging, its log collected.

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod apply;
 mod bad_input;
 mod check_bench;
 mod check_cli;

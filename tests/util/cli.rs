@@ -150,10 +150,20 @@ pub fn check(config: &std::path::Path, args: &[&str]) -> Check {
     check_with_env(config, args, &[])
 }
 
+/// Runs `tagdrift apply --config FILE` with the test credentials and `args` appended; standard input is
+/// not a terminal.
+pub fn apply(config: &std::path::Path, args: &[&str]) -> Check {
+    run_with_env("apply", config, args, &[])
+}
+
 /// [`check`] with more environment variables.
 pub fn check_with_env(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Check {
+    run_with_env("check", config, args, env)
+}
+
+fn run_with_env(command: &str, config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Check {
     let mut cmd = tagdrift();
-    cmd.arg("check").arg("--config").arg(config).args(args);
+    cmd.arg(command).arg("--config").arg(config).args(args);
     for (k, v) in ENV.iter().chain(env) {
         cmd.env(k, v);
     }
@@ -161,7 +171,7 @@ pub fn check_with_env(config: &std::path::Path, args: &[&str], env: &[(&str, &st
         status,
         stdout,
         stderr,
-    } = cmd.output().expect("run tagdrift check");
+    } = cmd.output().expect("run tagdrift");
     Check {
         code: status.code().expect("exit code"),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

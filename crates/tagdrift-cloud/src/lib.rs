@@ -1,6 +1,7 @@
 //! tagdrift-cloud: everything that talks to the clouds. The HTTP transport (rate limits, retries, error
 //! classification), where credentials come from, the two clouds' request signing and wire formats, and the
-//! per-cloud scanners that [`read`] drives to turn a desired state into observations.
+//! per-cloud scanners that [`read`] drives to turn a desired state into observations, and the tag writers of
+//! `tagdrift apply` ([`write`]).
 //!
 //! It depends on `tagdrift-core` for the vocabulary and the desired state, and must never depend on the daemon
 //! (metrics, scheduler, server) or on the emulator: the daemon sees its calls through [`CallObserver`].
@@ -23,6 +24,7 @@ pub mod scope;
 pub mod signing;
 pub mod transport;
 pub mod wire;
+pub mod write;
 
 /// Sees every HTTP attempt a cloud client makes, so the daemon can count calls, errors, retries and latency
 /// without the clients knowing about Prometheus. `operation` is the cloud API's name from a closed list per

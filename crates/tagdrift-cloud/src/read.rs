@@ -254,6 +254,14 @@ impl Reader {
         }
     }
 
+    /// What the writer needs of an account: the shared transport (its rate limits cover writes too), the
+    /// account's cloud, credential provider and endpoint.
+    pub(crate) fn account_parts(&self, name: &str) -> Option<(&Transport, Cloud, &Provider, Option<&str>)> {
+        self.accounts
+            .get(name)
+            .map(|a| (&self.transport, a.cloud, &a.provider, a.endpoint.as_deref()))
+    }
+
     fn lock_refusals(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Refusal>> {
         self.refusals.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -84,7 +84,9 @@ impl Service {
                     && !key.starts_with("_sys_")
                     && key.chars().all(|c| csms_char(c, false))
             }
-            Service::Kms => (1..=36).contains(&len) && key.chars().all(kms_char),
+            // `_sys_` keys are the cloud's own (enterprise project and the like) on every TMS-tagged
+            // service; a user write of one is refused as on CSMS.
+            Service::Kms => (1..=36).contains(&len) && !key.starts_with("_sys_") && key.chars().all(kms_char),
         };
         if ok {
             Ok(())

@@ -338,6 +338,10 @@ fn tag_rules_differ_between_csms_and_kms() {
     assert!(csms.check_value(&"v".repeat(256)).is_err());
     assert!(kms.check_key("a/b _sys_").is_ok());
     assert!(kms.check_key(&"k".repeat(37)).is_err());
+    assert_eq!(
+        &*kms.check_key("_sys_enterprise_project_id").unwrap_err().code,
+        "KMS.0402"
+    );
     for bad in ["a*b", "a<b", "a>b", "a\\b", "a=b", "a\tb"] {
         assert_eq!(&*kms.check_key(bad).unwrap_err().code, "KMS.0402", "{bad}");
         assert_eq!(&*kms.check_value(bad).unwrap_err().code, "KMS.0403", "{bad}");
