@@ -434,3 +434,52 @@ fn a_refused_write_fails_its_resource_and_the_others_are_still_written() {
     assert_eq!(result["summary"]["failed"], 1);
     assert_eq!(writes(&emu), [1, 0, 1, 0]);
 }
+
+#[test]
+fn a_write_the_policy_denies_names_the_permission_and_the_others_are_still_written() {
+    // The credentials may read every resource but write neither the Alibaba key nor the Huawei secret.
+    let mut inventory = INVENTORY.replace(
+        "{id: key-a002, tags: {owner: payments}}",
+        "{id: key-a002, tags: {owner: payments}, deny: [write]}",
+    );
+    // The Huawei secret is the inventory's last line (the Alibaba one has the same text).
+    let secret = "{name: db-password, tags: {owner: payments}}";
+    let at = inventory.rfind(secret).unwrap();
+    inventory.replace_range(
+        at..at + secret.len(),
+        "{name: db-password, tags: {owner: payments}, deny: [write]}",
+    );
+    assert!(inventory[at..].starts_with("{name: db-password, tags: {owner: payments}, deny"));
+    assert!(
+        inventory[..at].contains("project_id"),
+        "the last db-password is Huawei's"
+    );
+    let emu = Emulator::start(&inventory, &[]);
+    let resources = "resources:\n  - {account: ali, region: cn-hangzhou, type: key, id: key-a002, tags: {owner: platform}}\n  \
+         - {account: ali, region: cn-hangzhou, type: key, id: key-a003, tags: {owner: web, env: prod}}\n  \
+         - {account: hw, region: cn-north-4, type: secret, name: db-password, tags: {owner: platform}}\n";
+    let desired = emu.desired("desired.yaml", &format!("{ACCOUNTS}{resources}"));
+    let run = apply(&desired, &["--auto-approve", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let result = json(&run);
+    assert_eq!(
+        statuses(&result),
+        [
+            ("key-a002".to_owned(), "failed".to_owned()),
+            ("key-a003".to_owned(), "applied".to_owned()),
+            ("db-password".to_owned(), "failed".to_owned()),
+        ]
+    );
+    for (i, permission) in [(0, "kms:TagResources"), (2, "csms:secret:createTag")] {
+        let failed = &result["resources"][i];
+        assert_eq!(failed["code"], "permission_denied", "{failed:#}");
+        let message = failed["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "the credentials can read but not write tags: grant {permission} ("
+            )),
+            "{failed:#}"
+        );
+    }
+    assert!(!run.stderr.contains("refused its credentials"), "{}", run.stderr);
+}

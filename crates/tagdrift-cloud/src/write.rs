@@ -41,8 +41,7 @@ pub struct WriteError {
     /// The cloud's own code (`Forbidden.NoPermission`, `KMS.0306`, `Rejected.Throttling`...).
     pub cloud_code: Option<String>,
     pub request_id: Option<String>,
-    /// The cloud refused the permission for this write: the message names the permission to grant.
-    pub permission_denied: bool,
+    /// With [`ErrorCode::PermissionDenied`], names the permission to grant.
     pub message: String,
 }
 
@@ -64,7 +63,6 @@ impl<'a> Writer<'a> {
             code: ErrorCode::Other,
             cloud_code: None,
             request_id: None,
-            permission_denied: false,
             message,
         };
         let Some((transport, cloud, provider, endpoint)) = self.reader.account_parts(&batch.account) else {
@@ -131,24 +129,9 @@ pub fn permission(cloud: Cloud, resource_type: ResourceType, op: &Op) -> &'stati
     }
 }
 
-/// Whether a refused write means the credentials lack the permission (they were accepted: the read worked),
-/// rather than that they are wrong: 403 answers other than the ones about the access key itself.
-fn permission_denied(e: &CallError) -> bool {
-    let code = e.cloud_code.as_deref().unwrap_or("");
-    let about_the_key = code.starts_with("InvalidAccessKeyId")
-        || code.starts_with("Forbidden.AccessKey")
-        || code == "SignatureDoesNotMatch"
-        || code.starts_with("InvalidSecurityToken");
-    let denied_code = matches!(
-        code,
-        "Forbidden.NoPermission" | "NoPermission" | "Forbidden.RAM" | "Forbidden.SubUser" | "KMS.0306"
-    );
-    !about_the_key && (denied_code || e.status == Some(403))
-}
-
 fn failure(batch: &Batch, e: CallError) -> WriteError {
-    let denied = permission_denied(&e);
-    let message = if denied {
+    // The transport's classification decides (a policy refusal, not a refused credential), as for reads.
+    let message = if e.code == ErrorCode::PermissionDenied {
         format!(
             "the credentials can read but not write tags: grant {} ({})",
             permission(batch.cloud, batch.resource_type, &batch.op),
@@ -161,7 +144,6 @@ fn failure(batch: &Batch, e: CallError) -> WriteError {
         code: e.code,
         cloud_code: e.cloud_code,
         request_id: e.request_id,
-        permission_denied: denied,
         message,
     }
 }
