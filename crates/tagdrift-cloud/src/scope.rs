@@ -148,6 +148,9 @@ pub fn plan(state: &DesiredState) -> Vec<Scope> {
     scopes
 }
 
+/// (cloud, account, region, resource type): one scope, as the collection keys it.
+type ScopeKey = (Cloud, String, String, ResourceType);
+
 #[derive(Default)]
 struct Collected {
     resources: Vec<Observed>,
@@ -155,9 +158,9 @@ struct Collected {
     seen: BTreeSet<ResourceRef>,
     scope_failures: Vec<ScopeFailure>,
     /// Resources discovery left out, counted per scope and reason.
-    left_out: BTreeMap<((Cloud, String, String, ResourceType), Untaggable), usize>,
+    left_out: BTreeMap<(ScopeKey, Untaggable), usize>,
     /// Discovery scopes whose listing finished (successfully or with a recorded failure).
-    listed: BTreeSet<(Cloud, String, String, ResourceType)>,
+    listed: BTreeSet<ScopeKey>,
 }
 
 /// Collects what every scope of one check observed. Cloning shares the collection.
@@ -274,7 +277,7 @@ impl Sink {
     }
 }
 
-fn key(scope: &Scope) -> (Cloud, String, String, ResourceType) {
+fn key(scope: &Scope) -> ScopeKey {
     (
         scope.cloud,
         scope.account.clone(),
