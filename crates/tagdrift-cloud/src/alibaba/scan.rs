@@ -19,6 +19,16 @@
 //!   reads 100 secrets), then whichever is cheaper for the rest — the remaining pages, or the batched
 //!   `ListTagResources` above (see [`declared_secrets`]).
 //!
+//! * **keys pending deletion** (every key scope, declared or discovered): one more `ListKeys` with
+//!   `Filters=[{"Key":"KeyState","Values":["PendingDeletion"]}]` ([`PENDING_FILTER`]), pages of 100 (usually
+//!   one call). A key in it counts as gone, as Terraform's provider treats it: declared, it is
+//!   [`Outcome::Untaggable`]; undeclared, discovery leaves it out and counts it. Its tag rows are not read, and
+//!   its tags (still stored) are not reported as drift. If this listing fails, the scope fails like a failed
+//!   `ListKeys`: reading on would report a doomed key as drifted. `DescribeKey`, the confirmation of a key
+//!   without tag rows, says `KeyState: PendingDeletion` too, for a key scheduled between the two calls.
+//!   Secrets scheduled for deletion (`PlannedDeleteTime`) are read as usual: nothing documents that they refuse
+//!   tags.
+//!
 //! A declared resource missing from a complete listing is `NotFound`; when a listing fails the scope is a
 //! [`ScopeFailure`](crate::ScopeFailure) and each declared resource there is `Failed`.
 
@@ -30,7 +40,7 @@ use futures_util::stream::{self, StreamExt};
 use super::wire;
 use crate::scope::{ApiError, Scope, Sink, listing_failed};
 use crate::wire::decode;
-use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
+use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags, Untaggable};
 
 /// Most `ResourceId.N` in one `ListTagResources` call.
 pub const BATCH: usize = 50;
@@ -41,6 +51,13 @@ pub const TAG_PAGE_ROWS: usize = 200;
 pub const ROW_SLACK: usize = 4;
 /// `PageSize` of `ListKeys` and `ListSecrets` (the documented maximum).
 pub const PAGE_SIZE: usize = 100;
+
+/// The `ListKeys` filter for keys pending deletion (the `Filters` parameter is a JSON string; `KeyState`
+/// values are `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`).
+pub const PENDING_FILTER: &str = r#"[{"Key":"KeyState","Values":["PendingDeletion"]}]"#;
+
+/// The `KeyState` of a key scheduled for deletion.
+const PENDING_DELETION: &str = "PendingDeletion";
 
 /// One KMS RPC call as the reader asks for it. The transport adds the common and signing parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,11 +148,59 @@ fn rpc(action: &'static str, scope: &Scope, params: Vec<(String, String)>) -> Rp
 pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, learned: &Learned) {
     let concurrency = concurrency.max(1);
     match (scope.resource_type, scope.discover) {
-        (ResourceType::Key, false) => declared(kms, scope, sink, concurrency, &scope.declared).await,
         (ResourceType::Secret, false) => declared_secrets(kms, scope, sink, concurrency).await,
-        (ResourceType::Key, true) => discover_keys(kms, scope, sink, concurrency, learned).await,
         (ResourceType::Secret, true) => discover_secrets(kms, scope, sink, concurrency).await,
+        (ResourceType::Key, discover) => {
+            let pending = match pending_keys(kms, scope, concurrency).await {
+                Ok(p) => p,
+                Err(e) => return listing_failure(scope, sink, e.error),
+            };
+            for id in &pending {
+                if scope.declared.binary_search(id).is_ok() {
+                    let detail = "KeyState PendingDeletion (ListKeys)".to_owned();
+                    let outcome = Outcome::Untaggable {
+                        reason: Untaggable::PendingDeletion,
+                        detail,
+                    };
+                    sink.observe(scope, id, None, None, outcome);
+                } else if discover {
+                    sink.leave_out(scope, Untaggable::PendingDeletion);
+                }
+            }
+            if discover {
+                discover_keys(kms, scope, sink, concurrency, learned, &pending).await
+            } else {
+                let rest: Vec<String> = scope
+                    .declared
+                    .iter()
+                    .filter(|id| !pending.contains(*id))
+                    .cloned()
+                    .collect();
+                declared(kms, scope, sink, concurrency, &rest).await
+            }
+        }
     }
+}
+
+/// The ids of the region's keys pending deletion: `ListKeys` filtered by `KeyState`.
+async fn pending_keys<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    concurrency: usize,
+) -> Result<BTreeSet<String>, ApiError> {
+    let keys = all_pages(
+        |n| async move {
+            let mut params = paging(scope, n);
+            params.push(("Filters".to_owned(), PENDING_FILTER.to_owned()));
+            let body = kms.call(rpc("ListKeys", scope, params)).await?;
+            let page: wire::KeyPage = decode("ListKeys", &body).map_err(ApiError::from)?;
+            let total = page.total_count;
+            Ok((page.ids(), total))
+        },
+        concurrency,
+    )
+    .await?;
+    Ok(keys.into_iter().collect())
 }
 
 /// Every (resource, tag) row of `ids` (all resources of the type when `ids` is empty), following `NextToken`.
@@ -263,7 +328,17 @@ async fn describe<K: Kms>(kms: &K, scope: &Scope, id: &str) -> Outcome {
         ResourceType::Key => {
             let params = vec![region, ("KeyId".to_owned(), id.to_owned())];
             match kms.call(rpc("DescribeKey", scope, params)).await {
-                Ok(body) => decode::<wire::DescribeKey>("DescribeKey", &body).map(|_| Tags::new()),
+                Ok(body) => match decode::<wire::DescribeKey>("DescribeKey", &body) {
+                    // Scheduled for deletion since the pending-key listing.
+                    Ok(d) if d.key_metadata.key_state.as_deref() == Some(PENDING_DELETION) => {
+                        return Outcome::Untaggable {
+                            reason: Untaggable::PendingDeletion,
+                            detail: "KeyState PendingDeletion (DescribeKey)".to_owned(),
+                        };
+                    }
+                    Ok(_) => Ok(Tags::new()),
+                    Err(e) => Err(e),
+                },
                 Err(e) => return failed_or_missing(e),
             }
         }
@@ -348,16 +423,27 @@ fn paging(scope: &Scope, number: usize) -> Vec<(String, String)> {
     ]
 }
 
-/// Reports the failure of a listing: the scope, and every declared resource not yet reported.
+/// Reports the failure of a listing: the scope (when discovered), and every declared resource not yet
+/// reported.
 fn listing_failure(scope: &Scope, sink: &Sink, error: ReadError) {
     let declared_error = listing_failed(scope, &error);
     for id in &scope.declared {
         sink.observe(scope, id, None, None, Outcome::Failed(declared_error.clone()));
     }
-    sink.fail_listing(scope, error);
+    if scope.discover {
+        sink.fail_listing(scope, error);
+    }
 }
 
-async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, learned: &Learned) {
+/// Key discovery; `pending` (keys pending deletion) are already reported or left out, and are skipped.
+async fn discover_keys<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    sink: &Sink,
+    concurrency: usize,
+    learned: &Learned,
+    pending: &BTreeSet<String>,
+) {
     let keys = all_pages(
         |n| async move {
             let body = kms.call(rpc("ListKeys", scope, paging(scope, n))).await?;
@@ -369,7 +455,7 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     );
     if learned.region_wide_refused() {
         return match keys.await {
-            Ok(keys) => listed_keys_by_batch(kms, scope, sink, concurrency, keys).await,
+            Ok(keys) => listed_keys_by_batch(kms, scope, sink, concurrency, keys, pending).await,
             Err(e) => listing_failure(scope, sink, e.error),
         };
     }
@@ -382,17 +468,17 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
         Ok(t) => t,
         Err(e) if refuses_region_wide(&e) => {
             learned.refuse_region_wide(scope, &e);
-            return listed_keys_by_batch(kms, scope, sink, concurrency, keys).await;
+            return listed_keys_by_batch(kms, scope, sink, concurrency, keys, pending).await;
         }
         Err(e) => return listing_failure(scope, sink, e.error),
     };
-    let listed: BTreeSet<String> = keys.into_iter().collect();
+    let listed: BTreeSet<String> = keys.into_iter().filter(|k| !pending.contains(k)).collect();
     for id in &listed {
         let t = tags.remove(id).unwrap_or_default();
         sink.observe(scope, id, None, None, Outcome::Found(t));
     }
-    // Rows of a key created between the two listings: it exists, so report it.
-    for (id, t) in tags {
+    // Rows of a key created between the two listings: it exists, so report it (a pending one keeps its rows).
+    for (id, t) in tags.into_iter().filter(|(k, _)| !pending.contains(k)) {
         sink.observe(scope, &id, None, None, Outcome::Found(t));
     }
     for id in &scope.declared {
@@ -411,8 +497,14 @@ async fn listed_keys_by_batch<K: Kms>(
     sink: &Sink,
     concurrency: usize,
     keys: Vec<String>,
+    pending: &BTreeSet<String>,
 ) {
-    let listed: Vec<String> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let listed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| !pending.contains(k))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let untagged: Vec<Vec<String>> = stream::iter(batches(scope, &listed))
         .map(|batch| read_batch(kms, scope, sink, batch))
         .buffer_unordered(concurrency)
