@@ -207,6 +207,8 @@ fn alibaba_regions(
                 id,
                 alias: None,
                 key_spec: None,
+                pending_deletion: false,
+                default: false,
                 tags,
             });
         }
@@ -216,7 +218,12 @@ fn alibaba_regions(
         let name = secret_name(i);
         let tags = tags_for(rng, tags_per_resource);
         if let Some(r) = regions.get_mut(region) {
-            r.secrets.push(SecretSpec { name, id: None, tags });
+            r.secrets.push(SecretSpec {
+                name,
+                id: None,
+                pending_deletion: false,
+                tags,
+            });
         }
     }
     regions
@@ -249,6 +256,8 @@ fn huawei_projects(
             alias: Some(format!("{}-key-{i:06}", APPS[i % APPS.len()])),
             // Some asymmetric keys, which list keys shows only with `key_spec: ALL`.
             key_spec: (i % 8 == 7).then(|| "RSA_2048".to_owned()),
+            pending_deletion: false,
+            default: false,
             tags,
         });
     }
@@ -256,7 +265,12 @@ fn huawei_projects(
         let p = i % projects.len();
         let name = secret_name(i);
         let tags = tags_for(rng, tags_per_resource);
-        projects[p].secrets.push(SecretSpec { name, id: None, tags });
+        projects[p].secrets.push(SecretSpec {
+            name,
+            id: None,
+            pending_deletion: false,
+            tags,
+        });
     }
     projects
 }
