@@ -20,3 +20,4 @@ mod proxy;
 mod secrets_never_leak;
 mod soak;
 mod tls;
+mod untaggable;
