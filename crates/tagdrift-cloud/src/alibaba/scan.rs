@@ -23,8 +23,9 @@
 //!   `Filters=[{"Key":"KeyState","Values":["PendingDeletion"]}]` ([`PENDING_FILTER`]), pages of 100 (usually
 //!   one call). A key in it counts as gone, as Terraform's provider treats it: declared, it is
 //!   [`Outcome::Untaggable`]; undeclared, discovery leaves it out and counts it. Its tag rows are not read, and
-//!   its tags (still stored) are not reported as drift. If this listing fails, the scope fails like a failed
-//!   `ListKeys`: reading on would report a doomed key as drifted. `DescribeKey`, the confirmation of a key
+//!   its tags (still stored) are not reported as drift. If this listing fails, a discovered scope fails as
+//!   for a failed `ListKeys`, and without discovery every declared key fails with its error: reading on
+//!   would report a doomed key as drifted. `DescribeKey`, the confirmation of a key
 //!   without tag rows, says `KeyState: PendingDeletion` too, for a key scheduled between the two calls; a
 //!   batch refused with `Rejected.PendingDeletion` is split like a not-found one.
 //!   Secrets scheduled for deletion (`PlannedDeleteTime`) are read as usual: nothing documents that they refuse
@@ -161,7 +162,15 @@ pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
         (ResourceType::Key, discover) => {
             let pending = match pending_keys(kms, scope, concurrency).await {
                 Ok(p) => p,
-                Err(e) => return listing_failure(scope, sink, e.error),
+                // Discovery failed as a failed `ListKeys` would. Without discovery the listing resolves no
+                // id, so declared keys get its own error (`listing_failed` would hide the cause).
+                Err(e) if discover => return listing_failure(scope, sink, e.error),
+                Err(e) => {
+                    for id in &scope.declared {
+                        sink.observe(scope, id, None, None, Outcome::Failed(e.error.clone()));
+                    }
+                    return;
+                }
             };
             for id in &pending {
                 if scope.declared.binary_search(id).is_ok() {
