@@ -896,6 +896,12 @@ fn serde_names_match_as_str() {
             Some(serde_json::Value::from(a.as_str()))
         );
     }
+    for u in crate::vocab::Untaggable::ALL {
+        assert_eq!(
+            serde_json::to_value(u).ok(),
+            Some(serde_json::Value::from(u.as_str()))
+        );
+    }
     for v in [Verdict::NoDrift, Verdict::Drift, Verdict::Unknown] {
         assert_eq!(
             serde_json::to_value(v).ok(),
