@@ -141,6 +141,7 @@ fn timed_out(state: &DesiredState, deadline: Duration) -> Observations {
     Observations {
         resources: Vec::new(),
         scope_failures,
+        left_out: Vec::new(),
     }
 }
 
@@ -164,6 +165,7 @@ mod tests {
                     resource_type: ResourceType::Key,
                     error: ReadError::new(ErrorCode::Auth, message),
                 }],
+                left_out: Vec::new(),
             },
             started: now,
             finished: now,

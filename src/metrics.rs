@@ -400,6 +400,7 @@ struct DriftVecs {
     resource_drift: GaugeVec,
     dropped: Gauge,
     scope_failed: GaugeVec,
+    left_out: GaugeVec,
 }
 
 impl DriftVecs {
@@ -444,16 +445,25 @@ impl DriftVecs {
                 &with("error"),
             )
             .expect("valid metric"),
+            left_out: GaugeVec::new(
+                Opts::new(
+                    "discovery_left_out",
+                    "Resources discovery left out in the last check because they cannot carry tags, by reason.",
+                ),
+                &with("reason"),
+            )
+            .expect("valid metric"),
         }
     }
 
-    fn collectors(&self) -> [&dyn Collector; 5] {
+    fn collectors(&self) -> [&dyn Collector; 6] {
         [
             &self.resources,
             &self.drifted_tags,
             &self.resource_drift,
             &self.dropped,
             &self.scope_failed,
+            &self.left_out,
         ]
     }
 }
@@ -527,6 +537,11 @@ impl DriftCollector {
                         .with_label_values(&with_label(&labels, code.as_str()))
                         .set(1.0);
                 }
+            }
+            for l in &plan.left_out {
+                vecs.left_out
+                    .with_label_values(&with_label(&scope_labels(&l.scope), l.reason.as_str()))
+                    .set(l.count as f64);
             }
             let cap = input.state.daemon.max_resource_series;
             for (i, r) in plan.not_in_sync().enumerate() {

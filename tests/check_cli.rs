@@ -84,12 +84,14 @@ fn alibaba_in_sync_exits_zero_with_one_call_per_scope() {
     assert_eq!(report["summary"]["total"], 5);
     assert_eq!(report["summary"]["in_sync"], 5);
     let stats = emu.stats();
-    // Keys: one ListTagResources batch per region, and one DescribeKey confirming that the key without any
-    // tag exists; secrets: one ListSecrets page holds the region's three secrets with their tags.
+    // Keys: per region one ListKeys for the keys pending deletion and one ListTagResources batch, and one
+    // DescribeKey confirming that the key without any tag exists; secrets: one ListSecrets page holds the
+    // region's three secrets with their tags.
+    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 2, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "ListTagResources"), 2, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "DescribeKey"), 1, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "ListSecrets"), 1, "{stats:#}");
-    assert_eq!(stats["total"], 4, "{stats:#}");
+    assert_eq!(stats["total"], 6, "{stats:#}");
 
     // The text report (the default format) says so too.
     let text = check(&desired, &["--no-color"]);
@@ -198,11 +200,11 @@ fn alibaba_discovery_reports_unmanaged_resources() {
     assert_eq!(report["summary"]["in_sync"], 5);
     let stats = emu.stats();
     // Keys: one ListKeys page and one unfiltered tag page; secrets: one ListSecrets page with their tags;
-    // cn-shanghai (not discovered): one batch.
-    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 1, "{stats:#}");
+    // cn-shanghai (not discovered): one batch; each key region: one ListKeys for keys pending deletion.
+    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 3, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "ListSecrets"), 1, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "ListTagResources"), 2, "{stats:#}");
-    assert_eq!(stats["total"], 4, "{stats:#}");
+    assert_eq!(stats["total"], 6, "{stats:#}");
 }
 
 /// The real service may refuse the region-wide `ListTagResources` key discovery uses (unproven: Terraform
@@ -244,9 +246,10 @@ fn alibaba_key_discovery_falls_back_to_id_batches_when_region_wide_listing_is_re
         2,
         "{stats:#}"
     );
-    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 1, "{stats:#}");
+    // The discovery page, and one pending-deletion listing per key region.
+    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 3, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "ListSecrets"), 1, "{stats:#}");
-    assert_eq!(stats["total"], 5, "{stats:#}");
+    assert_eq!(stats["total"], 7, "{stats:#}");
     assert_eq!(
         stderr
             .matches("refused ListTagResources without ResourceId")
@@ -331,14 +334,12 @@ fn a_server_failing_every_call_is_unknown_not_in_sync() {
     for r in report["resources"].as_array().unwrap() {
         assert_eq!(r["error"]["code"], "http_5xx", "{r}");
     }
-    // Every call was tried exactly max_attempts times: two key batches, and for the secrets the ListSecrets
-    // page, then (the listing having failed) one batch.
+    // Every call was tried exactly max_attempts times: per key region the pending-deletion ListKeys (which
+    // fails the region's keys), and for the secrets the ListSecrets page, then (the listing having failed)
+    // one batch.
     let stats = emu.stats();
-    assert_eq!(
-        emu.total(&stats, "alibaba", "ListTagResources"),
-        3 * 2,
-        "{stats:#}"
-    );
+    assert_eq!(emu.total(&stats, "alibaba", "ListKeys"), 2 * 2, "{stats:#}");
+    assert_eq!(emu.total(&stats, "alibaba", "ListTagResources"), 2, "{stats:#}");
     assert_eq!(emu.total(&stats, "alibaba", "ListSecrets"), 2, "{stats:#}");
 
     // The service recovers: the next check reads everything.
@@ -347,7 +348,7 @@ fn a_server_failing_every_call_is_unknown_not_in_sync() {
     let run = check(&desired, &["--format", "json"]);
     assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
     assert_eq!(run.json()["summary"]["in_sync"], 5);
-    assert_eq!(emu.stats()["total"], 4);
+    assert_eq!(emu.stats()["total"], 6);
 }
 
 #[test]

@@ -22,3 +22,4 @@ mod proxy;
 mod secrets_never_leak;
 mod soak;
 mod tls;
+mod untaggable;

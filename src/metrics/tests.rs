@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use super::*;
 use tagdrift_core::drift::fixtures::{Desired, Obs, ali_key, ali_secret, date, hw_key, hw_secret};
 use tagdrift_core::drift::{self, Plan};
-use tagdrift_core::vocab::{Cloud, ErrorCode};
+use tagdrift_core::vocab::{Cloud, ErrorCode, Untaggable};
 
 /// The exposition lines of `metric` (exact name, so `tagdrift_resources` does not match
 /// `tagdrift_resources_total`), without HELP/TYPE.
@@ -140,6 +140,32 @@ fn the_cap_drops_per_resource_series_and_counts_them() {
         text.lines()
             .any(|l| l == "tagdrift_check_last_success_timestamp_seconds 1773561600")
     );
+}
+
+// See: issue 12, point 9.
+#[test]
+fn discovery_left_outs_are_counted_per_scope_and_reason_and_vanish_with_the_plan() {
+    let (state, plan) = fixture();
+    let m = Metrics::new(state.clone());
+    let left = drift::plan(
+        &state,
+        &Obs::new()
+            .left_out(&hw_key("x"), Untaggable::DefaultKey, 1)
+            .left_out(&hw_key("x"), Untaggable::PendingDeletion, 2)
+            .build(),
+        date("2026-03-15"),
+    );
+    m.record_check(&record(true), Arc::new(left), state.clone());
+    let text = m.render();
+    assert_eq!(
+        lines(&text, "tagdrift_discovery_left_out"),
+        [
+            r#"tagdrift_discovery_left_out{account="hw-prod",cloud="huawei",reason="default_key",region="cn-north-4",resource_type="key"} 1"#,
+            r#"tagdrift_discovery_left_out{account="hw-prod",cloud="huawei",reason="pending_deletion",region="cn-north-4",resource_type="key"} 2"#,
+        ]
+    );
+    m.record_check(&record(true), plan, state);
+    assert!(lines(&m.render(), "tagdrift_discovery_left_out").is_empty());
 }
 
 #[test]

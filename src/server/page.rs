@@ -39,6 +39,9 @@ pub(super) fn render(input: &PageInput<'_>) -> String {
         write(&mut html, &resources(plan));
         let failures = &plan.scope_failures;
         write(&mut html, &FailedListings { failures });
+        // Plain text: the template's escaper makes account and region safe, as every other value.
+        let lines = report::left_out_lines(&plan.left_out, str::to_owned);
+        write(&mut html, &LeftOut { lines });
         write(&mut html, &Links);
         html.push_str("</main>");
         html.push_str(SCRIPT);
@@ -271,7 +274,11 @@ fn summary(plan: &Plan) -> Summary {
                     <li class=\"err\">could not be read: <code>{{ e.code }}</code>: {{ e.message }}</li>\
                 {% endif %}\
                 {% if r.status == Status::Missing %}\
-                    <li class=\"err\">declared, but the cloud says it does not exist</li>\
+                    {% match r.reason %}\
+                    {% when Some(reason) %}<li class=\"err\">missing ({{ reason.describe() }}): declared, but \
+                        it cannot carry tags</li>\
+                    {% when None %}<li class=\"err\">declared, but the cloud says it does not exist</li>\
+                    {% endmatch %}\
                 {% endif %}\
                 {% for c in r.changes %}\
                     <li class=\"{{ c.action.as_str() }}\"><b>{{ c.action.symbol() }}</b> {{ c.key }} = \
@@ -335,6 +342,21 @@ fn compared(c: &TagChange) -> Vec<Option<&str>> {
 )]
 struct FailedListings<'a> {
     failures: &'a [UnknownScope],
+}
+
+/// The scopes where discovery left out resources that cannot carry tags; nothing when there are none.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "\
+        {% if !lines.is_empty() %}\
+            <section><h2>Left out of discovery</h2><ul id=\"left-out\">\
+            {% for line in lines %}<li>{{ line }}</li>{% endfor %}\
+            </ul></section>\
+        {% endif %}"
+)]
+struct LeftOut {
+    lines: Vec<String>,
 }
 
 #[derive(Template)]
@@ -425,7 +447,7 @@ mod tests {
     use chrono::TimeZone as _;
     use tagdrift_core::config::DesiredState;
     use tagdrift_core::drift::fixtures::{Desired, Obs, any, res, rule};
-    use tagdrift_core::vocab::{ErrorCode, Observations, ResourceType};
+    use tagdrift_core::vocab::{ErrorCode, Observations, ResourceType, Untaggable};
 
     use super::*;
     use crate::check::{BoxFuture, Source};
@@ -518,6 +540,46 @@ mod tests {
             running: true,
             active,
         })
+    }
+
+    // See: issue 12, point 9.
+    #[test]
+    fn untaggable_resources_show_their_reason_and_left_outs_their_scope_escaped() {
+        let region = format!("region-{HOSTILE}");
+        let key = |id: &str| res(Cloud::Huawei, "hw-prod", &region, ResourceType::Key, id);
+        let doomed = key("doomed");
+        let state = Desired::new()
+            .declare(&doomed, &[("owner", "a")])
+            .discover(any(), true)
+            .build();
+        let observed = Obs::new()
+            .untaggable(&doomed, Untaggable::PendingDeletion, "KMS.0210")
+            .left_out(&key(""), Untaggable::DefaultKey, 1)
+            .left_out(&key(""), Untaggable::PendingDeletion, 1)
+            .build();
+        let finished = Utc.with_ymd_and_hms(2026, 1, 2, 3, 5, 0).unwrap();
+        let plan = tagdrift_core::drift::plan(&state, &observed, finished.date_naive());
+        let snapshot = Snapshot {
+            plan: Arc::new(plan),
+            state: Arc::new(state),
+            path: "desired.yaml".to_owned(),
+            started: finished,
+            finished,
+            duration: Duration::from_millis(1),
+            success: true,
+            timed_out: false,
+        };
+        let html = page(Some(&snapshot), &active(&snapshot.state));
+        assert!(
+            html.contains("missing (pending deletion): declared, but it cannot carry tags"),
+            "{html}"
+        );
+        let e = "&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;amp;";
+        let line = format!(
+            "<li>discovery left out 2 keys in huawei/hw-prod/region-{e}: pending deletion 1, default master key 1</li>"
+        );
+        assert!(html.contains(&line), "{html}");
+        assert!(!html.contains("<img"));
     }
 
     #[test]

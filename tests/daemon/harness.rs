@@ -134,6 +134,7 @@ impl Source for Scripted {
             Observations {
                 resources,
                 scope_failures: Vec::new(),
+                left_out: Vec::new(),
             }
         })
     }

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::{
-    Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, ScopeFailure,
+    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType,
+    ScopeFailure, Untaggable,
 };
 use tagdrift_core::config::{DesiredState, Selector};
 
@@ -147,14 +148,19 @@ pub fn plan(state: &DesiredState) -> Vec<Scope> {
     scopes
 }
 
+/// (cloud, account, region, resource type): one scope, as the collection keys it.
+type ScopeKey = (Cloud, String, String, ResourceType);
+
 #[derive(Default)]
 struct Collected {
     resources: Vec<Observed>,
     /// Ids reported per scope, so the deadline can tell which declared ones were never read.
     seen: BTreeSet<ResourceRef>,
     scope_failures: Vec<ScopeFailure>,
+    /// Resources discovery left out, counted per scope and reason.
+    left_out: BTreeMap<(ScopeKey, Untaggable), usize>,
     /// Discovery scopes whose listing finished (successfully or with a recorded failure).
-    listed: BTreeSet<(Cloud, String, String, ResourceType)>,
+    listed: BTreeSet<ScopeKey>,
 }
 
 /// Collects what every scope of one check observed. Cloning shares the collection.
@@ -206,6 +212,11 @@ impl Sink {
         });
     }
 
+    /// Counts a resource `scope`'s discovery listing returned but leaves out because it cannot carry tags.
+    pub fn leave_out(&self, scope: &Scope, reason: Untaggable) {
+        self.with(|c| *c.left_out.entry((key(scope), reason)).or_default() += 1);
+    }
+
     /// Records that `scope`'s listing completed.
     pub fn listed(&self, scope: &Scope) {
         self.with(|c| {
@@ -246,14 +257,27 @@ impl Sink {
             }
         }
         c.resources.sort_by(|a, b| a.resource.cmp(&b.resource));
+        let left_out = c
+            .left_out
+            .into_iter()
+            .map(|((scope, reason), count)| LeftOut {
+                cloud: scope.0,
+                account: scope.1,
+                region: scope.2,
+                resource_type: scope.3,
+                reason,
+                count,
+            })
+            .collect();
         Observations {
             resources: c.resources,
             scope_failures: c.scope_failures,
+            left_out,
         }
     }
 }
 
-fn key(scope: &Scope) -> (Cloud, String, String, ResourceType) {
+fn key(scope: &Scope) -> ScopeKey {
     (
         scope.cloud,
         scope.account.clone(),

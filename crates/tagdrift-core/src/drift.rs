@@ -22,7 +22,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::{DesiredState, Ignore};
-use crate::vocab::{ErrorCode, Observations, Observed, ReadError, ResourceRef, ScopeFailure, Tags};
+use crate::vocab::{
+    ErrorCode, Observations, Observed, ReadError, ResourceRef, ScopeFailure, Tags, Untaggable,
+};
 
 pub use summary::{ActionCounts, Breakdown, Scope, ScopeCounts, Summary, Verdict};
 
@@ -33,6 +35,8 @@ pub struct Plan {
     pub resources: Vec<ResourcePlan>,
     /// Listings that failed for a whole scope, ordered by scope.
     pub scope_failures: Vec<UnknownScope>,
+    /// Resources discovery left out because they cannot carry tags, one entry per scope and reason, ordered.
+    pub left_out: Vec<LeftOutScope>,
     /// Ignores whose `until` has passed, in file order. Their drift shows again.
     pub expired_ignores: Vec<ExpiredIgnore>,
     pub summary: Summary,
@@ -72,6 +76,9 @@ pub struct ResourcePlan {
     pub desired: Tags,
     /// Why the resource could not be read; set exactly when `status` is [`Status::Unknown`].
     pub error: Option<ReadError>,
+    /// Why a [`Status::Missing`] resource still listed by the cloud counts as gone; `None` when the cloud says
+    /// it does not exist.
+    pub reason: Option<Untaggable>,
 }
 
 impl ResourcePlan {
@@ -90,6 +97,7 @@ impl ResourcePlan {
             unchanged: 0,
             desired: Tags::new(),
             error: None,
+            reason: None,
         }
     }
 
@@ -108,7 +116,8 @@ pub enum Status {
     InSync,
     /// Some tag differs from the desired state or breaks a rule.
     Drifted,
-    /// Declared, but the cloud says it does not exist.
+    /// Declared, but the cloud says it does not exist or it cannot carry tags
+    /// ([`ResourcePlan::reason`] says why).
     Missing,
     /// Found by discovery, not declared, breaks no rule, and discovery asked to report it.
     Unmanaged,
@@ -328,6 +337,15 @@ pub struct UnknownScope {
     pub message: String,
 }
 
+/// Resources a discovery listing left out in one scope because they cannot carry tags.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct LeftOutScope {
+    #[serde(flatten)]
+    pub scope: Scope,
+    pub reason: Untaggable,
+    pub count: usize,
+}
+
 /// Compares `desired` with `observed` and plans the tag changes that would restore the desired state.
 ///
 /// `today` (UTC) decides which ignores are active; nothing else depends on the date.
@@ -393,11 +411,29 @@ pub fn plan(desired: &DesiredState, observed: &Observations, today: NaiveDate) -
     scope_failures.sort();
     scope_failures.dedup();
 
+    // A scope read twice (or a provider that reports in parts) adds up rather than listing the scope twice.
+    let mut left_out: BTreeMap<(Scope, Untaggable), usize> = BTreeMap::new();
+    for l in &observed.left_out {
+        let scope = Scope {
+            cloud: l.cloud,
+            account: l.account.clone(),
+            region: l.region.clone(),
+            resource_type: l.resource_type,
+        };
+        *left_out.entry((scope, l.reason)).or_default() += l.count;
+    }
+    let left_out = left_out
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|((scope, reason), count)| LeftOutScope { scope, reason, count })
+        .collect();
+
     let expired_ignores = expired(&desired.ignores.entries, today, &resources);
     let summary = Summary::of(&resources, &scope_failures, &expired_ignores);
     Plan {
         resources,
         scope_failures,
+        left_out,
         expired_ignores,
         summary,
     }

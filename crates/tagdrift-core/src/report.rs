@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::drift::{Summary, Verdict, Violation, ViolationKind};
+use crate::drift::{LeftOutScope, Summary, Verdict, Violation, ViolationKind};
 
 pub use json::{Document, FORMAT_VERSION, document, json, write_json};
 pub use markdown::markdown;
@@ -72,6 +72,32 @@ fn count(n: usize, singular: &str, plural: &str) -> String {
     } else {
         format!("{n} {plural}")
     }
+}
+
+/// One line per scope where discovery left resources out because they cannot carry tags, shared by the text
+/// and Markdown reports and the page: `discovery left out 2 keys in huawei/hw-prod/cn-north-4: default master
+/// key 1, pending deletion 1`. `escape` makes the account and region safe for the output format.
+pub fn left_out_lines(left_out: &[LeftOutScope], escape: impl Fn(&str) -> String) -> Vec<String> {
+    let mut out = Vec::new();
+    // The plan orders entries by scope, then reason, so one scope's entries are adjacent.
+    for group in left_out.chunk_by(|a, b| a.scope == b.scope) {
+        let s = &group[0].scope;
+        let total: usize = group.iter().map(|l| l.count).sum();
+        let kind = s.resource_type.as_str();
+        let reasons: Vec<String> = group
+            .iter()
+            .map(|l| format!("{} {}", l.reason.describe(), l.count))
+            .collect();
+        out.push(format!(
+            "discovery left out {} in {}/{}/{}: {}",
+            count(total, kind, &format!("{kind}s")),
+            s.cloud,
+            escape(&s.account),
+            escape(&s.region),
+            reasons.join(", ")
+        ));
+    }
+    out
 }
 
 /// The summary in words, one or two lines, shared by the text and Markdown reports.

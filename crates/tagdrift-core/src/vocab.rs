@@ -158,6 +158,44 @@ impl ReadError {
     }
 }
 
+/// Why a resource that the cloud still lists cannot carry tags, so that it counts as gone. A closed set: a
+/// metric label and a report field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Untaggable {
+    /// Scheduled for deletion: Huawei answers tag calls with `KMS.0210` (keys) or `CSMS.0103`/`CSMS.0107`
+    /// (secrets), and Terraform's Alibaba provider treats a `PendingDeletion` key as already gone.
+    PendingDeletion,
+    /// A Huawei default master key (created by a cloud service, alias ending `/default`): `KMS.0211`, "cannot
+    /// perform this operation on default master keys".
+    DefaultKey,
+}
+
+impl Untaggable {
+    pub const ALL: [Untaggable; 2] = [Untaggable::PendingDeletion, Untaggable::DefaultKey];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Untaggable::PendingDeletion => "pending_deletion",
+            Untaggable::DefaultKey => "default_key",
+        }
+    }
+
+    /// The reason in words, for the human reports: `pending deletion`, `default master key`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Untaggable::PendingDeletion => "pending deletion",
+            Untaggable::DefaultKey => "default master key",
+        }
+    }
+}
+
+impl fmt::Display for Untaggable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a read of one resource returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -167,6 +205,9 @@ pub enum Outcome {
     NotFound,
     /// The read failed; whether the resource exists and which tags it has is unknown.
     Failed(ReadError),
+    /// The resource exists but cannot carry tags (the cloud refuses tag calls on it). `detail` is the cloud's
+    /// own words (`KMS.0211: ...`, `KeyState PendingDeletion`), never credentials.
+    Untaggable { reason: Untaggable, detail: String },
 }
 
 /// One resource as the clients saw it.
@@ -192,9 +233,22 @@ pub struct ScopeFailure {
     pub error: ReadError,
 }
 
+/// Resources a discovery listing returned but left out because they cannot carry tags, counted per scope and
+/// reason. They are not resources of the plan; the scope summary mentions them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LeftOut {
+    pub cloud: Cloud,
+    pub account: String,
+    pub region: String,
+    pub resource_type: ResourceType,
+    pub reason: Untaggable,
+    pub count: usize,
+}
+
 /// Everything one check read from the clouds: the input of the drift engine beside the desired state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observations {
     pub resources: Vec<Observed>,
     pub scope_failures: Vec<ScopeFailure>,
+    pub left_out: Vec<LeftOut>,
 }

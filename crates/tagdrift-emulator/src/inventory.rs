@@ -128,6 +128,12 @@ pub struct KeySpec {
     /// `AES_256` keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_spec: Option<String>,
+    /// Scheduled for deletion (Alibaba `KeyState: PendingDeletion`, Huawei `key_state: "4"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_deletion: bool,
+    /// Huawei only: a default master key (`default_key_flag: "1"`), which refuses tag calls.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
     #[serde(default)]
     pub tags: TagList,
     /// Accesses a policy denies the inventory's credentials on this key (see [`Access`]).
@@ -175,6 +181,9 @@ pub struct SecretSpec {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Huawei only: scheduled for deletion (`state: PENDING_DELETE`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_deletion: bool,
     #[serde(default)]
     pub tags: TagList,
     /// Accesses a policy denies the inventory's credentials on this secret (see [`Access`]).

@@ -158,6 +158,10 @@ pub struct Resource {
     pub key_spec: Option<Box<str>>,
     /// Creation time, seconds since the epoch (deterministic, derived from the id).
     pub created: i64,
+    /// Scheduled for deletion: listed with that state, refuses tag calls (see docs/emulator.md).
+    pub pending_deletion: bool,
+    /// A Huawei default master key: listed with `default_key_flag: "1"`, refuses tag calls.
+    pub default_key: bool,
     pub tags: TagList,
     /// What a policy refuses the account's credentials on this resource.
     pub deny: Deny,
@@ -468,6 +472,12 @@ fn key_rows(
                     ));
                 }
             };
+            if k.default && !huawei {
+                return Err(InventoryError::invalid(
+                    format!("{f}.default"),
+                    "default master keys are Huawei keys only",
+                ));
+            }
             let alias = match (&k.alias, alias_prefix) {
                 (Some(a), Some(prefix)) if !a.starts_with(prefix) => Some(format!("{prefix}{a}")),
                 (Some(a), _) => Some(a.clone()),
@@ -479,6 +489,8 @@ fn key_rows(
                 native_id: None,
                 key_spec,
                 created: created_for(&[scope, &k.id]),
+                pending_deletion: k.pending_deletion,
+                default_key: k.default,
                 tags: k.tags,
                 deny: Deny::of(&k.deny),
             })
@@ -497,6 +509,13 @@ fn secret_rows(
         .enumerate()
         .map(|(i, s)| {
             let f = format!("{field}.secrets[{i}]");
+            if s.pending_deletion && !with_native_id {
+                // Alibaba secrets scheduled for deletion are read as usual (nothing documents a refusal).
+                return Err(InventoryError::invalid(
+                    format!("{f}.pending_deletion"),
+                    "pending deletion secrets are Huawei secrets only",
+                ));
+            }
             non_empty(&format!("{f}.name"), &s.name)?;
             let native_id = match (&s.id, with_native_id) {
                 (Some(id), _) => {
@@ -512,6 +531,8 @@ fn secret_rows(
                 native_id: native_id.map(Into::into),
                 key_spec: None,
                 created: created_for(&[scope, &s.name]),
+                pending_deletion: s.pending_deletion,
+                default_key: false,
                 tags: s.tags,
                 deny: Deny::of(&s.deny),
             })

@@ -24,6 +24,18 @@
 //!   reads 100 secrets), then whichever is cheaper for the rest — the remaining pages, or the batched
 //!   `ListTagResources` above (see [`declared_secrets`]).
 //!
+//! * **keys pending deletion** (every key scope, declared or discovered): one more `ListKeys` with
+//!   `Filters=[{"Key":"KeyState","Values":["PendingDeletion"]}]` ([`PENDING_FILTER`]), pages of 100 (usually
+//!   one call). A key in it counts as gone, as Terraform's provider treats it: declared, it is
+//!   [`Outcome::Untaggable`]; undeclared, discovery leaves it out and counts it. Its tag rows are not read, and
+//!   its tags (still stored) are not reported as drift. If this listing fails, a discovered scope fails as
+//!   for a failed `ListKeys`, and without discovery every declared key fails with its error: reading on
+//!   would report a doomed key as drifted. `DescribeKey`, the confirmation of a key
+//!   without tag rows, says `KeyState: PendingDeletion` too, for a key scheduled between the two calls; a
+//!   batch refused with `Rejected.PendingDeletion` is split like a not-found one.
+//!   Secrets scheduled for deletion (`PlannedDeleteTime`) are read as usual: nothing documents that they refuse
+//!   tags.
+//!
 //! A declared resource missing from a complete listing is `NotFound`; when a listing fails the scope is a
 //! [`ScopeFailure`](crate::ScopeFailure) and each declared resource there is `Failed`.
 
@@ -35,7 +47,7 @@ use futures_util::stream::{self, StreamExt};
 use super::wire;
 use crate::scope::{ApiError, Scope, Sink, listing_failed, resource_failed};
 use crate::wire::decode;
-use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
+use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags, Untaggable};
 
 /// Most `ResourceId.N` in one `ListTagResources` call.
 pub const BATCH: usize = 50;
@@ -46,6 +58,13 @@ pub const TAG_PAGE_ROWS: usize = 200;
 pub const ROW_SLACK: usize = 4;
 /// `PageSize` of `ListKeys` and `ListSecrets` (the documented maximum).
 pub const PAGE_SIZE: usize = 100;
+
+/// The `ListKeys` filter for keys pending deletion (the `Filters` parameter is a JSON string; `KeyState`
+/// values are `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`).
+pub const PENDING_FILTER: &str = r#"[{"Key":"KeyState","Values":["PendingDeletion"]}]"#;
+
+/// The `KeyState` of a key scheduled for deletion.
+const PENDING_DELETION: &str = "PendingDeletion";
 
 /// One KMS RPC call as the reader asks for it. The transport adds the common and signing parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +137,13 @@ fn is_not_found(e: &ApiError) -> bool {
     )
 }
 
+/// A tag call naming a key pending deletion: `Rejected.PendingDeletion` (409) is the key-state table's answer
+/// for APIs that refuse such keys (the tag APIs are not in the table; the emulator answers so). A key
+/// scheduled after the pending-key listing can meet it.
+fn is_pending_deletion(e: &ApiError) -> bool {
+    e.cloud_code.as_deref() == Some("Rejected.PendingDeletion")
+}
+
 fn rpc(action: &'static str, scope: &Scope, params: Vec<(String, String)>) -> RpcCall {
     let group = match action {
         "ListSecrets" | "DescribeSecret" => "secrets_read",
@@ -136,11 +162,67 @@ fn rpc(action: &'static str, scope: &Scope, params: Vec<(String, String)>) -> Rp
 pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, learned: &Learned) {
     let concurrency = concurrency.max(1);
     match (scope.resource_type, scope.discover) {
-        (ResourceType::Key, false) => declared(kms, scope, sink, concurrency, &scope.declared).await,
         (ResourceType::Secret, false) => declared_secrets(kms, scope, sink, concurrency).await,
-        (ResourceType::Key, true) => discover_keys(kms, scope, sink, concurrency, learned).await,
         (ResourceType::Secret, true) => discover_secrets(kms, scope, sink, concurrency).await,
+        (ResourceType::Key, discover) => {
+            let pending = match pending_keys(kms, scope, concurrency).await {
+                Ok(p) => p,
+                // Discovery failed as a failed `ListKeys` would. Without discovery the listing resolves no
+                // id, so declared keys get its own error (`listing_failed` would hide the cause).
+                Err(e) if discover => return listing_failure(scope, sink, e.error),
+                Err(e) => {
+                    for id in &scope.declared {
+                        sink.observe(scope, id, None, None, Outcome::Failed(e.error.clone()));
+                    }
+                    return;
+                }
+            };
+            for id in &pending {
+                if scope.declared.binary_search(id).is_ok() {
+                    let detail = "KeyState PendingDeletion (ListKeys)".to_owned();
+                    let outcome = Outcome::Untaggable {
+                        reason: Untaggable::PendingDeletion,
+                        detail,
+                    };
+                    sink.observe(scope, id, None, None, outcome);
+                } else if discover {
+                    sink.leave_out(scope, Untaggable::PendingDeletion);
+                }
+            }
+            if discover {
+                discover_keys(kms, scope, sink, concurrency, learned, &pending).await
+            } else {
+                let rest: Vec<String> = scope
+                    .declared
+                    .iter()
+                    .filter(|id| !pending.contains(*id))
+                    .cloned()
+                    .collect();
+                declared(kms, scope, sink, concurrency, &rest).await
+            }
+        }
     }
+}
+
+/// The ids of the region's keys pending deletion: `ListKeys` filtered by `KeyState`.
+async fn pending_keys<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    concurrency: usize,
+) -> Result<BTreeSet<String>, ApiError> {
+    let keys = all_pages(
+        |n| async move {
+            let mut params = paging(scope, n);
+            params.push(("Filters".to_owned(), PENDING_FILTER.to_owned()));
+            let body = kms.call(rpc("ListKeys", scope, params)).await?;
+            let page: wire::KeyPage = decode("ListKeys", &body).map_err(ApiError::from)?;
+            let total = page.total_count;
+            Ok((page.ids(), total))
+        },
+        concurrency,
+    )
+    .await?;
+    Ok(keys.into_iter().collect())
 }
 
 /// Every (resource, tag) row of `ids` (all resources of the type when `ids` is empty), following `NextToken`.
@@ -227,9 +309,10 @@ fn batches(scope: &Scope, ids: &[String]) -> Vec<Vec<String>> {
 }
 
 /// Whether a failed batch is split to isolate the ids that caused it: an id that does not exist fails the
-/// whole call, and so does one a RAM policy denies (RAM checks the action against every id's ARN).
+/// whole call, and so does one a RAM policy denies (RAM checks the action against every id's ARN) or one
+/// scheduled for deletion.
 fn splits_batch(e: &ApiError) -> bool {
-    is_not_found(e) || e.code() == ErrorCode::PermissionDenied
+    is_not_found(e) || is_pending_deletion(e) || e.code() == ErrorCode::PermissionDenied
 }
 
 /// Reads one batch, reporting every resource with tags, not found or failed; returns the ids that exist but
@@ -255,6 +338,13 @@ async fn read_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, batch: Vec<Stri
                 let error = resource_failed(scope, e.error);
                 sink.observe(scope, &ids[0], None, None, Outcome::Failed(error));
             }
+            Err(e) if is_pending_deletion(&e) && ids.len() == 1 => {
+                let outcome = Outcome::Untaggable {
+                    reason: Untaggable::PendingDeletion,
+                    detail: e.error.message,
+                };
+                sink.observe(scope, &ids[0], None, None, outcome);
+            }
             Err(e) if splits_batch(&e) => {
                 let mut left = ids;
                 let right = left.split_off(left.len() / 2);
@@ -278,7 +368,17 @@ async fn describe<K: Kms>(kms: &K, scope: &Scope, id: &str) -> Outcome {
         ResourceType::Key => {
             let params = vec![region, ("KeyId".to_owned(), id.to_owned())];
             match kms.call(rpc("DescribeKey", scope, params)).await {
-                Ok(body) => decode::<wire::DescribeKey>("DescribeKey", &body).map(|_| Tags::new()),
+                Ok(body) => match decode::<wire::DescribeKey>("DescribeKey", &body) {
+                    // Scheduled for deletion since the pending-key listing.
+                    Ok(d) if d.key_metadata.key_state.as_deref() == Some(PENDING_DELETION) => {
+                        return Outcome::Untaggable {
+                            reason: Untaggable::PendingDeletion,
+                            detail: "KeyState PendingDeletion (DescribeKey)".to_owned(),
+                        };
+                    }
+                    Ok(_) => Ok(Tags::new()),
+                    Err(e) => Err(e),
+                },
                 Err(e) => return failed_or_missing(scope, e),
             }
         }
@@ -363,16 +463,27 @@ fn paging(scope: &Scope, number: usize) -> Vec<(String, String)> {
     ]
 }
 
-/// Reports the failure of a listing: the scope, and every declared resource not yet reported.
+/// Reports the failure of a listing: the scope (when discovered), and every declared resource not yet
+/// reported.
 fn listing_failure(scope: &Scope, sink: &Sink, error: ReadError) {
     let declared_error = listing_failed(scope, &error);
     for id in &scope.declared {
         sink.observe(scope, id, None, None, Outcome::Failed(declared_error.clone()));
     }
-    sink.fail_listing(scope, error);
+    if scope.discover {
+        sink.fail_listing(scope, error);
+    }
 }
 
-async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, learned: &Learned) {
+/// Key discovery; `pending` (keys pending deletion) are already reported or left out, and are skipped.
+async fn discover_keys<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    sink: &Sink,
+    concurrency: usize,
+    learned: &Learned,
+    pending: &BTreeSet<String>,
+) {
     let keys = all_pages(
         |n| async move {
             let body = kms.call(rpc("ListKeys", scope, paging(scope, n))).await?;
@@ -384,7 +495,7 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
     );
     if learned.region_wide_refused() {
         return match keys.await {
-            Ok(keys) => listed_by_batch(kms, scope, sink, concurrency, keys).await,
+            Ok(keys) => listed_by_batch(kms, scope, sink, concurrency, keys, pending).await,
             Err(e) => listing_failure(scope, sink, e.error),
         };
     }
@@ -397,23 +508,23 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
         Ok(t) => t,
         Err(e) if refuses_region_wide(&e) => {
             learned.refuse_region_wide(scope, &e);
-            return listed_by_batch(kms, scope, sink, concurrency, keys).await;
+            return listed_by_batch(kms, scope, sink, concurrency, keys, pending).await;
         }
         // A policy refusing the region-wide form (RAM may evaluate it against every key of the region, and one
         // denied key then refuses it all): the key list is known, so the batches isolate the denied keys and
         // read the rest. Not learned: it is this account's policy of today, not the service's rule.
         Err(e) if e.code() == ErrorCode::PermissionDenied => {
-            return listed_by_batch(kms, scope, sink, concurrency, keys).await;
+            return listed_by_batch(kms, scope, sink, concurrency, keys, pending).await;
         }
         Err(e) => return listing_failure(scope, sink, e.error),
     };
-    let listed: BTreeSet<String> = keys.into_iter().collect();
+    let listed: BTreeSet<String> = keys.into_iter().filter(|k| !pending.contains(k)).collect();
     for id in &listed {
         let t = tags.remove(id).unwrap_or_default();
         sink.observe(scope, id, None, None, Outcome::Found(t));
     }
-    // Rows of a key created between the two listings: it exists, so report it.
-    for (id, t) in tags {
+    // Rows of a key created between the two listings: it exists, so report it (a pending one keeps its rows).
+    for (id, t) in tags.into_iter().filter(|(k, _)| !pending.contains(k)) {
         sink.observe(scope, &id, None, None, Outcome::Found(t));
     }
     for id in &scope.declared {
@@ -423,11 +534,24 @@ async fn discover_keys<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency:
 }
 
 /// Discovery without a listing that carries tags: the tags of the resources the listing returned (`ListKeys`,
-/// or `ListSecrets` without `FetchTags`), read in id batches as for declared ones. A listed resource without a
-/// tag row exists (the listing said so) and has no tags, so it costs no `DescribeKey`; one deleted since the
-/// listing is split out as `NotFound`; a batch that fails leaves its resources `Failed`, never untagged.
-async fn listed_by_batch<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, keys: Vec<String>) {
-    let listed: Vec<String> = keys.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+/// or `ListSecrets` without `FetchTags`), read in id batches as for declared ones, except those in `skip` (keys
+/// pending deletion, already reported or left out). A listed resource without a tag row exists (the listing
+/// said so) and has no tags, so it costs no `DescribeKey`; one deleted since the listing is split out as
+/// `NotFound`; a batch that fails leaves its resources `Failed`, never untagged.
+async fn listed_by_batch<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    sink: &Sink,
+    concurrency: usize,
+    listed: Vec<String>,
+    skip: &BTreeSet<String>,
+) {
+    let listed: Vec<String> = listed
+        .into_iter()
+        .filter(|k| !skip.contains(k))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let untagged: Vec<Vec<String>> = stream::iter(batches(scope, &listed))
         .map(|batch| read_batch(kms, scope, sink, batch))
         .buffer_unordered(concurrency)
@@ -492,7 +616,7 @@ async fn discover_secrets<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurren
         // denied secrets. If the names are refused too, the scope fails with that refusal.
         Err(e) if e.code() == ErrorCode::PermissionDenied => {
             return match secret_names(kms, scope, concurrency).await {
-                Ok(names) => listed_by_batch(kms, scope, sink, concurrency, names).await,
+                Ok(names) => listed_by_batch(kms, scope, sink, concurrency, names, &BTreeSet::new()).await,
                 Err(e) => listing_failure(scope, sink, e.error),
             };
         }

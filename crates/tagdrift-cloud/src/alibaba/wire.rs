@@ -128,7 +128,8 @@ impl SecretPage {
     }
 }
 
-/// `DescribeKey`: only used to learn that a key exists, so only the id is required.
+/// `DescribeKey`: used to learn that a key exists and whether it is pending deletion, so only the id is
+/// required.
 #[derive(Debug, Deserialize)]
 pub struct DescribeKey {
     #[serde(rename = "KeyMetadata", deserialize_with = "object")]
@@ -139,6 +140,9 @@ pub struct DescribeKey {
 pub struct KeyMetadata {
     #[serde(rename = "KeyId", deserialize_with = "string")]
     pub key_id: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`.
+    #[serde(rename = "KeyState", default, deserialize_with = "opt_string")]
+    pub key_state: Option<String>,
 }
 
 /// `DescribeSecret` with `FetchTags=true`.

@@ -16,6 +16,14 @@
 //! A permission refused for one resource's tags (`KMS.0306`, or a 403 with a `KMS.`/`CSMS.` code) leaves that
 //! resource `unknown` with `permission_denied` and the others are read; a refused listing fails the scope.
 //!
+//! **Resources that cannot carry tags** (issue 12): keys and secrets pending deletion, and default master
+//! keys (created by cloud services, alias ending `/default`). The listings say which: `key_state` "4" and
+//! `default_key_flag` "1" in `list-keys`, `state` `PENDING_DELETE` in the secrets listing (and the same fields in
+//! the batch answer's `resource_detail`). Discovery leaves those out without a tag call and counts them
+//! ([`Sink::leave_out`]); a declared one is [`Outcome::Untaggable`]. A tag call that answers `KMS.0210` (key
+//! pending deletion), `KMS.0211` (default master key), `CSMS.0103` or `CSMS.0107` (secret pending deletion)
+//! means the same, so declared keys read without a listing still get the right reason.
+//!
 //! Not found is `CSMS.0005` / `KMS.0205` / `KMS.0207` (`400` in the error tables), or a `404` carrying a
 //! `KMS.`/`CSMS.` code (the reference documents both statuses). Any other 404 (the gateway's `APIGW.0101`
 //! "the API does not exist", or a 404 with no DEW code at all) means the endpoint, region or path is wrong:
@@ -30,7 +38,7 @@ use super::wire;
 use crate::scope::{ApiError, Scope, Sink, listing_failed, resource_failed};
 use crate::signing::percent_encode;
 use crate::wire::decode;
-use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags};
+use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags, Untaggable};
 
 /// `limit` of the secrets listing (the documented default; no maximum is documented).
 pub const SECRET_PAGE: usize = 50;
@@ -80,6 +88,17 @@ pub trait Dew: Sync {
 /// The not-found codes of the DEW services: `KMS.0207` "the key does not exist" is in older error tables,
 /// `KMS.0205` "Invalid key ID" in the current ones; a live service may answer either.
 pub const NOT_FOUND_CODES: &[&str] = &["CSMS.0005", "KMS.0205", "KMS.0207"];
+
+/// The answers of a tag call on a resource that cannot carry tags, from the KMS and CSMS error tables:
+/// `KMS.0210` "the key is in Scheduled deletion state", `KMS.0211` "cannot perform this operation on Default
+/// Master Keys", `CSMS.0103` / `CSMS.0107` "the secret is in Pending deletion state".
+fn untaggable_answer(e: &ApiError) -> Option<Untaggable> {
+    match e.cloud_code.as_deref()? {
+        "KMS.0210" | "CSMS.0103" | "CSMS.0107" => Some(Untaggable::PendingDeletion),
+        "KMS.0211" => Some(Untaggable::DefaultKey),
+        _ => None,
+    }
+}
 
 /// A code written by the DEW services themselves rather than the gateway or IAM in front of them.
 fn is_dew_code(code: &str) -> bool {
@@ -157,11 +176,35 @@ pub async fn scan<D: Dew>(dew: &D, scope: &Scope, batch: bool, sink: &Sink, conc
     }
 }
 
-/// A resource the batch read returned: its native id, alias and tags.
+/// A resource the batch read returned: its native id, alias and tags, or why it cannot carry tags.
 struct Batched {
     id: String,
     alias: Option<String>,
     tags: Tags,
+    untaggable: Option<(Untaggable, String)>,
+}
+
+/// A listed secret: its UUID, and why it cannot carry tags when its state says so.
+type ListedSecret = (String, Option<(Untaggable, String)>);
+
+/// A resource to read: its id in the desired state, native id, alias, and why it cannot carry tags when its
+/// listing said so.
+struct Target {
+    id: String,
+    native: String,
+    alias: Option<String>,
+    untaggable: Option<(Untaggable, String)>,
+}
+
+impl Target {
+    fn new(id: &str, native: &str) -> Self {
+        Target {
+            id: id.to_owned(),
+            native: native.to_owned(),
+            alias: None,
+            untaggable: None,
+        }
+    }
 }
 
 struct Ctx<'a, D> {
@@ -202,8 +245,10 @@ impl<D: Dew> Ctx<'_, D> {
         }
     }
 
-    /// Every secret of the project as (name, UUID), following the name marker.
-    async fn list_secrets(&self) -> Result<BTreeMap<String, String>, ApiError> {
+    /// Every secret of the project as name → (UUID, why it cannot carry tags), following the name marker.
+    async fn list_secrets(
+        &self,
+    ) -> Result<BTreeMap<String, (String, Option<(Untaggable, String)>)>, ApiError> {
         let path = format!("/v1/{}/secrets", percent_encode(&self.project));
         let mut out = BTreeMap::new();
         let mut marker: Option<String> = None;
@@ -218,7 +263,8 @@ impl<D: Dew> Ctx<'_, D> {
             let next = page.next_marker().map(str::to_owned);
             let short = page.secrets.len() < SECRET_PAGE;
             for s in page.secrets {
-                out.insert(s.name, s.id);
+                let untaggable = wire::secret_untaggable(s.state.as_deref());
+                out.insert(s.name, (s.id, untaggable));
             }
             match next {
                 _ if short => return Ok(out),
@@ -234,8 +280,8 @@ impl<D: Dew> Ctx<'_, D> {
         }
     }
 
-    /// Every key of the project (all specs) with its alias, following the marker while `truncated`.
-    async fn list_keys(&self) -> Result<Vec<(String, Option<String>)>, ApiError> {
+    /// Every key of the project (all specs) with its alias and state, following the marker while `truncated`.
+    async fn list_keys(&self) -> Result<Vec<wire::ListedKey>, ApiError> {
         let path = format!("/v1.0/{}/kms/list-keys", percent_encode(&self.project));
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
@@ -310,12 +356,14 @@ impl<D: Dew> Ctx<'_, D> {
                     },
                     ResourceType::Key => (r.resource_id.clone(), r.key_alias()),
                 };
+                let untaggable = r.untaggable();
                 out.insert(
                     name,
                     Batched {
                         id: r.resource_id,
                         alias,
                         tags: wire::merge(r.tags, r.sys_tags),
+                        untaggable,
                     },
                 );
             }
@@ -361,35 +409,60 @@ impl<D: Dew> Ctx<'_, D> {
                 Err(e) => Outcome::Failed(e),
             },
             Err(e) if is_not_found(&e) => Outcome::NotFound,
-            // A policy refusing this one resource (`KMS.0306`, a 403 with a DEW code) leaves only it unknown.
-            Err(e) => Outcome::Failed(resource_failed(self.scope, read_error(e))),
+            Err(e) => match untaggable_answer(&e) {
+                Some(reason) => Outcome::Untaggable {
+                    reason,
+                    detail: e.error.message,
+                },
+                // A policy refusing this one resource (`KMS.0306`, a 403 with a DEW code) leaves only it unknown.
+                None => Outcome::Failed(resource_failed(self.scope, read_error(e))),
+            },
         }
     }
 
-    /// Reads the tags of `targets` (id in the desired state, native id, alias): from the batch answer when it
-    /// has them, else one call each.
-    async fn read_targets(
-        &self,
-        targets: Vec<(String, String, Option<String>)>,
-        batched: &mut BTreeMap<String, Batched>,
-    ) {
+    /// Reports one resource: one that cannot carry tags is left out of discovery (counted) unless declared.
+    fn report(&self, id: &str, native: Option<String>, alias: Option<String>, outcome: Outcome) {
+        let declared = self
+            .scope
+            .declared
+            .binary_search_by(|d| d.as_str().cmp(id))
+            .is_ok();
+        match outcome {
+            Outcome::Untaggable { reason, .. } if !declared => self.sink.leave_out(self.scope, reason),
+            outcome => self.sink.observe(self.scope, id, native, alias, outcome),
+        }
+    }
+
+    /// Reads the tags of `targets`: none for those a listing says cannot carry tags, from the batch answer
+    /// when it has them, else one call each.
+    async fn read_targets(&self, targets: Vec<Target>, batched: &mut BTreeMap<String, Batched>) {
         let mut to_call = Vec::new();
-        for (id, native, alias) in targets {
-            match batched.remove(&id) {
+        for t in targets {
+            let b = batched.remove(&t.id);
+            let untaggable = t
+                .untaggable
+                .clone()
+                .or_else(|| b.as_ref().and_then(|b| b.untaggable.clone()));
+            if let Some((reason, detail)) = untaggable {
+                let native = (t.native != t.id).then_some(t.native);
+                let alias = t.alias.or(b.and_then(|b| b.alias));
+                self.report(&t.id, native, alias, Outcome::Untaggable { reason, detail });
+                continue;
+            }
+            match b {
                 Some(b) => {
-                    let alias = alias.or(b.alias);
-                    let native = (b.id != id).then_some(b.id);
-                    self.sink
-                        .observe(self.scope, &id, native, alias, Outcome::Found(b.tags));
+                    let alias = t.alias.or(b.alias);
+                    let native = (b.id != t.id).then_some(b.id);
+                    self.report(&t.id, native, alias, Outcome::Found(b.tags));
                 }
-                None => to_call.push((id, native, alias)),
+                None => to_call.push(t),
             }
         }
         stream::iter(to_call)
-            .map(|(id, native, alias)| async move {
-                let outcome = self.tags(&native).await;
-                let native = (native != id).then_some(native);
-                self.sink.observe(self.scope, &id, native, alias, outcome);
+            .map(|t| async move {
+                let outcome = self.tags(&t.native).await;
+                let native = (t.native != t.id).then_some(t.native);
+                self.report(&t.id, native, t.alias, outcome);
             })
             .buffer_unordered(self.concurrency)
             .collect::<()>()
@@ -408,7 +481,7 @@ impl<D: Dew> Ctx<'_, D> {
                     let known: Vec<_> = scope
                         .declared
                         .iter()
-                        .filter_map(|d| batched.get(d).map(|b| (d.clone(), b.id.clone(), None)))
+                        .filter_map(|d| batched.get(d).map(|b| Target::new(d, &b.id)))
                         .collect();
                     self.read_targets(known, &mut batched).await;
                     return self.listing_failure(read_error(e));
@@ -417,20 +490,21 @@ impl<D: Dew> Ctx<'_, D> {
         } else {
             None
         };
-        let targets: Vec<(String, String, Option<String>)> = match &listing {
-            Some(listed) if scope.discover => listed
-                .iter()
-                .map(|(name, id)| (name.clone(), id.clone(), None))
-                .collect(),
+        let listed_target = |name: &String, (id, untaggable): &ListedSecret| Target {
+            untaggable: untaggable.clone(),
+            ..Target::new(name, id)
+        };
+        let targets: Vec<Target> = match &listing {
+            Some(listed) if scope.discover => listed.iter().map(|(n, l)| listed_target(n, l)).collect(),
             Some(listed) => scope
                 .declared
                 .iter()
-                .filter_map(|d| listed.get(d).map(|id| (d.clone(), id.clone(), None)))
+                .filter_map(|d| listed.get(d).map(|l| listed_target(d, l)))
                 .collect(),
             None => scope
                 .declared
                 .iter()
-                .filter_map(|d| batched.get(d).map(|b| (d.clone(), b.id.clone(), None)))
+                .filter_map(|d| batched.get(d).map(|b| Target::new(d, &b.id)))
                 .collect(),
         };
         self.read_targets(targets, &mut batched).await;
@@ -444,20 +518,21 @@ impl<D: Dew> Ctx<'_, D> {
 
     async fn keys(&self, mut batched: BTreeMap<String, Batched>) {
         let scope = self.scope;
-        let targets: Vec<(String, String, Option<String>)> = if scope.discover {
+        let targets: Vec<Target> = if scope.discover {
             match self.list_keys().await {
                 Ok(keys) => keys
                     .into_iter()
-                    .map(|(id, alias)| (id.clone(), id, alias))
+                    .map(|k| Target {
+                        native: k.id.clone(),
+                        id: k.id,
+                        alias: k.alias,
+                        untaggable: k.untaggable,
+                    })
                     .collect(),
                 Err(e) => return self.listing_failure(read_error(e)),
             }
         } else {
-            scope
-                .declared
-                .iter()
-                .map(|id| (id.clone(), id.clone(), None))
-                .collect()
+            scope.declared.iter().map(|id| Target::new(id, id)).collect()
         };
         self.read_targets(targets, &mut batched).await;
         // Declared keys a complete listing did not return.

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::wire::{list, opt_bool, opt_object, opt_string, opt_u64, string};
-use crate::{ErrorCode, ReadError, Tags};
+use crate::{ErrorCode, ReadError, Tags, Untaggable};
 
 /// A `{key, value}` tag of any DEW API.
 #[derive(Debug, Deserialize)]
@@ -57,6 +57,40 @@ pub struct Secret {
     pub id: String,
     #[serde(deserialize_with = "string")]
     pub name: String,
+    /// `ENABLED`, `DISABLED`, `PENDING_DELETE` or `FROZEN` (the SDK's `Secret.state`).
+    #[serde(default, deserialize_with = "opt_string")]
+    pub state: Option<String>,
+}
+
+/// The secret state of a secret scheduled for deletion; tag calls on it answer `CSMS.0103`/`CSMS.0107`.
+pub const SECRET_PENDING_DELETE: &str = "PENDING_DELETE";
+/// `key_state` of a key scheduled for deletion (the SDK's `KeyDetails.key_state`: "1" pending activation,
+/// "2" enabled, "3" disabled, "4" pending deletion, "5" pending import); tag calls answer `KMS.0210`.
+pub const KEY_PENDING_DELETION: &str = "4";
+
+/// Why a secret of this `state` cannot carry tags, with the listing's words.
+pub fn secret_untaggable(state: Option<&str>) -> Option<(Untaggable, String)> {
+    (state == Some(SECRET_PENDING_DELETE)).then(|| {
+        (
+            Untaggable::PendingDeletion,
+            format!("state {SECRET_PENDING_DELETE}"),
+        )
+    })
+}
+
+/// Why a key with this `key_state` and `default_key_flag` cannot carry tags, with the listing's words. A
+/// default master key (flag "1") refuses tag calls with `KMS.0211` whatever its state.
+pub fn key_untaggable(state: Option<&str>, default_flag: Option<&str>) -> Option<(Untaggable, String)> {
+    if default_flag == Some("1") {
+        Some((Untaggable::DefaultKey, "default_key_flag 1".to_owned()))
+    } else if state == Some(KEY_PENDING_DELETION) {
+        Some((
+            Untaggable::PendingDeletion,
+            format!("key_state {KEY_PENDING_DELETION} (pending deletion)"),
+        ))
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,19 +132,41 @@ pub struct KeyDetails {
     pub key_id: String,
     #[serde(default, deserialize_with = "opt_string")]
     pub key_alias: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub key_state: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub default_key_flag: Option<String>,
+}
+
+/// One key of a `list-keys` page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedKey {
+    pub id: String,
+    pub alias: Option<String>,
+    /// Set when the listing says the key cannot carry tags.
+    pub untaggable: Option<(Untaggable, String)>,
 }
 
 impl KeyPage {
-    /// Every key of the page with its alias: `key_details` when present, else the bare `keys`.
-    pub fn keys(&self) -> Vec<(String, Option<String>)> {
+    /// Every key of the page with its alias and whether it can carry tags: `key_details` when present, else
+    /// the bare `keys`.
+    pub fn keys(&self) -> Vec<ListedKey> {
         if self.key_details.is_empty() {
-            self.keys.iter().map(|k| (k.0.clone(), None)).collect()
+            self.keys
+                .iter()
+                .map(|k| ListedKey {
+                    id: k.0.clone(),
+                    alias: None,
+                    untaggable: None,
+                })
+                .collect()
         } else {
             self.key_details
                 .iter()
-                .map(|d| {
-                    let alias = d.key_alias.clone().filter(|a| !a.is_empty());
-                    (d.key_id.clone(), alias)
+                .map(|d| ListedKey {
+                    id: d.key_id.clone(),
+                    alias: d.key_alias.clone().filter(|a| !a.is_empty()),
+                    untaggable: key_untaggable(d.key_state.as_deref(), d.default_key_flag.as_deref()),
                 })
                 .collect()
         }
@@ -163,6 +219,13 @@ pub struct InstanceDetail {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub key_alias: Option<String>,
+    /// A secret's `state`.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub state: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub key_state: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub default_key_flag: Option<String>,
 }
 
 impl Instance {
@@ -172,6 +235,13 @@ impl Instance {
             .clone()
             .filter(|n| !n.is_empty())
             .or_else(|| self.resource_detail.as_ref().and_then(|d| d.name.clone()))
+    }
+
+    /// Why the resource cannot carry tags, when its detail says so.
+    pub fn untaggable(&self) -> Option<(Untaggable, String)> {
+        let d = self.resource_detail.as_ref()?;
+        secret_untaggable(d.state.as_deref())
+            .or_else(|| key_untaggable(d.key_state.as_deref(), d.default_key_flag.as_deref()))
     }
 
     pub fn key_alias(&self) -> Option<String> {
@@ -217,7 +287,14 @@ mod tests {
             br#"{"keys":["k1"],"key_details":[{"key_id":"k1","key_alias":"app"}],"next_marker":"1","truncated":"true","total":2}"#,
         )
         .unwrap();
-        assert_eq!(page.keys(), [("k1".to_owned(), Some("app".to_owned()))]);
+        assert_eq!(
+            page.keys(),
+            [ListedKey {
+                id: "k1".to_owned(),
+                alias: Some("app".to_owned()),
+                untaggable: None
+            }]
+        );
         assert_eq!(page.next(), Ok(Some("1")));
         let last: KeyPage = decode(
             "ListKeys",
@@ -225,6 +302,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(last.next(), Ok(None));
+    }
+
+    #[test]
+    fn listings_tell_which_resources_cannot_carry_tags() {
+        let page: KeyPage = decode(
+            "ListKeys",
+            br#"{"key_details":[
+                {"key_id":"k1","key_alias":"obs/default","key_state":"2","default_key_flag":"1"},
+                {"key_id":"k2","key_alias":"app","key_state":"4","default_key_flag":"0"},
+                {"key_id":"k3","key_alias":"app2","key_state":"3","default_key_flag":"0"},
+                {"key_id":"k4"}],"truncated":"false"}"#,
+        )
+        .unwrap();
+        let got: Vec<_> = page
+            .keys()
+            .into_iter()
+            .map(|k| k.untaggable.map(|u| u.0))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Some(Untaggable::DefaultKey),
+                Some(Untaggable::PendingDeletion),
+                None,
+                None
+            ]
+        );
+        for (state, want) in [
+            (Some("PENDING_DELETE"), Some(Untaggable::PendingDeletion)),
+            (Some("ENABLED"), None),
+            (Some("FROZEN"), None),
+            (None, None),
+        ] {
+            assert_eq!(secret_untaggable(state).map(|u| u.0), want, "{state:?}");
+        }
     }
 
     #[test]

@@ -45,6 +45,13 @@ impl<'a> Context<'a> {
                 desired: self.effective(&base.resource, alias, Some(&d.tags)).0,
                 ..base
             },
+            // Nothing can be planned on a resource that refuses tags: it is as good as gone.
+            Outcome::Untaggable { reason, .. } => ResourcePlan {
+                status: Status::Missing,
+                desired: self.effective(&base.resource, alias, Some(&d.tags)).0,
+                reason: Some(*reason),
+                ..base
+            },
             Outcome::Found(tags) => {
                 let mut rp = self.compare(base, alias, Some(d), tags);
                 rp.status = if rp.changes.is_empty() && rp.violations.is_empty() {
@@ -72,8 +79,8 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// An observation the desired state does not declare. `None` when no discovery entry selects it or the
-    /// cloud says it does not exist.
+    /// An observation the desired state does not declare. `None` when no discovery entry selects it, the
+    /// cloud says it does not exist, or it cannot carry tags (the scanners count those instead).
     pub(super) fn discovered(&self, o: &Observed) -> Option<ResourcePlan> {
         let alias = o.alias.as_deref();
         let entries: Vec<_> = self
@@ -87,7 +94,7 @@ impl<'a> Context<'a> {
         }
         let base = ResourcePlan::new(o.resource.clone(), Status::Unknown, false).with_observation(o);
         match &o.outcome {
-            Outcome::NotFound => None,
+            Outcome::NotFound | Outcome::Untaggable { .. } => None,
             Outcome::Failed(e) => Some(ResourcePlan {
                 desired: self.effective(&base.resource, alias, None).0,
                 error: Some(e.clone()),

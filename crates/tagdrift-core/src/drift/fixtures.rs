@@ -15,8 +15,8 @@ use crate::config::{
     LogFormat, Pattern, Region, Rule, Schedule, Selector,
 };
 use crate::vocab::{
-    Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, ScopeFailure,
-    Tags,
+    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType,
+    ScopeFailure, Tags, Untaggable,
 };
 
 /// Compiles a glob the way the loader does, keeping its text.
@@ -356,6 +356,30 @@ impl Obs {
 
     pub fn failed(self, r: &ResourceRef, code: ErrorCode, message: &str) -> Self {
         self.push(r, None, Outcome::Failed(ReadError::new(code, message)))
+    }
+
+    pub fn untaggable(self, r: &ResourceRef, reason: Untaggable, detail: &str) -> Self {
+        self.push(
+            r,
+            None,
+            Outcome::Untaggable {
+                reason,
+                detail: detail.to_owned(),
+            },
+        )
+    }
+
+    /// `count` resources of the scope of `r` (its id is not used) that discovery left out for `reason`.
+    pub fn left_out(mut self, r: &ResourceRef, reason: Untaggable, count: usize) -> Self {
+        self.0.left_out.push(LeftOut {
+            cloud: r.cloud,
+            account: r.account.clone(),
+            region: r.region.clone(),
+            resource_type: r.resource_type,
+            reason,
+            count,
+        });
+        self
     }
 
     /// A failed listing of the scope of `r` (its id is not used).

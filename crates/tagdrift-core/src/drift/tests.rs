@@ -3,7 +3,7 @@
 
 use super::fixtures::*;
 use super::*;
-use crate::vocab::{Cloud, ErrorCode, ResourceType};
+use crate::vocab::{Cloud, ErrorCode, ResourceType, Untaggable};
 
 /// `id status [discovered] items...`, items being `+k=v[cause]`, `~k=old->new[cause]`, `-k=old[cause]`,
 /// `!rule:key:kind(value)`, `?reason:<item>`, `expired#N(keys)`, `=N` (unchanged), `want{..}`, `err:code:msg`.
@@ -896,6 +896,12 @@ fn serde_names_match_as_str() {
             Some(serde_json::Value::from(a.as_str()))
         );
     }
+    for u in crate::vocab::Untaggable::ALL {
+        assert_eq!(
+            serde_json::to_value(u).ok(),
+            Some(serde_json::Value::from(u.as_str()))
+        );
+    }
     for v in [Verdict::NoDrift, Verdict::Drift, Verdict::Unknown] {
         assert_eq!(
             serde_json::to_value(v).ok(),
@@ -987,4 +993,83 @@ mod properties {
             prop_assert_eq!(r.status == Status::InSync, r.changes.is_empty());
         }
     }
+}
+
+// See: issue 12, point 9.
+#[test]
+fn untaggable_resources_are_missing_when_declared_and_absent_when_discovered() {
+    let doomed = ali_key("key-doomed");
+    let default = hw_key("default-1");
+    let cases = [
+        // (declared?, reason, expected plan entry)
+        (
+            true,
+            Untaggable::PendingDeletion,
+            Some((Status::Missing, Some(Untaggable::PendingDeletion))),
+        ),
+        (
+            true,
+            Untaggable::DefaultKey,
+            Some((Status::Missing, Some(Untaggable::DefaultKey))),
+        ),
+        (false, Untaggable::PendingDeletion, None),
+        (false, Untaggable::DefaultKey, None),
+    ];
+    for (declared, reason, want) in cases {
+        for r in [&doomed, &default] {
+            let mut desired = Desired::new().discover(any(), true);
+            if declared {
+                desired = desired.declare(r, &[("owner", "a")]);
+            }
+            let observed = Obs::new().untaggable(r, reason, "KMS.0211: cannot perform this operation");
+            let plan = plan(&desired.build(), &observed.build(), date(TODAY));
+            let got = plan.resources.first().map(|rp| (rp.status, rp.reason));
+            assert_eq!(got, want, "{} declared={declared} {reason}", r.address());
+            if let Some(rp) = plan.resources.first() {
+                assert!(rp.changes.is_empty() && rp.violations.is_empty() && rp.error.is_none());
+                assert_eq!(plan.summary.missing, 1);
+                assert_eq!(plan.summary.verdict(), Verdict::Drift, "missing counts as drift");
+            } else {
+                assert_eq!(plan.summary.total, 0);
+            }
+        }
+    }
+    // A resource the cloud says does not exist has no reason.
+    let desired = Desired::new().declare(&doomed, &[]).build();
+    let plan = plan(&desired, &Obs::new().not_found(&doomed).build(), date(TODAY));
+    assert_eq!(plan.resources[0].reason, None);
+}
+
+#[test]
+fn discovery_left_outs_add_up_per_scope_and_reason_in_order() {
+    let observed = Obs::new()
+        .left_out(&hw_key(""), Untaggable::PendingDeletion, 1)
+        .left_out(&ali_key(""), Untaggable::PendingDeletion, 2)
+        .left_out(&hw_key(""), Untaggable::DefaultKey, 3)
+        .left_out(&hw_key(""), Untaggable::PendingDeletion, 1)
+        .left_out(&hw_secret(""), Untaggable::PendingDeletion, 0)
+        .build();
+    let plan = plan(&Desired::new().build(), &observed, date(TODAY));
+    let got: Vec<String> = plan
+        .left_out
+        .iter()
+        .map(|l| {
+            format!(
+                "{}/{}/{} {} {}",
+                l.scope.cloud, l.scope.account, l.scope.resource_type, l.reason, l.count
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "alibaba/ali-prod/key pending_deletion 2",
+            "huawei/hw-prod/key pending_deletion 2",
+            "huawei/hw-prod/key default_key 3",
+        ]
+    );
+    assert_eq!(
+        plan.summary.total, 0,
+        "left-out resources are not resources of the plan"
+    );
 }

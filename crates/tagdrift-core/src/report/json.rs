@@ -5,13 +5,13 @@ use serde::Serialize;
 
 use super::{ReportMeta, rfc3339};
 use crate::drift::{
-    ExpiredIgnore, ExpiredMatch, IgnoredItem, Plan, ResourcePlan, Status, Summary, TagChange, UnknownScope,
-    Verdict, Violation,
+    ExpiredIgnore, ExpiredMatch, IgnoredItem, LeftOutScope, Plan, ResourcePlan, Status, Summary, TagChange,
+    UnknownScope, Verdict, Violation,
 };
-use crate::vocab::{Cloud, ReadError, ResourceType, Tags};
+use crate::vocab::{Cloud, ReadError, ResourceType, Tags, Untaggable};
 
 /// The version of the JSON document. Readers must ignore keys they do not know.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// The JSON report as a serializable value (for `axum::Json` or `serde_json`).
 #[derive(Debug, Serialize)]
@@ -25,6 +25,7 @@ pub struct Document<'a> {
     resources: Vec<Resource<'a>>,
     in_sync: Vec<InSync<'a>>,
     unknown_scopes: &'a [UnknownScope],
+    discovery_left_out: &'a [LeftOutScope],
     expired_ignores: &'a [ExpiredIgnore],
 }
 
@@ -49,6 +50,7 @@ struct Resource<'a> {
     unchanged: usize,
     desired: &'a Tags,
     error: Option<&'a ReadError>,
+    reason: Option<Untaggable>,
 }
 
 /// A resource in sync: enough to know it was checked (and, through `ignored`, whether drift was acknowledged).
@@ -85,6 +87,7 @@ impl<'a> Resource<'a> {
             unchanged: r.unchanged,
             desired: &r.desired,
             error: r.error.as_ref(),
+            reason: r.reason,
         }
     }
 }
@@ -119,6 +122,7 @@ pub fn document<'a>(plan: &'a Plan, meta: &'a ReportMeta) -> Document<'a> {
         resources: rest.into_iter().map(Resource::of).collect(),
         in_sync: in_sync.into_iter().map(InSync::of).collect(),
         unknown_scopes: &plan.scope_failures,
+        discovery_left_out: &plan.left_out,
         expired_ignores: &plan.expired_ignores,
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ReportMeta, count, summary_lines, visible};
+use super::{ReportMeta, count, left_out_lines, summary_lines, visible};
 use crate::drift::{Action, Cause, Plan, ResourcePlan, Status, TagChange, Verdict, Violation, ViolationKind};
 
 /// Tables and lists longer than this fold into `<details>`.
@@ -29,6 +29,14 @@ pub fn markdown(plan: &Plan, meta: &ReportMeta) -> String {
     }
     if !plan.scope_failures.is_empty() {
         scope_failures_section(&mut out, plan);
+    }
+    if !plan.left_out.is_empty() {
+        let _ = writeln!(out, "#### Left out of discovery (they cannot carry tags)\n");
+        let rows: Vec<String> = left_out_lines(&plan.left_out, code)
+            .into_iter()
+            .map(|l| format!("- {l}"))
+            .collect();
+        fold(&mut out, &rows, &count(rows.len(), "scope", "scopes"));
     }
     if s.unmanaged > 0 {
         let _ = writeln!(out, "#### Unmanaged (not declared)\n");
@@ -85,7 +93,14 @@ fn header(out: &mut String, plan: &Plan, meta: &ReportMeta) {
 fn missing_section(out: &mut String, plan: &Plan) {
     let _ = writeln!(out, "#### Missing (declared but not found)\n");
     for r in with_status(plan, Status::Missing) {
-        let _ = writeln!(out, "{}\n", heading(r));
+        match r.reason {
+            Some(reason) => {
+                let _ = writeln!(out, "{}: missing ({})\n", heading(r), reason.describe());
+            }
+            None => {
+                let _ = writeln!(out, "{}\n", heading(r));
+            }
+        }
         let mut rows = vec!["| Tag | Desired |".to_owned(), "| --- | --- |".to_owned()];
         rows.extend(
             r.desired

@@ -13,7 +13,7 @@ use similar::TextDiff;
 use super::*;
 use crate::drift::fixtures::*;
 use crate::drift::{Plan, plan};
-use crate::vocab::{Cloud, ErrorCode, ResourceType};
+use crate::vocab::{Cloud, ErrorCode, ResourceType, Untaggable};
 
 fn golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -60,7 +60,7 @@ fn bare_meta() -> ReportMeta {
 const TODAY: &str = "2026-03-15";
 
 /// One resource of every status, every change cause and violation kind, ignores live and expired, a failed
-/// listing, and a long value.
+/// listing, a key that cannot carry tags (declared, and left out of discovery), and a long value.
 fn mixed() -> Plan {
     let db = ali_secret("prod/db-password");
     let desired = Desired::new()
@@ -105,6 +105,7 @@ fn mixed() -> Plan {
             ],
         )
         .declare(&ali_key("key-gone"), &[("owner", "team-a")])
+        .declare(&ali_key("key-doomed"), &[("owner", "team-a")])
         .declare(&ali_key("key-0002"), &[("owner", "payments")])
         .declare(&ali_secret("prod/queue"), &[("owner", "team-q")])
         .declare(
@@ -140,6 +141,13 @@ fn mixed() -> Plan {
             ],
         )
         .not_found(&ali_key("key-gone"))
+        .untaggable(
+            &ali_key("key-doomed"),
+            Untaggable::PendingDeletion,
+            "KeyState PendingDeletion",
+        )
+        .left_out(&hw_key(""), Untaggable::DefaultKey, 1)
+        .left_out(&hw_key(""), Untaggable::PendingDeletion, 1)
         .found(
             &ali_key("key-0002"),
             &[
@@ -285,7 +293,7 @@ fn plain_text_has_no_escape_codes_and_color_has_them() {
 #[test]
 fn json_fields_are_stable() {
     let value: serde_json::Value = serde_json::from_str(&json(&mixed(), &meta())).unwrap_or_default();
-    assert_eq!(value["format_version"], "1.0");
+    assert_eq!(value["format_version"], "1.1");
     assert_eq!(value["generated_at"], "2026-03-15T08:00:00Z");
     assert_eq!(value["duration_seconds"], 2.5);
     assert_eq!(value["verdict"], "drift");

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use super::{ReportMeta, count, summary_lines, violation_note, visible};
+use super::{ReportMeta, count, left_out_lines, summary_lines, violation_note, visible};
 use crate::drift::{
     Action, Cause, ExpiredIgnore, IgnoredItem, Plan, ResourcePlan, Status, TagChange, UnknownScope,
     Violation, ViolationKind,
@@ -57,6 +57,17 @@ pub fn text(plan: &Plan, meta: &ReportMeta, color: bool) -> String {
         );
         for f in &plan.scope_failures {
             scope_failure(&mut out, f);
+        }
+        out.push('\n');
+    }
+    if !plan.left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.bold("Left out of discovery (they cannot carry tags):")
+        );
+        for line in left_out_lines(&plan.left_out, |s| visible(s).into_owned()) {
+            let _ = writeln!(out, "  # {line}");
         }
         out.push('\n');
     }
@@ -137,7 +148,13 @@ fn resource(out: &mut String, p: &Paint, r: &ResourcePlan) {
     let phrase = match (r.status, &r.error) {
         (Status::Drifted, _) if r.managed => "has drifted".to_owned(),
         (Status::Drifted, _) => "has drifted (not declared, found by discovery)".to_owned(),
-        (Status::Missing, _) => "is missing: declared but not found".to_owned(),
+        (Status::Missing, _) => match r.reason {
+            Some(reason) => format!(
+                "is missing ({}): declared but it cannot carry tags",
+                reason.describe()
+            ),
+            None => "is missing: declared but not found".to_owned(),
+        },
         (Status::Unknown, Some(e)) => format!("could not be read: {}: {}", e.code, visible(&e.message)),
         (Status::Unknown, None) => "could not be read".to_owned(),
         (Status::Unmanaged, _) => "is not declared (unmanaged)".to_owned(),
@@ -146,7 +163,8 @@ fn resource(out: &mut String, p: &Paint, r: &ResourcePlan) {
     let _ = writeln!(out, "  {}", p.bold(&format!("# {what} {phrase}")));
     match r.status {
         Status::Drifted => drifted_block(out, p, r),
-        Status::Missing => missing_block(out, p, r),
+        // Nothing can be planned on a resource that refuses tags, so no block of tags to add.
+        Status::Missing if r.reason.is_none() => missing_block(out, p, r),
         Status::Unmanaged if !r.ignored.is_empty() => {
             let _ = writeln!(out, "        # ({})", ignored_phrase(&r.ignored));
         }

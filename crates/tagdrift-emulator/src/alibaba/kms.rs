@@ -23,7 +23,29 @@ pub(super) const MAX_RESOURCE_IDS: usize = 50;
 /// Most `Tag.N` / `TagKey.N` per call.
 pub(super) const MAX_TAGS: usize = 20;
 
-const KEY_STATE: &str = "Enabled";
+/// The key states `ListKeys` filters by (its documented `KeyState` values).
+const KEY_STATES: [&str; 4] = ["Enabled", "Disabled", "PendingDeletion", "PendingImport"];
+
+/// An emulated key's `KeyState`: `PendingDeletion` when the inventory says so, else `Enabled`.
+fn key_state(r: &Resource) -> &'static str {
+    if r.pending_deletion {
+        "PendingDeletion"
+    } else {
+        "Enabled"
+    }
+}
+
+/// The answer for a key pending deletion named in a tag call. The key-state table lists
+/// `Rejected.PendingDeletion` (409) for the APIs that refuse such keys; the tag APIs are not in it, so how the
+/// real service answers is unknown, and the emulator is strict (docs/emulator.md).
+fn rejected_pending_deletion() -> AliError {
+    AliError::new(
+        StatusCode::CONFLICT,
+        "Rejected.PendingDeletion",
+        "The key is pending deletion.",
+        Shape::Kms,
+    )
+}
 const KEY_SPEC: &str = "Aliyun_AES_256";
 const KEY_USAGE: &str = "ENCRYPT/DECRYPT";
 const PROTECTION_LEVEL: &str = "SOFTWARE";
@@ -367,6 +389,9 @@ fn list_tag_resources(
         for id in &ids {
             indexes.push(table.index_of(id).ok_or_else(resource_not_found)?);
         }
+        if indexes.iter().any(|&i| table.rows()[i].pending_deletion) {
+            return Err(rejected_pending_deletion());
+        }
         indexes.sort_unstable();
         let mut candidates = indexes.into_iter().filter(|&i| i >= from);
         tag_page(table, &mut candidates, resource_type, &filter, start.as_ref())
@@ -459,20 +484,40 @@ fn list_keys(req: &RpcRequest, account: Option<&AlibabaAccount>, region: &str) -
             "CreatorType",
         ],
     )?;
-    // Every emulated key has the same attributes, so a filter either keeps all keys or none.
-    let all_match = filters.iter().all(|f| {
-        let attribute = match f.key.as_str() {
-            "KeyState" => KEY_STATE,
-            "KeySpec" => KEY_SPEC,
-            "KeyUsage" => KEY_USAGE,
-            "ProtectionLevel" => PROTECTION_LEVEL,
-            _ => CREATOR_TYPE,
-        };
-        f.values.iter().any(|v| v == attribute)
-    });
+    if let Some(f) = filters.iter().find(|f| f.values.len() > 10) {
+        return Err(AliError::invalid(
+            "Filters",
+            &format!("At most 10 values are allowed for {:?}.", f.key),
+        ));
+    }
+    if let Some(v) = filters
+        .iter()
+        .filter(|f| f.key == "KeyState")
+        .flat_map(|f| &f.values)
+        .find(|v| !KEY_STATES.contains(&v.as_str()))
+    {
+        return Err(AliError::invalid(
+            "Filters",
+            &format!("Unknown KeyState {v:?}; valid values: {}.", KEY_STATES.join(", ")),
+        ));
+    }
+    // Keys differ only in their state; every other attribute is the same for all, so such a filter keeps
+    // all keys or none. Filters with different keys AND, values of one filter OR.
+    let matches = |r: &Resource| {
+        filters.iter().all(|f| {
+            let attribute = match f.key.as_str() {
+                "KeyState" => key_state(r),
+                "KeySpec" => KEY_SPEC,
+                "KeyUsage" => KEY_USAGE,
+                "ProtectionLevel" => PROTECTION_LEVEL,
+                _ => CREATOR_TYPE,
+            };
+            f.values.iter().any(|v| v == attribute)
+        })
+    };
     let (keys, total) = match (account, tables(account, region)) {
-        (Some(account), Some(t)) if all_match => {
-            let rows = t.keys.rows();
+        (Some(account), Some(t)) => {
+            let rows: Vec<&Resource> = t.keys.rows().iter().filter(|r| matches(r)).collect();
             let from = (number - 1).saturating_mul(size).min(rows.len());
             let to = from.saturating_add(size).min(rows.len());
             let keys: Vec<Value> = rows[from..to]
@@ -642,7 +687,7 @@ fn describe_key(req: &RpcRequest, account: Option<&AlibabaAccount>, region: &str
         "KeyMetadata": {
             "KeyId": &*key.id,
             "Arn": key_arn(account, region, &key.id),
-            "KeyState": KEY_STATE,
+            "KeyState": key_state(key),
             "KeySpec": KEY_SPEC,
             "KeyUsage": KEY_USAGE,
             "Origin": "Aliyun_KMS",
@@ -794,6 +839,9 @@ fn tag_resources(
         .map(|t| t.table_mut(resource_type));
     let rows = target_rows(req, table.as_deref(), "TagResources", &arn)?;
     if let Some(table) = table {
+        if rows.iter().any(|&i| table.rows()[i].pending_deletion) {
+            return Err(rejected_pending_deletion());
+        }
         for row in rows {
             if let Some(resource) = table.at_mut(row) {
                 for (k, v) in &pairs {
@@ -844,6 +892,9 @@ fn untag_resources(
         .map(|t| t.table_mut(resource_type));
     let rows = target_rows(req, table.as_deref(), "UntagResources", &arn)?;
     if let Some(table) = table {
+        if rows.iter().any(|&i| table.rows()[i].pending_deletion) {
+            return Err(rejected_pending_deletion());
+        }
         for row in rows {
             if let Some(resource) = table.at_mut(row) {
                 if all {
@@ -858,4 +909,110 @@ fn untag_resources(
         }
     }
     Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
+
+    use super::*;
+    use crate::{Inventory, Store};
+
+    fn store() -> Store {
+        let inv = "alibaba:
+  - access_key_id: a
+    access_key_secret: s
+    regions:
+      cn-hangzhou:
+        keys:
+          - {id: key-live, tags: {owner: a}}
+          - {id: key-doomed, pending_deletion: true, tags: {owner: a}}
+";
+        Store::from_inventory(Inventory::parse(inv, "test").unwrap()).unwrap()
+    }
+
+    fn req(query: &str) -> RpcRequest {
+        let uri: Uri = format!("/?{query}").parse().unwrap();
+        RpcRequest::new(&Method::POST, &uri, &HeaderMap::new(), Bytes::new())
+    }
+
+    fn encode(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    // See: issue 12, point 9. `ListKeys` honours `Filters` strictly, `DescribeKey` reports the state, and tag
+    // calls naming a key pending deletion are refused.
+    #[test]
+    fn keys_pending_deletion_are_filtered_described_and_refused_by_tag_calls() {
+        let store = store();
+        let account = &store.alibaba[0];
+        let listed = |filters: &str| -> Result<Vec<String>, String> {
+            let q = format!("Action=ListKeys&PageSize=100&Filters={}", encode(filters));
+            list_keys(&req(&q), Some(account), "cn-hangzhou")
+                .map(|v| {
+                    v["Keys"]["Key"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|k| k["KeyId"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .map_err(|e| e.code.to_string())
+        };
+        assert_eq!(
+            listed(r#"[{"Key":"KeyState","Values":["PendingDeletion"]}]"#),
+            Ok(vec!["key-doomed".to_owned()])
+        );
+        assert_eq!(
+            listed(r#"[{"Key":"KeyState","Values":["Enabled","Disabled"]}]"#),
+            Ok(vec!["key-live".to_owned()])
+        );
+        assert_eq!(
+            listed("[]"),
+            Ok(vec!["key-doomed".to_owned(), "key-live".to_owned()])
+        );
+        for bad in [
+            r#"[{"Key":"KeyState","Values":["Pending"]}]"#,
+            r#"[{"Key":"State","Values":["Enabled"]}]"#,
+            r#"{"Key":"KeyState"}"#,
+        ] {
+            assert_eq!(listed(bad), Err("InvalidParameter".to_owned()), "{bad}");
+        }
+
+        let described = describe_key(&req("KeyId=key-doomed"), Some(account), "cn-hangzhou").unwrap();
+        assert_eq!(described["KeyMetadata"]["KeyState"], "PendingDeletion");
+
+        let responder = Responder {
+            request_id: "r".into(),
+            host: "kms.cn-hangzhou.aliyuncs.com".into(),
+            xml: false,
+            action: "ListTagResources".into(),
+        };
+        for (ids, want) in [
+            ("ResourceId.1=key-live", None),
+            (
+                "ResourceId.1=key-live&ResourceId.2=key-doomed",
+                Some("Rejected.PendingDeletion"),
+            ),
+        ] {
+            let q = format!("Action=ListTagResources&RegionId=cn-hangzhou&ResourceType=key&{ids}");
+            let got = list_tag_resources(&req(&q), Some(account), "cn-hangzhou", &responder, false)
+                .err()
+                .map(|e| (e.status, e.code.to_string()));
+            assert_eq!(got, want.map(|c| (StatusCode::CONFLICT, c.to_owned())), "{ids}");
+        }
+        let mut store = store;
+        let account = &mut store.alibaba[0];
+        let q = "Action=TagResources&RegionId=cn-hangzhou&ResourceType=key&ResourceId.1=key-doomed&Tag.1.Key=k&Tag.1.Value=v";
+        let e = tag_resources(&req(q), Some(account), "cn-hangzhou").unwrap_err();
+        assert_eq!(&*e.code, "Rejected.PendingDeletion");
+    }
 }

@@ -25,10 +25,40 @@ fn not_found(id: &str) -> HwError {
     )
 }
 
+/// A default master key: marked so in the inventory, or (as cloud services name theirs) aliased `*/default`.
+fn is_default(key: &Resource) -> bool {
+    key.default_key || key.alias.as_deref().is_some_and(|a| a.ends_with("/default"))
+}
+
+/// `key_state`: "4" pending deletion, else "2" enabled (the SDK's `KeyDetails` enumeration).
+fn key_state(key: &Resource) -> &'static str {
+    if key.pending_deletion { "4" } else { "2" }
+}
+
+/// Refuses a tag call (read or write) on a key that cannot carry tags, with the KMS error table's codes:
+/// `KMS.0211` for a default master key, `KMS.0210` for a key pending deletion. Whether the real service also
+/// refuses tag *reads* is not documented; the emulator is strict (docs/emulator.md).
+fn refuse_untaggable(key: &Resource) -> Result<(), HwError> {
+    if is_default(key) {
+        return Err(HwError::dew(
+            StatusCode::BAD_REQUEST,
+            "KMS.0211",
+            "Cannot perform this operation on Default Master Keys.",
+        ));
+    }
+    if key.pending_deletion {
+        return Err(HwError::dew(
+            StatusCode::BAD_REQUEST,
+            "KMS.0210",
+            "The key is in Scheduled deletion state and cannot be used.",
+        ));
+    }
+    Ok(())
+}
+
 /// A key as list keys (`key_details`), describe key and `resource_detail` show it: every field a string.
 pub(super) fn key_json(account: &HuaweiAccount, project: &HuaweiProject, key: &Resource) -> Value {
-    let default_key = key.alias.as_deref().is_some_and(|a| a.ends_with("/default"));
-    let default_key_flag = if default_key { "1" } else { "0" };
+    let default_key_flag = if is_default(key) { "1" } else { "0" };
     json!({
         "key_id": key.id,
         "domain_id": account.domain_id,
@@ -39,7 +69,7 @@ pub(super) fn key_json(account: &HuaweiAccount, project: &HuaweiProject, key: &R
         "key_description": "",
         "creation_date": (key.created * 1000).to_string(),
         "scheduled_deletion_date": "",
-        "key_state": "2",
+        "key_state": key_state(key),
         "default_key_flag": default_key_flag,
         "key_type": "1",
         "expiration_time": "",
@@ -95,6 +125,7 @@ pub(super) fn execute(
             let store = state.store();
             let (_, project) = place(&store, principal, route)?;
             let key = readable(find(project, resource)?)?;
+            refuse_untaggable(key)?;
             Ok(Success::Json(json!({
                 "tags": tagging::tags_json(&key.tags),
                 "existTagsNum": key.tags.len(),
@@ -158,13 +189,7 @@ pub(super) fn execute(
             if key.deny.write {
                 return Err(SERVICE.denied(resource));
             }
-            if key.alias.as_deref().is_some_and(|a| a.ends_with("/default")) {
-                return Err(HwError::dew(
-                    StatusCode::BAD_REQUEST,
-                    "KMS.0211",
-                    "Cannot perform this operation on Default Master Keys.",
-                ));
-            }
+            refuse_untaggable(key)?;
             tagging::apply(SERVICE, key, &change)?;
             Ok(Success::NoContent)
         }
@@ -230,23 +255,20 @@ fn list_keys(
             .parse::<usize>()
             .map_err(|_| SERVICE.invalid(format!("Invalid marker '{m}'.")))?,
     };
-    let state_matches = match string_field(body, "key_state")? {
-        None => true,
-        Some(s) if ["1", "2", "3", "4", "5"].contains(&s.as_str()) => s == "2",
+    let state = match string_field(body, "key_state")? {
+        None => None,
+        Some(s) if ["1", "2", "3", "4", "5"].contains(&s.as_str()) => Some(s),
         Some(s) => return Err(SERVICE.invalid(format!("Invalid key_state '{s}'."))),
     };
     let spec = string_field(body, "key_spec")?.unwrap_or_else(|| KEY_SPEC.to_owned());
-    let rows: Vec<&Resource> = if state_matches {
-        project
-            .tables
-            .keys
-            .rows()
-            .iter()
-            .filter(|k| spec == "ALL" || k.key_spec.as_deref().unwrap_or(KEY_SPEC) == spec)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let rows: Vec<&Resource> = project
+        .tables
+        .keys
+        .rows()
+        .iter()
+        .filter(|k| state.as_deref().is_none_or(|s| s == key_state(k)))
+        .filter(|k| spec == "ALL" || k.key_spec.as_deref().unwrap_or(KEY_SPEC) == spec)
+        .collect();
     let start = start.min(rows.len());
     let end = (start + limit).min(rows.len());
     let page = &rows[start..end];

@@ -426,6 +426,128 @@ fn batch_bodies_parse_and_apply_all_or_nothing() {
     assert_eq!(key.tags.len(), 9);
 }
 
+// See: issue 12, point 9. Default master keys and keys or secrets pending deletion show their state in the
+// listings and refuse tag calls with the error tables' codes.
+#[test]
+fn untaggable_keys_and_secrets_show_their_state_and_refuse_tag_calls() {
+    let inv = format!(
+        "huawei:
+  - name: hw
+    ak: testak
+    sk: testsk
+    projects:
+      - region: cn-north-4
+        project_id: {PID}
+        keys:
+          - {{id: 00000000-0000-4000-8000-000000000001, alias: app-key, tags: {{owner: a}}}}
+          - {{id: 00000000-0000-4000-8000-000000000002, alias: obs/default, default: true}}
+          - {{id: 00000000-0000-4000-8000-000000000003, alias: old-key, pending_deletion: true, tags: {{owner: a}}}}
+        secrets:
+          - {{name: live, id: live-id, tags: {{owner: a}}}}
+          - {{name: doomed, id: doomed-id, pending_deletion: true, tags: {{owner: a}}}}
+"
+    );
+    let store = Store::from_inventory(Inventory::parse(&inv, "test").unwrap()).unwrap();
+    let state = State::new(
+        store,
+        Options::default(),
+        Faults::default(),
+        Clock::manual(t("2025-06-01T00:00:00Z")),
+    );
+    let principal = Principal {
+        account: 0,
+        access_key_id: "testak".into(),
+        temporary: false,
+    };
+    let call = |method: &str, path: &str, body: &str| {
+        let full = if path.starts_with("/kms") {
+            format!("/v1.0/{PID}{path}")
+        } else {
+            format!("/v1/{PID}{path}")
+        };
+        let req = request(method, &full, &[("content-type", "application/json")], body);
+        let route = Route::parse(&req.method, &req.segments).unwrap_or_else(|| panic!("{full} routes"));
+        let result = if route.api.is_csms() {
+            csms::execute(&state, &req, &route, &principal)
+        } else {
+            kms::execute(&state, &req, &route, &principal)
+        };
+        match result {
+            Ok(Success::Json(v)) => Ok(v),
+            Ok(_) => Ok(json!(null)),
+            Err(e) => Err((e.status, e.code.to_string())),
+        }
+    };
+    let listed = call("POST", "/kms/list-keys", r#"{"limit":"10","key_spec":"ALL"}"#).unwrap();
+    let states: Vec<(String, String)> = listed["key_details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key_state"].as_str().unwrap().to_owned(),
+                d["default_key_flag"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("2".into(), "0".into()),
+            ("2".into(), "1".into()),
+            ("4".into(), "0".into())
+        ]
+    );
+    // The documented `key_state` filter selects by state.
+    let pending = call("POST", "/kms/list-keys", r#"{"key_spec":"ALL","key_state":"4"}"#).unwrap();
+    assert_eq!(pending["keys"], json!(["00000000-0000-4000-8000-000000000003"]));
+
+    let bad = StatusCode::BAD_REQUEST;
+    for (method, path, body, want) in [
+        ("GET", "/kms/00000000-0000-4000-8000-000000000001/tags", "", None),
+        (
+            "GET",
+            "/kms/00000000-0000-4000-8000-000000000002/tags",
+            "",
+            Some("KMS.0211"),
+        ),
+        (
+            "GET",
+            "/kms/00000000-0000-4000-8000-000000000003/tags",
+            "",
+            Some("KMS.0210"),
+        ),
+        (
+            "POST",
+            "/kms/00000000-0000-4000-8000-000000000003/tags/action",
+            r#"{"action":"create","tags":[{"key":"k","value":"v"}]}"#,
+            Some("KMS.0210"),
+        ),
+        ("GET", "/csms/live-id/tags", "", None),
+        ("GET", "/csms/doomed-id/tags", "", Some("CSMS.0107")),
+        (
+            "POST",
+            "/csms/doomed-id/tags/action",
+            r#"{"action":"create","tags":[{"key":"k","value":"v"}]}"#,
+            Some("CSMS.0103"),
+        ),
+    ] {
+        let got = call(method, path, body);
+        match want {
+            None => assert!(got.is_ok(), "{method} {path}: {got:?}"),
+            Some(code) => assert_eq!(got, Err((bad, code.to_owned())), "{method} {path}"),
+        }
+    }
+    let secrets = call("GET", "/secrets", "").unwrap();
+    let states: Vec<&str> = secrets["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["PENDING_DELETE", "ENABLED"]);
+}
+
 #[test]
 fn resource_instance_queries() {
     let q = tagging::parse_instance_query(

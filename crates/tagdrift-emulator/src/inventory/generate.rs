@@ -207,6 +207,8 @@ fn alibaba_regions(
                 id,
                 alias: None,
                 key_spec: None,
+                pending_deletion: false,
+                default: false,
                 tags,
                 deny: Vec::new(),
             });
@@ -220,6 +222,7 @@ fn alibaba_regions(
             r.secrets.push(SecretSpec {
                 name,
                 id: None,
+                pending_deletion: false,
                 tags,
                 deny: Vec::new(),
             });
@@ -255,6 +258,8 @@ fn huawei_projects(
             alias: Some(format!("{}-key-{i:06}", APPS[i % APPS.len()])),
             // Some asymmetric keys, which list keys shows only with `key_spec: ALL`.
             key_spec: (i % 8 == 7).then(|| "RSA_2048".to_owned()),
+            pending_deletion: false,
+            default: false,
             tags,
             deny: Vec::new(),
         });
@@ -266,6 +271,7 @@ fn huawei_projects(
         projects[p].secrets.push(SecretSpec {
             name,
             id: None,
+            pending_deletion: false,
             tags,
             deny: Vec::new(),
         });

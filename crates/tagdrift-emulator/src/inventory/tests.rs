@@ -53,6 +53,14 @@ fn invalid_inventories_name_the_field() {
             "alibaba[0].regions.r.keys: duplicate id 'k'",
         ),
         (
+            "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, default: true}]}}}]",
+            "alibaba[0].regions.r.keys[0].default: default master keys are Huawei keys only",
+        ),
+        (
+            "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {secrets: [{name: s, pending_deletion: true}]}}}]",
+            "alibaba[0].regions.r.secrets[0].pending_deletion: pending deletion secrets are Huawei secrets only",
+        ),
+        (
             "alibaba: [{access_key_id: a, access_key_secret: s, regions: {r: {keys: [{id: k, key_spec: SM4}]}}}]",
             "alibaba[0].regions.r.keys[0].key_spec: key_spec is only used for Huawei keys",
         ),

@@ -23,6 +23,8 @@ struct FakeKms {
     /// Resources a RAM policy denies: any call naming one (or, strictly, a region-wide call while one
     /// exists) is refused with 403 `Forbidden.NoPermission`, as RAM checks every id's ARN.
     denied: BTreeSet<String>,
+    /// Keys pending deletion: listed, with their tags, and `PendingDeletion` in `DescribeKey`.
+    pending: BTreeSet<String>,
 }
 
 fn denied_error() -> ApiError {
@@ -124,7 +126,16 @@ impl FakeKms {
             "ListKeys" | "ListSecrets" => {
                 let number: usize = p("PageNumber").unwrap().parse().unwrap();
                 let size: usize = p("PageSize").unwrap().parse().unwrap();
-                let all: Vec<(&String, &Tags)> = self.resources.iter().collect();
+                let filter = p("Filters");
+                if let Some(f) = &filter {
+                    assert_eq!(call.action, "ListKeys");
+                    assert_eq!(f, PENDING_FILTER, "the only filter the reader sends");
+                }
+                let all: Vec<(&String, &Tags)> = self
+                    .resources
+                    .iter()
+                    .filter(|(id, _)| filter.is_none() || self.pending.contains(*id))
+                    .collect();
                 let page = all.iter().skip((number - 1) * size).take(size);
                 if call.action == "ListKeys" {
                     let keys: Vec<_> = page
@@ -159,7 +170,15 @@ impl FakeKms {
                 }
             }
             "DescribeKey" => match self.resources.get(&p("KeyId").unwrap()) {
-                Some(_) => Ok(json!({"KeyMetadata": {"KeyId": p("KeyId").unwrap()}})),
+                Some(_) => {
+                    let id = p("KeyId").unwrap();
+                    let state = if self.pending.contains(&id) {
+                        "PendingDeletion"
+                    } else {
+                        "Enabled"
+                    };
+                    Ok(json!({"KeyMetadata": {"KeyId": id, "KeyState": state}}))
+                }
                 None => Err(not_found("Forbidden.KeyNotFound")),
             },
             "DescribeSecret" => match self.resources.get(&p("SecretName").unwrap()) {
@@ -232,8 +251,11 @@ fn declared_keys_are_read_in_batches_of_fifty() {
     let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 4)));
     let declared: Vec<&str> = all.iter().map(String::as_str).collect();
     let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
-    // 50 + 50 + 20 resources, each batch ≤ 200 rows: one page each.
-    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 3)]));
+    // One pending-deletion listing; 50 + 50 + 20 resources, each batch ≤ 200 rows: one page each.
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 1), ("ListTagResources", 3)])
+    );
     assert_eq!(*kms.max_ids.lock().unwrap(), 50);
     assert_eq!(obs.resources.len(), 120);
     let Outcome::Found(tags) = outcome(&obs, "key-0042") else {
@@ -249,7 +271,10 @@ fn batches_over_two_hundred_rows_follow_next_token() {
     let kms = FakeKms::with(all.iter().map(|id| (id.clone(), 5)));
     let declared: Vec<&str> = all.iter().map(String::as_str).collect();
     let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
-    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 1), ("ListTagResources", 2)])
+    );
     // The resource split across the page boundary has all its tags.
     assert!(
         obs.resources
@@ -283,10 +308,10 @@ fn a_missing_id_is_isolated_and_untagged_keys_are_confirmed() {
 fn key_discovery_lists_keys_and_every_tag_row() {
     let kms = FakeKms::with(ids(250).into_iter().map(|id| (id, 1)));
     let obs = run(&kms, &scope(ResourceType::Key, &["key-0001", "key-nope"], true));
-    // ceil(250 / 100) ListKeys pages and ceil(250 rows / 200) tag pages.
+    // One pending-deletion listing, ceil(250 / 100) ListKeys pages and ceil(250 rows / 200) tag pages.
     assert_eq!(
         kms.calls(),
-        BTreeMap::from([("ListKeys", 3), ("ListTagResources", 2)])
+        BTreeMap::from([("ListKeys", 4), ("ListTagResources", 2)])
     );
     assert_eq!(obs.resources.len(), 251);
     assert_eq!(outcome(&obs, "key-nope"), &Outcome::NotFound);
@@ -310,10 +335,10 @@ fn refused_region_wide_listing_falls_back_to_id_batches_and_is_remembered() {
     assert_eq!(outcome(&first, "key-0003"), &Outcome::Found(Tags::new()));
     assert_eq!(outcome(&first, "key-nope"), &Outcome::NotFound);
     assert!(first.scope_failures.is_empty());
-    // 3 ListKeys pages; 1 refused region-wide call and ceil(250 / 50) id batches.
+    // 1 + 3 ListKeys pages; 1 refused region-wide call and ceil(250 / 50) id batches.
     assert_eq!(
         kms.calls(),
-        BTreeMap::from([("ListKeys", 3), ("ListTagResources", 6)])
+        BTreeMap::from([("ListKeys", 4), ("ListTagResources", 6)])
     );
     assert_eq!(*kms.region_wide.lock().unwrap(), 1);
 
@@ -323,7 +348,7 @@ fn refused_region_wide_listing_falls_back_to_id_batches_and_is_remembered() {
     assert_eq!(*kms.region_wide.lock().unwrap(), 1);
     assert_eq!(
         kms.calls(),
-        BTreeMap::from([("ListKeys", 6), ("ListTagResources", 11)])
+        BTreeMap::from([("ListKeys", 8), ("ListTagResources", 11)])
     );
 }
 
@@ -410,8 +435,11 @@ fn a_failed_batch_fails_only_its_resources() {
             .iter()
             .all(|o| matches!(&o.outcome, Outcome::Failed(e) if e.code == ErrorCode::Http5xx))
     );
-    // Failures are not bisected: one call per batch.
-    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 2)]));
+    // Failures are not bisected: one call per batch (after the pending-deletion listing).
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 1), ("ListTagResources", 2)])
+    );
 }
 
 #[test]
@@ -468,7 +496,10 @@ fn batches_leave_room_for_a_few_unexpected_tags() {
     s.expected_tags = all.iter().map(|id| (id.clone(), 4)).collect();
     let obs = run(&kms, &s);
     // 49 + 49 + 22 resources: each batch's rows stay within one page despite the extra tags.
-    assert_eq!(kms.calls(), BTreeMap::from([("ListTagResources", 3)]));
+    assert_eq!(
+        kms.calls(),
+        BTreeMap::from([("ListKeys", 1), ("ListTagResources", 3)])
+    );
     assert_eq!(*kms.max_ids.lock().unwrap(), 49);
     assert!(matches!(outcome(&obs, "key-0010"), Outcome::Found(t) if t.len() == 5));
 }
@@ -511,7 +542,8 @@ fn a_denied_id_in_a_batch_of_fifty_is_isolated_and_the_others_are_read() {
         let obs = run(&kms, &scope(ResourceType::Key, &declared, false));
         assert_eq!(
             kms.calls(),
-            BTreeMap::from([("ListTagResources", expected_calls)]),
+            // One ListKeys: the keys pending deletion.
+            BTreeMap::from([("ListKeys", 1), ("ListTagResources", expected_calls)]),
             "denied id at {position}"
         );
         for o in &obs.resources {
@@ -647,4 +679,102 @@ fn secret_discovery_reads_around_a_denied_secret() {
     // denied secret bisected (at most 1 + 2·6 calls instead of 1).
     assert_eq!(calls["ListSecrets"], 3, "{calls:?}");
     assert!((3..=3 + 2 * 6).contains(&calls["ListTagResources"]), "{calls:?}");
+}
+
+// See: issue 12, point 9. A key pending deletion counts as gone (Terraform's provider treats it so): declared,
+// it is `Untaggable` without a tag read; undeclared, discovery leaves it out and counts it; its stored tags are
+// never reported. One filtered `ListKeys` per key scope finds them.
+#[test]
+fn keys_pending_deletion_are_untaggable_when_declared_and_left_out_of_discovery() {
+    for (discover, refuse_region_wide) in [(false, false), (true, false), (true, true)] {
+        let mut kms = FakeKms::with(ids(6).into_iter().map(|id| (id, 2)));
+        kms.refuse_region_wide = refuse_region_wide;
+        kms.pending = ["key-0000", "key-0001", "key-0002"].map(str::to_owned).into();
+        let obs = run(
+            &kms,
+            &scope(ResourceType::Key, &["key-0000", "key-0003"], discover),
+        );
+        let what = format!("discover={discover} refused={refuse_region_wide}");
+        assert!(
+            matches!(
+                outcome(&obs, "key-0000"),
+                Outcome::Untaggable {
+                    reason: Untaggable::PendingDeletion,
+                    ..
+                }
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(outcome(&obs, "key-0003"), Outcome::Found(t) if t.len() == 2),
+            "{what}"
+        );
+        let left: Vec<_> = obs.left_out.iter().map(|l| (l.reason, l.count)).collect();
+        if discover {
+            assert_eq!(left, [(Untaggable::PendingDeletion, 2)], "{what}");
+            let reported: Vec<&str> = obs.resources.iter().map(|o| o.resource.id.as_str()).collect();
+            assert_eq!(
+                reported,
+                ["key-0000", "key-0003", "key-0004", "key-0005"],
+                "{what}"
+            );
+        } else {
+            assert!(left.is_empty());
+            assert_eq!(obs.resources.len(), 2);
+        }
+        let calls = kms.calls();
+        // The filtered listing (one page), plus the discovery listing when discovering.
+        assert_eq!(calls["ListKeys"], if discover { 2 } else { 1 }, "{what}");
+        assert!(!calls.contains_key("DescribeKey"), "{what}");
+    }
+}
+
+#[test]
+fn a_key_scheduled_for_deletion_after_the_listing_is_untaggable_by_describe_key() {
+    // Untagged, so its existence is confirmed with DescribeKey, which says PendingDeletion; the filtered
+    // listing ran before the key was scheduled (the fake's `pending` only shows in DescribeKey here).
+    let mut kms = FakeKms::with([("key-0000".to_owned(), 0)]);
+    kms.pending.insert("key-0000".to_owned());
+    let s = scope(ResourceType::Key, &["key-0000"], false);
+    let sink = Sink::default();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(declared(&kms, &s, &sink, 4, &s.declared));
+    let obs = sink.finish(
+        std::slice::from_ref(&s),
+        &ReadError::new(ErrorCode::Timeout, "unread"),
+    );
+    assert!(matches!(
+        outcome(&obs, "key-0000"),
+        Outcome::Untaggable {
+            reason: Untaggable::PendingDeletion,
+            ..
+        }
+    ));
+    assert_eq!(kms.calls().get("DescribeKey"), Some(&1));
+}
+
+#[test]
+fn a_failed_pending_deletion_listing_fails_the_key_scope() {
+    let mut kms = FakeKms::with(ids(3).into_iter().map(|id| (id, 1)));
+    kms.failing.insert(
+        "ListKeys",
+        ApiError {
+            status: Some(503),
+            cloud_code: None,
+            error: ReadError::new(ErrorCode::Http5xx, "unavailable"),
+        },
+    );
+    for discover in [false, true] {
+        let obs = run(&kms, &scope(ResourceType::Key, &["key-0000"], discover));
+        // Without discovery the declared key carries the listing's own error; with it, `listing_failed`.
+        let want = if discover {
+            ErrorCode::ListingFailed
+        } else {
+            ErrorCode::Http5xx
+        };
+        assert!(matches!(outcome(&obs, "key-0000"), Outcome::Failed(e) if e.code == want));
+        assert_eq!(obs.scope_failures.len(), usize::from(discover));
+    }
 }

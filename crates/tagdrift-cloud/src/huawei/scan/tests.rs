@@ -22,6 +22,8 @@ struct FakeDew {
     denied: Option<(String, ApiError)>,
     /// A `total_count` the batch read answers instead of the true one.
     instance_total: Option<usize>,
+    /// Resources (by name) that cannot carry tags: pending deletion, or a default master key.
+    untaggable: BTreeMap<String, Untaggable>,
 }
 
 fn tags(n: usize) -> Tags {
@@ -41,6 +43,10 @@ impl FakeDew {
             resources,
             ..FakeDew::default()
         }
+    }
+
+    fn state_of(&self, name: &str) -> Option<Untaggable> {
+        self.untaggable.get(name).copied()
     }
 
     fn calls(&self) -> BTreeMap<&'static str, usize> {
@@ -75,7 +81,13 @@ impl FakeDew {
                 };
                 let secrets: Vec<_> = page
                     .iter()
-                    .map(|(n, (id, _, _))| json!({"id": id, "name": n, "state": "ENABLED"}))
+                    .map(|(n, (id, _, _))| {
+                        let state = match self.state_of(n) {
+                            Some(Untaggable::PendingDeletion) => "PENDING_DELETE",
+                            _ => "ENABLED",
+                        };
+                        json!({"id": id, "name": n, "state": state})
+                    })
                     .collect();
                 Ok(
                     json!({"secrets": secrets, "page_info": {"next_marker": next, "current_count": page.len()}}),
@@ -94,13 +106,18 @@ impl FakeDew {
                         m.parse().unwrap()
                     }
                 };
-                let all: Vec<_> = self.resources.values().collect();
+                let all: Vec<_> = self.resources.iter().collect();
                 let end = (start + limit).min(all.len());
                 let details: Vec<_> = all[start..end]
                     .iter()
-                    .map(|(id, alias, _)| json!({"key_id": id, "key_alias": alias}))
+                    .map(|(name, (id, alias, _))| {
+                        let u = self.state_of(name);
+                        let state = if u == Some(Untaggable::PendingDeletion) { "4" } else { "2" };
+                        let flag = if u == Some(Untaggable::DefaultKey) { "1" } else { "0" };
+                        json!({"key_id": id, "key_alias": alias, "key_state": state, "default_key_flag": flag})
+                    })
                     .collect();
-                let ids: Vec<_> = all[start..end].iter().map(|(id, _, _)| json!(id)).collect();
+                let ids: Vec<_> = all[start..end].iter().map(|(_, (id, _, _))| json!(id)).collect();
                 let truncated = end < all.len();
                 Ok(
                     json!({"keys": ids, "key_details": details, "next_marker": if truncated { end.to_string() } else { String::new() }, "truncated": truncated.to_string(), "total": all.len()}),
@@ -108,7 +125,23 @@ impl FakeDew {
             }
             "ListSecretTags" | "ShowKmsTags" => {
                 let uuid = call.path.rsplit('/').nth(1).unwrap();
-                match self.resources.values().find(|(id, _, _)| id == uuid) {
+                let found = self.resources.iter().find(|(_, (id, _, _))| id == uuid);
+                let refused =
+                    found
+                        .and_then(|(name, _)| self.state_of(name))
+                        .map(|u| match (u, call.operation) {
+                            (Untaggable::DefaultKey, _) => "KMS.0211",
+                            (Untaggable::PendingDeletion, "ShowKmsTags") => "KMS.0210",
+                            (Untaggable::PendingDeletion, _) => "CSMS.0107",
+                        });
+                if let Some(code) = refused {
+                    return Err(ApiError {
+                        status: Some(400),
+                        cloud_code: Some(code.into()),
+                        error: ReadError::new(ErrorCode::Http4xx, format!("HTTP 400 {code}: refused")),
+                    });
+                }
+                match found.map(|(_, r)| r) {
                     Some((_, _, t)) => Ok(json!({"tags": Self::tag_json(t), "sys_tags": null})),
                     None => Err(ApiError {
                         status: Some(400),
@@ -130,7 +163,15 @@ impl FakeDew {
                     .skip(offset)
                     .take(limit)
                     .map(|(name, (id, alias, t))| {
-                        json!({"resource_id": id, "resource_name": name, "resource_detail": {"name": name, "key_alias": alias}, "tags": Self::tag_json(t), "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}]})
+                        let u = self.state_of(name);
+                        let pending = u == Some(Untaggable::PendingDeletion);
+                        let detail = json!({
+                            "name": name, "key_alias": alias,
+                            "state": if pending { "PENDING_DELETE" } else { "ENABLED" },
+                            "key_state": if pending { "4" } else { "2" },
+                            "default_key_flag": if u == Some(Untaggable::DefaultKey) { "1" } else { "0" },
+                        });
+                        json!({"resource_id": id, "resource_name": name, "resource_detail": detail, "tags": Self::tag_json(t), "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}]})
                     })
                     .collect();
                 Ok(json!({"resources": page, "total_count": self.instance_total.unwrap_or(tagged.len())}))
@@ -513,5 +554,128 @@ fn a_denied_batch_read_falls_back_to_per_resource_reads() {
             "{rt}"
         );
         assert_eq!(dew.calls()[tag_op], 3, "{rt}");
+    }
+}
+
+// See: issue 12, point 9. Per plan (keys/secrets, declared only or with discovery, per-resource or batch read):
+// a declared resource that cannot carry tags is `Untaggable` with the right reason, an undeclared one is left
+// out of discovery and counted, and a listing that already tells costs no tag call.
+#[test]
+fn resources_that_cannot_carry_tags_are_untaggable_when_declared_and_left_out_otherwise() {
+    struct Case {
+        rt: ResourceType,
+        discover: bool,
+        batch: bool,
+        calls: &'static [(&'static str, usize)],
+    }
+    let cases = [
+        // Declared keys only: one tag call each; the refusals tell the reasons.
+        Case {
+            rt: ResourceType::Key,
+            discover: false,
+            batch: false,
+            calls: &[("ShowKmsTags", 3)],
+        },
+        // Key discovery: the listing tells, so only the two ordinary keys cost a tag call.
+        Case {
+            rt: ResourceType::Key,
+            discover: true,
+            batch: false,
+            calls: &[("ListKeys", 1), ("ShowKmsTags", 2)],
+        },
+        Case {
+            rt: ResourceType::Key,
+            discover: true,
+            batch: true,
+            calls: &[("ListKmsResourceInstances", 1), ("ListKeys", 1)],
+        },
+        // Secrets: the listing resolves names and tells the state, so no tag call for pending ones.
+        Case {
+            rt: ResourceType::Secret,
+            discover: false,
+            batch: false,
+            calls: &[("ListSecrets", 1), ("ListSecretTags", 1)],
+        },
+        Case {
+            rt: ResourceType::Secret,
+            discover: true,
+            batch: false,
+            calls: &[("ListSecrets", 1), ("ListSecretTags", 3)],
+        },
+        Case {
+            rt: ResourceType::Secret,
+            discover: true,
+            batch: true,
+            calls: &[("ListSecretResourceInstances", 1), ("ListSecrets", 1)],
+        },
+    ];
+    for c in cases {
+        let mut dew = FakeDew::with(5, |_| 1);
+        let id = |i: usize| -> String {
+            let name = format!("res-{i:04}");
+            match c.rt {
+                ResourceType::Key => dew.resources[&name].0.clone(),
+                ResourceType::Secret => name,
+            }
+        };
+        let (d0, d1, d2) = (id(0), id(1), id(2));
+        // res-0000 declared, pending deletion; res-0001 undeclared, pending deletion; res-0002 declared and
+        // ordinary; res-0003 a default key (keys only), declared when discovery is off.
+        dew.untaggable
+            .insert("res-0000".into(), Untaggable::PendingDeletion);
+        dew.untaggable
+            .insert("res-0001".into(), Untaggable::PendingDeletion);
+        let d3 = if c.rt == ResourceType::Key {
+            dew.untaggable.insert("res-0003".into(), Untaggable::DefaultKey);
+            Some(id(3))
+        } else {
+            None
+        };
+        let mut declared = vec![d0.as_str(), d2.as_str()];
+        if !c.discover {
+            declared.extend(d3.as_deref());
+        }
+        let scope = scope(c.rt, &declared, c.discover);
+        let obs = run(&dew, &scope, c.batch);
+        let what = format!("{} discover={} batch={}", c.rt, c.discover, c.batch);
+
+        let reason = |id: &str| match &get(&obs, id).outcome {
+            Outcome::Untaggable { reason, .. } => Some(*reason),
+            _ => None,
+        };
+        assert_eq!(reason(&d0), Some(Untaggable::PendingDeletion), "{what}");
+        assert!(
+            matches!(&get(&obs, &d2).outcome, Outcome::Found(t) if t.get("k0").map(String::as_str) == Some("v0")),
+            "{what}"
+        );
+        if !c.discover
+            && let Some(d3) = &d3
+        {
+            assert_eq!(reason(d3), Some(Untaggable::DefaultKey), "{what}");
+        }
+        let left: Vec<(Untaggable, usize)> = obs.left_out.iter().map(|l| (l.reason, l.count)).collect();
+        if c.discover {
+            assert!(
+                obs.resources.iter().all(|o| o.resource.id != d1),
+                "{what}: left out, not reported"
+            );
+            let mut want = vec![(Untaggable::PendingDeletion, 1)];
+            if c.rt == ResourceType::Key {
+                want.push((Untaggable::DefaultKey, 1));
+            }
+            assert_eq!(left, want, "{what}");
+            // The declared pending one plus the left-outs, and every other resource found.
+            assert_eq!(obs.resources.len(), 5 - want.len(), "{what}");
+        } else {
+            assert!(left.is_empty(), "{what}");
+        }
+        let calls = dew.calls();
+        for (op, n) in c.calls {
+            assert_eq!(
+                calls.get(op).copied().unwrap_or(0),
+                *n,
+                "{what}: {op} in {calls:?}"
+            );
+        }
     }
 }
