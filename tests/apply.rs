@@ -472,7 +472,10 @@ fn a_write_the_policy_denies_names_the_permission_and_the_others_are_still_writt
             ("db-password".to_owned(), "failed".to_owned()),
         ]
     );
-    for (i, permission) in [(0, "kms:TagResources"), (2, "csms:secret:createTag")] {
+    for (i, permission) in [
+        (0, "kms:TagResources"),
+        (2, "csms:secret:batchCreateOrDeleteTags"),
+    ] {
         let failed = &result["resources"][i];
         assert_eq!(failed["code"], "permission_denied", "{failed:#}");
         let message = failed["message"].as_str().unwrap();
