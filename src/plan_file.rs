@@ -18,7 +18,8 @@ pub const MAX_PLAN_BYTES: u64 = 512 * 1024 * 1024;
 /// Why a plan file could not be read or written. The caller names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
-    #[error("cannot read the plan: {0}")]
+    /// Displays as the read error does (`cannot read file: ...`, `not a regular file ...`).
+    #[error("{0}")]
     Read(#[from] desired::ReadError),
     #[error("not UTF-8 text (invalid byte at offset {offset})")]
     NotText { offset: usize },
