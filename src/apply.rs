@@ -3,6 +3,10 @@
 //! writers, reads the written resources again (the same pipeline, restricted to them) and judges each one
 //! ([`reconcile::verify`]).
 //!
+//! With a saved plan ([`SavedPlan`]) the writes are the plan's, and [`confirm`] first reads each of its
+//! resources again (the same restricted pipeline) so a resource whose tags changed since the plan is skipped
+//! as `stale` instead of overwritten.
+//!
 //! Every write is one audit event (target `tagdrift::audit`) per resource it carries: the address, the keys
 //! added, changed and removed with their old and new values, the cloud's request id and the result. Tag
 //! values are not secrets; credentials never reach this module.
@@ -13,6 +17,7 @@ use futures_util::future::join_all;
 use tagdrift_cloud::write::{WriteError, Writer};
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::drift::{Action, TagChange};
+use tagdrift_core::reconcile::saved::SavedPlan;
 use tagdrift_core::reconcile::{self, Applied, Batch, Op, Target, WriteFailure, WritePlan};
 use tagdrift_core::report;
 use tagdrift_core::vocab::ResourceRef;
@@ -39,6 +44,26 @@ pub async fn run(state: &DesiredState, source: &CloudSource, plan: &WritePlan) -
     let read = check::read(&restricted, source).await;
     let reread = check::plan(&restricted, read).plan;
     reconcile::verify(plan, &sent.failures, &sent.request_ids, &reread, sent.calls)
+}
+
+/// Reads the targets of `write` (from `saved`) again and keeps those whose tags are still what the plan saw;
+/// the others are skipped as stale, unknown or missing. Also returns the accounts whose credentials the cloud
+/// refused, with the reason. Cancel-safe, like [`check::read`].
+pub async fn confirm(
+    state: &DesiredState,
+    source: &CloudSource,
+    saved: &SavedPlan,
+    write: WritePlan,
+) -> (WritePlan, Vec<(String, String)>) {
+    if write.targets.is_empty() {
+        return (write, Vec::new());
+    }
+    let restricted = restrict(state, &write.targets);
+    let read = check::read(&restricted, source).await;
+    (
+        saved.confirm(state, write, &read.observations),
+        read.refused_accounts(),
+    )
 }
 
 /// Sends `batches`: the scopes (account, region) concurrently, each scope's calls in order, so a resource's

@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use tagdrift_core::config::{LogFormat, Selector};
 use tagdrift_core::drift::Summary;
 use tagdrift_core::reconcile::parse_target;
+use tagdrift_core::reconcile::saved::parse_duration;
 
 /// Keeps the tags on cloud KMS keys and secrets honest.
 ///
@@ -46,8 +48,9 @@ pub enum Command {
     /// Writes exactly the `+ ~ -` changes of declared resources that drifted (never system tags, ignored keys
     /// or the extra tags of `allow_extra_tags` resources; never unknown, missing or undeclared resources),
     /// after asking on a terminal. Then reads the written resources again and reports each as applied,
-    /// failed or skipped. Exit status: 0 when every planned change was applied and verified (or there was
-    /// nothing to do), 1 otherwise.
+    /// failed or skipped. With --plan FILE, writes the changes of a plan saved by `check --save-plan` instead,
+    /// skipping as stale every resource whose tags changed since. Exit status: 0 when every planned change was
+    /// applied and verified (or there was nothing to do), 1 otherwise.
     Apply(ApplyArgs),
 
     /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
@@ -131,6 +134,10 @@ pub struct CheckArgs {
     /// Never color the text report (it is colored only on a terminal, and never when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+
+    /// Also save the writes `apply` would make to FILE (JSON), for `tagdrift apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub save_plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +167,16 @@ pub struct ApplyArgs {
     /// Never color the plan.
     #[arg(long)]
     pub no_color: bool,
+
+    /// Write the changes of this saved plan (`check --save-plan`) instead of planning afresh. Refused when it
+    /// was made from another desired-state file or is older than --max-plan-age; each resource is read again
+    /// first and skipped as stale when its tags changed since the plan.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+
+    /// With --plan: the oldest plan applied, e.g. 30m, 1h, 1h30m, 2d.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub max_plan_age: Duration,
 }
 
 /// `--format` values of `apply`.

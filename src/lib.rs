@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod demo;
 pub mod desired;
 pub mod metrics;
+pub mod plan_file;
 pub mod scheduler;
 pub mod server;
 pub mod telemetry;

@@ -12,12 +12,13 @@ use tagdrift::cli::{
     ApplyArgs, ApplyFormat, CheckArgs, Cli, Command, ReportFormat, RunArgs, ValidateArgs, check_exit_code,
 };
 use tagdrift::daemon::{self, Options};
-use tagdrift::{apply, desired, telemetry};
+use tagdrift::{apply, desired, plan_file, telemetry};
 use tagdrift_cloud::NoObserver;
 use tagdrift_cloud::credentials::ProcessEnv;
 use tagdrift_cloud::read::{Reader, ReaderOptions};
 use tagdrift_core::config::LogFormat;
 use tagdrift_core::reconcile;
+use tagdrift_core::reconcile::saved::{self, DesiredFile};
 use tagdrift_core::report::{self, ReportMeta};
 
 fn main() -> ExitCode {
@@ -69,8 +70,8 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let state = match desired::load(&args.config) {
-        Ok(state) => state,
+    let (state, sha256) = match plan_file::load_desired(&args.config) {
+        Ok(loaded) => loaded,
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{}: {} problem(s) found", args.config.display(), errors.len());
@@ -105,7 +106,29 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     for (account, reason) in read.refused_accounts() {
         eprintln!("error: account {account}: the cloud refused its credentials: {reason}");
     }
+    // The saved plan's `before` needs the tags as read; kept only when a plan is saved.
+    let observations = args.save_plan.as_ref().map(|_| read.observations.clone());
     let checked = check::plan(&state, read);
+    if let (Some(path), Some(observations)) = (&args.save_plan, observations) {
+        let write = reconcile::select(&checked.plan, &[]);
+        let desired_file = DesiredFile {
+            path: args.config.display().to_string(),
+            sha256,
+        };
+        let version = env!("CARGO_PKG_VERSION");
+        let saved = saved::save(
+            &write,
+            &state,
+            &observations,
+            desired_file,
+            checked.finished,
+            version,
+        );
+        if let Err(e) = plan_file::write(path, &saved) {
+            eprintln!("error: {}: {e}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     drop(state);
     let plan = checked.plan;
     let meta = ReportMeta {
@@ -139,8 +162,8 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 const APPROVAL_PROMPT: &str = "Apply these changes? Only 'yes' is accepted: ";
 
 fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let state = match desired::load(&args.config) {
-        Ok(state) => state,
+    let (state, sha256) = match plan_file::load_desired(&args.config) {
+        Ok(loaded) => loaded,
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{}: {} problem(s) found", args.config.display(), errors.len());
@@ -156,6 +179,20 @@ fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    // A saved plan is checked before anything is read: a refused plan costs no API call.
+    let saved = match &args.plan {
+        Some(path) => match plan_file::read(path).and_then(|saved| {
+            saved.check(&sha256, chrono::Utc::now(), args.max_plan_age)?;
+            Ok(saved)
+        }) {
+            Ok(saved) => Some((path, saved)),
+            Err(e) => {
+                eprintln!("error: plan {}: {e}; nothing was written", path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
     let options = ReaderOptions {
         env: Arc::new(ProcessEnv),
         observer: Arc::new(NoObserver),
@@ -168,6 +205,42 @@ fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let runtime = tokio::runtime::Runtime::new()?;
+    let text = args.format == ApplyFormat::Text;
+    if let Some((path, saved)) = &saved {
+        let write = saved.write_plan(&args.targets);
+        if text {
+            let mut out = std::io::stdout().lock();
+            out.write_all(saved.text(&write).as_bytes())?;
+            writeln!(
+                out,
+                "\napply will write {} tag change(s) of {} to {} resource(s) in {} call(s), once each is read \
+                 again and still shows the tags the plan saw.",
+                write.change_count(),
+                path.display(),
+                write.targets.len(),
+                reconcile::batch(&write.targets).len()
+            )?;
+            out.flush()?;
+        }
+        if !approved(args, &write)? {
+            return Ok(ExitCode::FAILURE);
+        }
+        let confirmed = runtime.block_on(async {
+            tokio::select! {
+                confirmed = apply::confirm(&state, &source, saved, write) => Some(confirmed),
+                () = shutdown_signal() => None,
+            }
+        });
+        let Some((write, refused)) = confirmed else {
+            eprintln!("error: interrupted; nothing was written");
+            return Ok(ExitCode::FAILURE);
+        };
+        for (account, reason) in refused {
+            eprintln!("error: account {account}: the cloud refused its credentials: {reason}");
+        }
+        let applied = runtime.block_on(apply::run(&state, &source, &write));
+        return print_applied(&applied, text);
+    }
     let read = runtime.block_on(async {
         tokio::select! {
             read = check::read(&state, &source) => Some(read),
@@ -183,7 +256,6 @@ fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     let checked = check::plan(&state, read);
     let write = reconcile::select(&checked.plan, &args.targets);
-    let text = args.format == ApplyFormat::Text;
     if text {
         let meta = ReportMeta {
             generated_at: checked.finished,
@@ -204,11 +276,21 @@ fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         )?;
         out.flush()?;
     }
+    if !approved(args, &write)? {
+        return Ok(ExitCode::FAILURE);
+    }
+    let applied = runtime.block_on(apply::run(&state, &source, &write));
+    print_applied(&applied, text)
+}
+
+/// `--max-changes`, then the question on a terminal (unless `--auto-approve`): whether `write` may be sent.
+/// A refusal has been explained on stderr.
+fn approved(args: &ApplyArgs, write: &reconcile::WritePlan) -> anyhow::Result<bool> {
     if let Some(max) = args.max_changes
         && let Err(e) = write.check_limit(max)
     {
         eprintln!("error: {e}");
-        return Ok(ExitCode::FAILURE);
+        return Ok(false);
     }
     if !write.targets.is_empty() && !args.auto_approve {
         eprint!("{APPROVAL_PROMPT}");
@@ -217,16 +299,20 @@ fn apply_command(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         std::io::stdin().read_line(&mut answer)?;
         if answer.trim_end_matches(['\r', '\n']) != "yes" {
             eprintln!("Apply cancelled; nothing was written.");
-            return Ok(ExitCode::FAILURE);
+            return Ok(false);
         }
     }
-    let applied = runtime.block_on(apply::run(&state, &source, &write));
+    Ok(true)
+}
+
+/// Prints the result of an apply (text or JSON) and returns its exit status.
+fn print_applied(applied: &reconcile::Applied, text: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if text {
         out.write_all(b"\n")?;
         out.write_all(applied.text().as_bytes())?;
     } else {
-        serde_json::to_writer_pretty(&mut out, &applied)?;
+        serde_json::to_writer_pretty(&mut out, applied)?;
         out.write_all(b"\n")?;
     }
     out.flush()?;

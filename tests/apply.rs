@@ -1,6 +1,8 @@
 //! `tagdrift apply` end to end (issue 13): the real binary reads and writes a real `tagdrift emulate` over HTTP;
 //! exit codes, the JSON result, the audit log and the emulator's write counts are checked.
 
+mod saved_plan;
+
 use crate::util::cli as support;
 
 use serde_json::Value;
@@ -120,7 +122,7 @@ fn apply_fixes_drift_in_both_clouds_and_a_second_apply_writes_nothing() {
     );
     assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     let result = json(&run);
-    assert_eq!(result["format_version"], "1.0");
+    assert_eq!(result["format_version"], "1.1");
     let mut got = statuses(&result);
     got.sort();
     let hw_key = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
@@ -470,7 +472,10 @@ fn a_write_the_policy_denies_names_the_permission_and_the_others_are_still_writt
             ("db-password".to_owned(), "failed".to_owned()),
         ]
     );
-    for (i, permission) in [(0, "kms:TagResources"), (2, "csms:secret:createTag")] {
+    for (i, permission) in [
+        (0, "kms:TagResources"),
+        (2, "csms:secret:batchCreateOrDeleteTags"),
+    ] {
         let failed = &result["resources"][i];
         assert_eq!(failed["code"], "permission_denied", "{failed:#}");
         let message = failed["message"].as_str().unwrap();

@@ -21,7 +21,7 @@ use tagdrift_core::reconcile::{Batch, Op};
 
 use crate::read::Reader;
 use crate::read::{alibaba_endpoint, huawei_endpoint};
-use crate::transport::{AlibabaV3, Auth, CallError, HuaweiSigner};
+use crate::transport::{AlibabaV3, Auth, CallError, HuaweiSigner, Operation};
 use crate::{Cloud, ErrorCode, ResourceType};
 
 pub use request::{alibaba_request, huawei_request};
@@ -116,17 +116,17 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// The permission a write needs, as the cloud's access policies name it.
+/// The permission a write needs, as the cloud's access policies name it ([`Operation::permission`]).
 pub fn permission(cloud: Cloud, resource_type: ResourceType, op: &Op) -> &'static str {
-    let remove = matches!(op, Op::Untag(_));
-    match (cloud, resource_type, remove) {
-        (Cloud::Alibaba, _, false) => "kms:TagResources",
-        (Cloud::Alibaba, _, true) => "kms:UntagResources",
-        (Cloud::Huawei, ResourceType::Key, false) => "kms:cmk:createTag",
-        (Cloud::Huawei, ResourceType::Key, true) => "kms:cmk:deleteTag",
-        (Cloud::Huawei, ResourceType::Secret, false) => "csms:secret:createTag",
-        (Cloud::Huawei, ResourceType::Secret, true) => "csms:secret:deleteTag",
-    }
+    let operation = match (cloud, resource_type, op) {
+        (Cloud::Alibaba, _, Op::Tag(_)) => Operation::AlibabaTagResources,
+        (Cloud::Alibaba, _, Op::Untag(_)) => Operation::AlibabaUntagResources,
+        (Cloud::Huawei, ResourceType::Key, _) => Operation::HuaweiBatchCreateKmsTags,
+        (Cloud::Huawei, ResourceType::Secret, _) => Operation::HuaweiBatchCreateOrDeleteSecretTags,
+    };
+    operation
+        .permission()
+        .expect("every write operation names its permission")
 }
 
 fn failure(batch: &Batch, e: CallError) -> WriteError {

@@ -19,7 +19,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{DesiredState, Ignore};
 use crate::vocab::{
@@ -152,7 +152,7 @@ impl std::fmt::Display for Status {
 }
 
 /// What a tag change does to the cloud's tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Add,
@@ -182,7 +182,7 @@ impl Action {
 }
 
 /// Why a change is planned. Serialized flat into the change as `"cause": "forbidden", "rule": "..."`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum Cause {
     /// The resource declares this tag itself.
@@ -207,7 +207,7 @@ impl Cause {
 }
 
 /// One tag change that would restore the desired state. `before` is `None` for an add, `after` for a remove.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagChange {
     pub key: String,
     pub action: Action,

@@ -6,11 +6,12 @@
 //! calls the clouds' APIs allow without ever mixing resources whose changes differ, and [`verify`] judges each
 //! written resource against a fresh plan. The cloud crate sends the batches; the binary orchestrates.
 //!
-//! A saved plan can be built on [`WritePlan`]: each [`Target`] keeps the `before` value of every key it
-//! changes, which is what a stale-plan check compares with a fresh read.
+//! [`saved`] turns a [`WritePlan`] into a plan file (`check --save-plan`) and back (`apply --plan`), and
+//! skips as `stale` a resource whose tags changed since the plan was saved.
 
 mod batch;
 mod outcome;
+pub mod saved;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -109,6 +110,9 @@ pub enum SkipReason {
     Unmanaged,
     /// Rule violations only need values the desired state does not give (a required key, an allowed value).
     NeedsValue { violations: Vec<Violation> },
+    /// A saved plan's resource whose tags changed after the plan was saved (`keys` differ now): never
+    /// overwrite a change made after the plan.
+    Stale { keys: Vec<String> },
 }
 
 impl SkipReason {
@@ -118,6 +122,7 @@ impl SkipReason {
             SkipReason::Missing => "missing",
             SkipReason::Unmanaged => "unmanaged",
             SkipReason::NeedsValue { .. } => "needs_value",
+            SkipReason::Stale { .. } => "stale",
         }
     }
 
@@ -137,6 +142,10 @@ impl SkipReason {
                     keys.join(", ")
                 )
             }
+            SkipReason::Stale { keys } => format!(
+                "stale: its tags changed since the plan was saved ({}); not written, save a new plan",
+                keys.join(", ")
+            ),
         }
     }
 }

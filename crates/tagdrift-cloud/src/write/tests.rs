@@ -150,8 +150,20 @@ fn a_refused_write_names_the_permission_to_grant() {
 
     let cases = [
         (Cloud::Alibaba, ResourceType::Secret, true, "kms:UntagResources"),
-        (Cloud::Huawei, ResourceType::Key, false, "kms:cmk:createTag"),
-        (Cloud::Huawei, ResourceType::Secret, true, "csms:secret:deleteTag"),
+        (Cloud::Huawei, ResourceType::Key, false, "kms:cmk:createTags"),
+        (Cloud::Huawei, ResourceType::Key, true, "kms:cmk:createTags"),
+        (
+            Cloud::Huawei,
+            ResourceType::Secret,
+            false,
+            "csms:secret:batchCreateOrDeleteTags",
+        ),
+        (
+            Cloud::Huawei,
+            ResourceType::Secret,
+            true,
+            "csms:secret:batchCreateOrDeleteTags",
+        ),
     ];
     for (cloud, ty, remove, want) in cases {
         let op = if remove {

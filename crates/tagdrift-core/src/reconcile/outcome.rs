@@ -13,7 +13,8 @@ use crate::drift::{Plan, Status, TagChange};
 use crate::vocab::{ErrorCode, ResourceRef};
 
 /// The JSON document's `format_version`: readers ignore unknown keys; a breaking change bumps the major.
-pub const FORMAT_VERSION: &str = "1.0";
+/// 1.1 added the `stale` skip reason and `summary.stale` (saved plans).
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// Why a write to a resource failed, as the cloud said it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,6 +67,8 @@ pub struct ApplySummary {
     pub applied: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Of `skipped`: resources of a saved plan whose tags changed since it was saved.
+    pub stale: usize,
     /// Tag changes written (each `+ ~ -` once).
     pub changes: usize,
     /// Write calls sent (retries not counted).
@@ -82,25 +85,30 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// Nothing failed and nothing in the targets was left unread: exit 0.
+    /// Nothing failed, nothing in the targets was left unread and nothing was stale: exit 0.
     pub fn success(&self) -> bool {
         self.summary.failed == 0
             && !self
                 .skipped
                 .iter()
-                .any(|s| matches!(s.reason, SkipReason::Unknown { .. }))
+                .any(|s| matches!(s.reason, SkipReason::Unknown { .. } | SkipReason::Stale { .. }))
     }
 
     /// Terraform's closing line: `Apply complete! Resources: 3 applied, 1 failed, 2 skipped.`
     pub fn summary_line(&self) -> String {
         let s = &self.summary;
-        let head = if s.failed == 0 {
+        let head = if s.failed == 0 && s.stale == 0 {
             "Apply complete!"
         } else {
             "Apply finished with errors."
         };
+        let stale = if s.stale > 0 {
+            format!(" ({} stale)", s.stale)
+        } else {
+            String::new()
+        };
         format!(
-            "{head} Resources: {} applied, {} failed, {} skipped.",
+            "{head} Resources: {} applied, {} failed, {} skipped{stale}.",
             s.applied, s.failed, s.skipped
         )
     }
@@ -225,6 +233,11 @@ pub fn verify(
             applied,
             failed: resources.len() - applied,
             skipped: write.skipped.len(),
+            stale: write
+                .skipped
+                .iter()
+                .filter(|s| matches!(s.reason, SkipReason::Stale { .. }))
+                .count(),
             changes: write.change_count(),
             write_calls,
         },

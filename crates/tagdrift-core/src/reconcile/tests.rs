@@ -372,7 +372,7 @@ fn verification_judges_each_written_resource_by_the_fresh_read() {
         "{text}"
     );
     let json = serde_json::to_value(&applied).unwrap();
-    assert_eq!(json["format_version"], "1.0");
+    assert_eq!(json["format_version"], "1.1");
     assert_eq!(json["resources"][1]["status"], "failed");
     assert_eq!(json["resources"][1]["cloud_code"], "Forbidden.NoPermission");
     assert_eq!(json["skipped"][0]["reason"], "missing");
@@ -394,4 +394,31 @@ fn nothing_to_do_is_a_success() {
         applied.text(),
         "Apply complete! Resources: 0 applied, 0 failed, 0 skipped.\n"
     );
+}
+
+#[test]
+fn a_stale_resource_fails_the_apply_and_is_counted() {
+    let k = ali_key("k");
+    let w = WritePlan {
+        targets: Vec::new(),
+        skipped: vec![Skip {
+            resource: k.clone(),
+            reason: SkipReason::Stale {
+                keys: vec!["owner".to_owned()],
+            },
+        }],
+    };
+    let reread = plan(&Desired::new().build(), &Obs::new().build(), date(TODAY));
+    let applied = verify(&w, &BTreeMap::new(), &BTreeMap::new(), &reread, 0);
+    assert!(!applied.success());
+    assert_eq!(applied.summary.stale, 1);
+    assert_eq!(
+        applied.text(),
+        "alibaba.ali-prod.cn-hangzhou.key[\"k\"]: skipped: stale: its tags changed since the plan was saved \
+         (owner); not written, save a new plan\n\nApply finished with errors. Resources: 0 applied, 0 failed, 1 \
+         skipped (1 stale).\n"
+    );
+    let json = serde_json::to_value(&applied).unwrap();
+    assert_eq!(json["skipped"][0]["reason"], "stale");
+    assert_eq!(json["skipped"][0]["keys"][0], "owner");
 }
