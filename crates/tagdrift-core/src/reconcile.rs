@@ -4,12 +4,14 @@
 //! Pure, like the engine: [`select`] picks what may be written (drifted, declared resources within the
 //! `--target` selectors; their `+ ~ -` changes and nothing else), [`batch`] groups the changes into the fewest
 //! calls the clouds' APIs allow without ever mixing resources whose changes differ, and [`verify`] judges each
-//! written resource against a fresh plan. The cloud crate sends the batches; the binary orchestrates.
+//! written resource against a fresh plan. [`Streaks`] decides what the daemon's self-healing may write after a
+//! check. The cloud crate sends the batches; the binary orchestrates.
 //!
 //! A saved plan can be built on [`WritePlan`]: each [`Target`] keeps the `before` value of every key it
 //! changes, which is what a stale-plan check compares with a fresh read.
 
 mod batch;
+mod heal;
 mod outcome;
 mod target;
 #[cfg(test)]
@@ -21,6 +23,7 @@ use crate::drift::{Action, Plan, ResourcePlan, Status, TagChange, Violation};
 use crate::vocab::{ReadError, ResourceRef, Tags};
 
 pub use batch::{Batch, Member, Op, batch, limits};
+pub use heal::{Blocked, Decision, Streaks};
 pub use outcome::{Applied, ApplyStatus, ApplySummary, FORMAT_VERSION, ResourceResult, WriteFailure, verify};
 pub use target::{TargetError, parse_target};
 

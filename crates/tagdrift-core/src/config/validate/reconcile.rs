@@ -87,7 +87,8 @@ impl Validator<'_> {
 mod tests {
     use crate::config::{ReconcileMode, from_bytes};
 
-    const HEAD: &str = "version: 1\naccounts:\n  - {name: ali-prod, cloud: alibaba, regions: [cn-hangzhou]}\n";
+    const HEAD: &str =
+        "version: 1\naccounts:\n  - {name: ali-prod, cloud: alibaba, regions: [cn-hangzhou]}\n";
 
     #[test]
     fn absent_means_off_with_the_documented_limits() {
