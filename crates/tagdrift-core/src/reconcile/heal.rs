@@ -46,7 +46,7 @@ pub struct Decision {
 }
 
 /// Too many tag changes were due in one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[error(
     "{changes} tag changes are due, more than reconcile.max_changes_per_check {max}; nothing was written"
 )]
