@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tagdrift::check::{BoxFuture, Source};
 use tagdrift::daemon::{self, DaemonError, HttpLimits, Options, SourceFactory};
 use tagdrift::scheduler::Checker;
+use tagdrift_cloud::credentials::MapEnv;
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::vocab::{
     Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, Tags,
@@ -143,7 +144,8 @@ pub struct Daemon {
     pub base: String,
     pub checker: Arc<Checker>,
     pub config: PathBuf,
-    pub source: Arc<Scripted>,
+    /// The scripted source, unless the daemon reads a real cloud ([`start_cloud`]).
+    pub source: Option<Arc<Scripted>>,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -166,9 +168,31 @@ pub async fn start_with(
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("desired.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let initial = tagdrift::desired::load(&config).unwrap_or_else(|e| panic!("{e}"));
     let for_factory = source.clone();
     let sources: SourceFactory = Arc::new(move |_, _| Ok(for_factory.clone() as Arc<dyn Source>));
+    launch(dir, config, sources, Some(source), unready_delay, http).await
+}
+
+/// Starts the daemon with `yaml` reading (and writing) the clouds through the real reader, with the test
+/// credentials of tests/util/cli.rs; the desired state points at an emulator.
+pub async fn start_cloud(yaml: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("desired.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let env = Arc::new(MapEnv::new(crate::util::cli::ENV.iter().copied()));
+    let sources = daemon::cloud_sources(env);
+    launch(dir, config, sources, None, Duration::ZERO, HttpLimits::default()).await
+}
+
+async fn launch(
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    sources: SourceFactory,
+    source: Option<Arc<Scripted>>,
+    unready_delay: Duration,
+    http: HttpLimits,
+) -> Daemon {
+    let initial = tagdrift::desired::load(&config).unwrap_or_else(|e| panic!("{e}"));
     let (listening, listened) = oneshot::channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let options = Options {
@@ -233,6 +257,28 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 panic!("no {line:?} in /metrics after {within:?}:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The scripted source of a daemon started with [`start`].
+    pub fn scripted(&self) -> &Scripted {
+        self.source
+            .as_deref()
+            .expect("the daemon reads a scripted source")
+    }
+
+    /// Waits until `/metrics` satisfies `ok`, or panics with the last output after `within`.
+    pub async fn wait_metrics(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let body = self.metrics().await;
+            if ok(&body) {
+                return body;
+            }
+            if Instant::now() > deadline {
+                panic!("{what}: not in /metrics after {within:?}:\n{body}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
