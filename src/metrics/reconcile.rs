@@ -133,3 +133,70 @@ impl ReconcileMetrics {
         self.blocked.set(0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use tagdrift_core::config::ReconcileMode;
+    use tagdrift_core::drift::fixtures::{Desired, ali_key};
+
+    use crate::metrics::Metrics;
+
+    fn series(text: &str, prefix: &str) -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn mode_write_series_at_zero_then_counts_and_blocked() {
+        let off = Arc::new(Desired::new().build());
+        let m = Metrics::new(off.clone());
+        let text = m.render();
+        assert_eq!(
+            series(&text, "tagdrift_reconcile_mode{"),
+            [
+                "tagdrift_reconcile_mode{mode=\"apply\"} 0",
+                "tagdrift_reconcile_mode{mode=\"dry_run\"} 0",
+                "tagdrift_reconcile_mode{mode=\"off\"} 1",
+            ]
+        );
+        assert!(series(&text, "tagdrift_reconcile_writes_total{").is_empty());
+
+        let mut on = (*off).clone();
+        on.reconcile.mode = ReconcileMode::Apply;
+        m.config_loaded(Arc::new(on), Utc::now(), true);
+        let key = ali_key("k1");
+        m.reconcile_written(&key, true, 3);
+        m.reconcile_written(&key, false, 1);
+        m.reconcile_written(&key, false, 1);
+        m.reconcile_decided(Utc.with_ymd_and_hms(2026, 3, 15, 8, 0, 0).unwrap(), true);
+        m.reconcile_finished();
+        let text = m.render();
+        let writes = series(&text, "tagdrift_reconcile_writes_total{");
+        assert!(
+            writes.contains(&"tagdrift_reconcile_writes_total{account=\"ali-prod\",cloud=\"alibaba\",result=\"applied\"} 1".to_owned()),
+            "{writes:?}"
+        );
+        assert!(writes.contains(&"tagdrift_reconcile_writes_total{account=\"ali-prod\",cloud=\"alibaba\",result=\"failed\"} 2".to_owned()));
+        // Every account of the desired state has its series, at 0 until it writes.
+        assert!(
+            writes.contains(
+                &"tagdrift_reconcile_writes_total{account=\"hw-prod\",cloud=\"huawei\",result=\"failed\"} 0"
+                    .to_owned()
+            )
+        );
+        assert!(
+            text.contains("tagdrift_reconcile_tag_changes_total{account=\"ali-prod\",cloud=\"alibaba\"} 3\n")
+        );
+        assert!(text.contains("tagdrift_reconcile_blocked 1\n"));
+        assert!(text.contains("tagdrift_reconcile_last_timestamp_seconds 1773561600\n"));
+        assert!(text.contains("tagdrift_reconcile_mode{mode=\"apply\"} 1\n"));
+        assert!(text.contains("tagdrift_reconcile_runs_total 1\n"));
+        m.reconcile_off();
+        assert!(m.render().contains("tagdrift_reconcile_blocked 0\n"));
+    }
+}
