@@ -10,7 +10,9 @@ use tagdrift::check::{BoxFuture, Source};
 use tagdrift::daemon::{self, DaemonError, HttpLimits, Options, SourceFactory};
 use tagdrift::scheduler::Checker;
 use tagdrift_cloud::credentials::MapEnv;
+use tagdrift_cloud::write::{WriteError, Written};
 use tagdrift_core::config::DesiredState;
+use tagdrift_core::reconcile::Batch;
 use tagdrift_core::vocab::{
     Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, Tags,
 };
@@ -27,6 +29,10 @@ pub struct Scripted {
     pub reads: AtomicUsize,
     pub active: AtomicUsize,
     pub max_active: AtomicUsize,
+    /// Tag writes received (self-healing), in order.
+    pub writes: Mutex<Vec<Batch>>,
+    /// Holds every write until notified, when set.
+    pub write_gate: Mutex<Option<Arc<Notify>>>,
 }
 
 struct Leave<'a>(&'a AtomicUsize);
@@ -73,6 +79,8 @@ impl Scripted {
             reads: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
+            writes: Mutex::new(Vec::new()),
+            write_gate: Mutex::new(None),
         })
     }
 
@@ -95,6 +103,24 @@ impl Scripted {
 }
 
 impl Source for Scripted {
+    /// Records the batch and accepts it, after the write gate if one is set.
+    fn write<'a>(
+        &'a self,
+        _: &'a DesiredState,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<Written, WriteError>> {
+        Box::pin(async move {
+            self.writes.lock().unwrap().push(batch.clone());
+            let gate = self.write_gate.lock().unwrap().clone();
+            if let Some(gate) = gate {
+                gate.notified().await;
+            }
+            Ok(Written {
+                request_id: Some(format!("scripted-{}", self.writes.lock().unwrap().len())),
+            })
+        })
+    }
+
     fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
         Box::pin(async move {
             self.reads.fetch_add(1, Ordering::SeqCst);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::harness::{Daemon, metric_lines, start_cloud};
+use super::harness::{Daemon, FIXTURE, Scripted, metric_lines, start, start_cloud};
 use crate::util::cli::Emulator;
 
 const INVENTORY: &str = r#"
@@ -241,4 +241,40 @@ async fn a_failing_write_is_counted_failed_and_tried_once_per_check() {
         assert_eq!(writes(&emu), round, "one attempt per check");
     }
     d.stop().await;
+}
+
+/// Shutdown during a round: the write in flight completes, the next one is never started, and the daemon
+/// stops cleanly. The scripted source holds the first write until `/readyz` shows shutdown began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_the_write_in_flight_finish_and_starts_no_other() {
+    let source = Scripted::fixture();
+    // Two drifted resources of one scope with different changes: two calls, one after the other.
+    source.answers.lock().unwrap().insert(
+        "db-password".to_owned(),
+        tagdrift_core::vocab::Outcome::Found(super::harness::tags(&[("owner", "web")])),
+    );
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    *source.write_gate.lock().unwrap() = Some(gate.clone());
+    let yaml = format!(
+        "{FIXTURE}reconcile:\n  mode: apply\n  match: [{{account: ali-prod}}]\n  min_consecutive_checks: 1\n"
+    );
+    let mut d = start(&yaml, source.clone()).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while source.writes.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no write started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d.begin_stop();
+    while d.text("/readyz").await.0 != 503 {
+        assert!(std::time::Instant::now() < deadline, "shutdown did not begin");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A permit, not a wake-up: the write may not be waiting yet.
+    gate.notify_one();
+    d.stop().await;
+    assert_eq!(
+        source.writes.lock().unwrap().len(),
+        1,
+        "no write started after shutdown began"
+    );
 }
