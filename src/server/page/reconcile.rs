@@ -118,3 +118,73 @@ fn describe(r: &Round) -> String {
     text.push('.');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use tagdrift_core::config::{Reconcile, ReconcileMode};
+    use tagdrift_core::drift::fixtures::ali_key;
+    use tagdrift_core::drift::{Action, Cause, TagChange};
+
+    use super::*;
+    use crate::heal::{Record, RecordError, RecordResult};
+
+    /// Tag values and cloud messages reach the section only through the escaper.
+    #[test]
+    fn records_are_escaped_and_a_blocked_round_says_why() {
+        let hostile = "<script>alert(1)</script>\u{202e}";
+        let at = Utc.with_ymd_and_hms(2026, 3, 15, 8, 0, 0).unwrap();
+        let status = Status {
+            last: Some(Round {
+                mode: ReconcileMode::Apply,
+                check_finished: at,
+                finished: at,
+                due: 1,
+                changes: 1,
+                applied: 0,
+                failed: 1,
+                waiting: 2,
+                blocked: None,
+                interrupted: false,
+            }),
+            resources: vec![Record {
+                address: ali_key(hostile).address(),
+                resource: ali_key(hostile),
+                at,
+                result: RecordResult::Failed,
+                changes: vec![TagChange {
+                    key: "owner".to_owned(),
+                    action: Action::Change,
+                    before: Some(hostile.to_owned()),
+                    after: Some("platform".to_owned()),
+                    cause: Cause::Declared,
+                }],
+                request_ids: Vec::new(),
+                error: Some(RecordError {
+                    code: "Forbidden.NoPermission".to_owned(),
+                    message: hostile.to_owned(),
+                }),
+            }],
+        };
+        let policy = Reconcile {
+            mode: ReconcileMode::Apply,
+            ..Reconcile::default()
+        };
+        let html = section(&policy, &status).render().unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(
+            !html.contains('\u{202e}'),
+            "hidden characters are made visible: {html}"
+        );
+        assert!(
+            html.contains("1 resource(s) due, 0 written, 1 failed; 2 drifted resource(s) waiting"),
+            "{html}"
+        );
+
+        let off = section(&Reconcile::default(), &Status::default())
+            .render()
+            .unwrap();
+        assert_eq!(off, "", "nothing while off and never run");
+    }
+}
