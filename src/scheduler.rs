@@ -173,8 +173,8 @@ impl Checker {
             // Self-healing writes after the check is published and before the next check may start: the
             // runner stays busy, so ticks meanwhile are skipped as during a check.
             self.publish(snapshot);
-            if let Some(snapshot) = self.last() {
-                let stopped = || *cancel.borrow();
+            let stopped = || *cancel.borrow();
+            if let Some(snapshot) = self.last().filter(|_| !stopped()) {
                 let active = self.active();
                 self.healer
                     .after_check(&snapshot, &active, &self.metrics, &stopped)
