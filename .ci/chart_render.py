@@ -96,6 +96,19 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
         return
     dep = deployments[0]
     c.expect("helm.sh/chart" not in dep["spec"]["selector"]["matchLabels"], "helm.sh/chart in the selector")
+    # One replica, and the old pod gone before the new one starts: never two checks, never two writers
+    # (reconcile.mode apply).
+    c.expect(dep["spec"].get("replicas") == 1, f"replicas {dep['spec'].get('replicas')}")
+    c.expect(dep["spec"].get("strategy", {}).get("type") == "Recreate", "the Deployment strategy is not Recreate")
+    reconcile = values.get("reconcile", {})
+    cm = manifests.get(("ConfigMap", "tagdrift"))
+    if reconcile.get("mode") and cm:
+        rendered = yaml.safe_load(cm["data"][values.get("configKey", "desired-state.yaml")])
+        want = {"mode": reconcile["mode"], "max_changes_per_check": reconcile.get("maxChangesPerCheck", 50),
+                "min_consecutive_checks": reconcile.get("minConsecutiveChecks", 2)}
+        if reconcile.get("match"):
+            want["match"] = reconcile["match"]
+        c.expect(rendered.get("reconcile") == want, f"desired state reconcile {rendered.get('reconcile')} != {want}")
     pod = dep["spec"]["template"]
     spec = pod["spec"]
     psc = spec.get("securityContext", {})
@@ -136,7 +149,13 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
         c.expect(cm is not None, "no desired-state ConfigMap")
         if cm:
             desired = values.get("desiredState") or {}
-            if isinstance(desired, str):  # --set-file: the text itself, byte for byte
+            if values.get("reconcile", {}).get("mode"):
+                # The chart adds the reconcile section (checked above); the rest is the desired state as given.
+                rendered = yaml.safe_load(cm["data"][config_key])
+                rendered.pop("reconcile", None)
+                given = yaml.safe_load(desired) if isinstance(desired, str) else desired
+                c.expect(rendered == given, "ConfigMap content differs from desiredState (reconcile aside)")
+            elif isinstance(desired, str):  # --set-file: the text itself, byte for byte
                 c.expect(cm["data"][config_key].rstrip("\n") == desired.rstrip("\n"),
                          "ConfigMap text differs from the desiredState string")
             else:

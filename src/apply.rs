@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use tagdrift_cloud::write::{WriteError, Writer};
+use tagdrift_cloud::write::WriteError;
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::drift::{Action, TagChange};
 use tagdrift_core::reconcile::saved::SavedPlan;
@@ -22,7 +22,7 @@ use tagdrift_core::reconcile::{self, Applied, Batch, Op, Target, WriteFailure, W
 use tagdrift_core::report;
 use tagdrift_core::vocab::ResourceRef;
 
-use crate::check::{self, CloudSource};
+use crate::check::{self, CloudSource, Source};
 
 /// What the writes returned, by resource.
 #[derive(Debug, Default)]
@@ -38,8 +38,7 @@ pub struct Sent {
 /// Writes `plan`, reads the written resources again and judges them.
 pub async fn run(state: &DesiredState, source: &CloudSource, plan: &WritePlan) -> Applied {
     let batches = reconcile::batch(&plan.targets);
-    let writer = Writer::new(&source.0, state);
-    let sent = send(&writer, plan, &batches).await;
+    let sent = send(source, state, plan, &batches, &|| false).await;
     let restricted = restrict(state, &plan.targets);
     let read = check::read(&restricted, source).await;
     let reread = check::plan(&restricted, read).plan;
@@ -68,8 +67,15 @@ pub async fn confirm(
 
 /// Sends `batches`: the scopes (account, region) concurrently, each scope's calls in order, so a resource's
 /// removals go before its additions. A failure never stops the other writes; once a write of a resource
-/// failed, its later writes are not sent (its verdict is already `failed`).
-pub async fn send(writer: &Writer<'_>, plan: &WritePlan, batches: &[Batch]) -> Sent {
+/// failed, its later writes are not sent (its verdict is already `failed`). Once `stopped` returns true no
+/// further call is started (the daemon's shutdown); the calls in flight complete.
+pub async fn send(
+    source: &dyn Source,
+    state: &DesiredState,
+    plan: &WritePlan,
+    batches: &[Batch],
+    stopped: &(dyn Fn() -> bool + Sync),
+) -> Sent {
     let targets: BTreeMap<(&str, &str, &str), &Target> = plan
         .targets
         .iter()
@@ -101,12 +107,15 @@ pub async fn send(writer: &Writer<'_>, plan: &WritePlan, batches: &[Batch]) -> S
             if members.is_empty() {
                 continue;
             }
+            if stopped() {
+                break;
+            }
             let mut batch = batch.clone();
             batch
                 .members
                 .retain(|m| members.iter().any(|t| t.resource.id == m.id));
             sent.calls += 1;
-            let result = writer.send(&batch).await;
+            let result = source.write(state, &batch).await;
             for target in members {
                 audit(target, &batch.op, &result);
                 match &result {
@@ -157,14 +166,14 @@ pub fn restrict(state: &DesiredState, targets: &[Target]) -> DesiredState {
     restricted
 }
 
-/// One audit event for `target`'s part of a write.
-fn audit(target: &Target, op: &Op, result: &Result<tagdrift_cloud::write::Written, WriteError>) {
-    let keys = op.keys();
+/// The `added`, `changed` and `removed` fields of an audit event: `target`'s changes of the keys `keep`
+/// accepts, each made visible (tag values are not secrets, but may hold hidden characters).
+pub fn audit_fields(target: &Target, keep: impl Fn(&str) -> bool) -> [Vec<String>; 3] {
     let of = |action: Action| -> Vec<&TagChange> {
         target
             .changes
             .iter()
-            .filter(|c| c.action == action && keys.contains(&c.key.as_str()))
+            .filter(|c| c.action == action && keep(&c.key))
             .collect()
     };
     let show = |v: &Option<String>| report::visible(v.as_deref().unwrap_or("")).into_owned();
@@ -187,6 +196,13 @@ fn audit(target: &Target, op: &Op, result: &Result<tagdrift_cloud::write::Writte
         .iter()
         .map(|c| format!("{}={}", report::visible(&c.key), show(&c.before)))
         .collect();
+    [added, changed, removed]
+}
+
+/// One audit event for `target`'s part of a write.
+fn audit(target: &Target, op: &Op, result: &Result<tagdrift_cloud::write::Written, WriteError>) {
+    let keys = op.keys();
+    let [added, changed, removed] = audit_fields(target, |k| keys.contains(&k));
     let address = target.resource.address();
     let operation = match op {
         Op::Tag(_) => "tag",

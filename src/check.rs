@@ -11,8 +11,10 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use tagdrift_cloud::read::{self, Reader};
+use tagdrift_cloud::write::{WriteError, Writer, Written};
 use tagdrift_core::config::DesiredState;
 use tagdrift_core::drift::{self, Plan};
+use tagdrift_core::reconcile::Batch;
 use tagdrift_core::report;
 use tagdrift_core::vocab::{ErrorCode, Observations, ReadError, ResourceType, ScopeFailure};
 
@@ -24,6 +26,24 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// `read` must be cancel-safe: dropping the future abandons the check.
 pub trait Source: Send + Sync + 'static {
     fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations>;
+
+    /// Sends one batch of tag writes (`tagdrift apply` and the daemon's self-healing). A source that cannot
+    /// write refuses every batch.
+    fn write<'a>(
+        &'a self,
+        state: &'a DesiredState,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<Written, WriteError>> {
+        let _ = (state, batch);
+        Box::pin(async {
+            Err(WriteError {
+                code: ErrorCode::Other,
+                cloud_code: None,
+                request_id: None,
+                message: "this source cannot write tags".to_owned(),
+            })
+        })
+    }
 }
 
 /// The clouds, read by a [`Reader`].
@@ -32,6 +52,14 @@ pub struct CloudSource(pub Reader);
 impl Source for CloudSource {
     fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
         Box::pin(self.0.read(state))
+    }
+
+    fn write<'a>(
+        &'a self,
+        state: &'a DesiredState,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<Written, WriteError>> {
+        Box::pin(async move { Writer::new(&self.0, state).send(batch).await })
     }
 }
 

@@ -270,9 +270,10 @@ async fn stop(
         unready_delay,
     } = draining;
     tracing::info!("shutting down: cancelling the check in flight and draining HTTP");
+    // Cancel first: once `/readyz` answers 503, no new check or tag write can start.
+    let _ = cancel.send(true);
     http.ready.store(false, Ordering::Release);
     let unready_until = tokio::time::Instant::now() + unready_delay;
-    let _ = cancel.send(true);
     schedule.shutdown().await;
     if tokio::time::timeout(DRAIN_TIMEOUT, runner).await.is_err() {
         tracing::warn!("the check runner did not stop in time");

@@ -15,6 +15,7 @@ pub mod daemon;
 #[cfg(feature = "emulator")]
 pub mod demo;
 pub mod desired;
+pub mod heal;
 pub mod metrics;
 pub mod plan_file;
 pub mod scheduler;

@@ -19,6 +19,7 @@ use tagdrift_core::config::DesiredState;
 use tagdrift_core::drift::{Action, Plan, Scope, Status};
 use tagdrift_core::vocab::{Cloud, ErrorCode, ResourceType};
 
+mod reconcile;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +59,7 @@ pub struct Metrics {
     check: CheckMetrics,
     api: ApiMetrics,
     reload: ReloadMetrics,
+    reconcile: reconcile::ReconcileMetrics,
     /// Held for writing while a check is recorded and for reading while a scrape gathers. The registry gathers
     /// its collectors in no fixed order (a hash map's), so without it a scrape could read the drift gauges
     /// before a check is recorded and the check counter after: the new check counted with the old drift.
@@ -111,6 +113,7 @@ impl Metrics {
             check: CheckMetrics::new(),
             api: ApiMetrics::new(),
             reload: ReloadMetrics::new(),
+            reconcile: reconcile::ReconcileMetrics::new(),
             registry,
             recording: RwLock::new(()),
         };
@@ -119,6 +122,7 @@ impl Metrics {
         collectors.extend(m.check.collectors());
         collectors.extend(m.api.collectors());
         collectors.extend(m.reload.collectors());
+        collectors.extend(m.reconcile.collectors());
         for c in collectors {
             m.registry
                 .register(c)
@@ -181,6 +185,7 @@ impl Metrics {
         }
         self.reload.successful.set(1);
         self.reload.success_time.set(unix_seconds(at));
+        self.reconcile.configure(&state);
         self.drift.set_state(state);
     }
 
@@ -189,6 +194,34 @@ impl Metrics {
         self.reload.reloads.inc();
         self.reload.failures.inc();
         self.reload.successful.set(0);
+    }
+}
+
+/// Self-healing (src/heal.rs).
+impl Metrics {
+    /// One resource's writes in a self-healing round: applied (with its tag changes) or failed.
+    pub fn reconcile_written(
+        &self,
+        resource: &tagdrift_core::vocab::ResourceRef,
+        applied: bool,
+        changes: usize,
+    ) {
+        self.reconcile.written(resource, applied, changes);
+    }
+
+    /// A self-healing round decided at `at`; `blocked` when the change limit held every write back.
+    pub fn reconcile_decided(&self, at: DateTime<Utc>, blocked: bool) {
+        self.reconcile.decided(at, blocked);
+    }
+
+    /// A self-healing round is over.
+    pub fn reconcile_finished(&self) {
+        self.reconcile.finished();
+    }
+
+    /// Self-healing is off for the last check.
+    pub fn reconcile_off(&self) {
+        self.reconcile.off();
     }
 }
 

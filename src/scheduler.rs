@@ -2,7 +2,8 @@
 //! seconds, UTC) through tokio-cron-scheduler. Checks never overlap: a single runner task performs them and a
 //! tick that finds one running or pending is skipped and counted. A check reads the clouds through a
 //! [`Source`] and plans ([`check`]), and publishes a [`Snapshot`] that the HTTP surface and the metrics
-//! read. Shutdown cancels the check in flight by dropping its read.
+//! read. After a check, the runner lets self-healing write ([`Healer`]) before the next check may start.
+//! Shutdown cancels the check in flight by dropping its read; it starts no new write.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -14,8 +15,9 @@ use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use uuid::Uuid;
 
 use crate::check::{self, Source};
+use crate::heal::Healer;
 use crate::metrics::{CheckRecord, Metrics};
-use tagdrift_core::config::DesiredState;
+use tagdrift_core::config::{DesiredState, ReconcileMode};
 use tagdrift_core::drift::Plan;
 
 #[cfg(test)]
@@ -57,6 +59,8 @@ pub struct Checker {
     metrics: Arc<Metrics>,
     ticks: mpsc::Sender<()>,
     pending: std::sync::Mutex<Option<mpsc::Receiver<()>>>,
+    /// Self-healing after each check (`reconcile:`).
+    healer: Healer,
 }
 
 impl Checker {
@@ -71,11 +75,17 @@ impl Checker {
             metrics,
             ticks,
             pending: std::sync::Mutex::new(Some(pending)),
+            healer: Healer::default(),
         })
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Self-healing: what its last rounds did.
+    pub fn healer(&self) -> &Healer {
+        &self.healer
     }
 
     pub fn active(&self) -> Arc<Active> {
@@ -149,14 +159,29 @@ impl Checker {
                 snapshot = self.check() => Some(snapshot),
             };
             self.metrics.set_running(false);
-            self.busy.store(false, Ordering::Release);
-            match done {
-                Some(snapshot) => self.publish(snapshot),
-                None => {
-                    tracing::info!("check cancelled by shutdown");
-                    break;
-                }
+            let Some(snapshot) = done else {
+                self.busy.store(false, Ordering::Release);
+                tracing::info!("check cancelled by shutdown");
+                break;
+            };
+            if snapshot.state.reconcile.mode == ReconcileMode::Off {
+                self.busy.store(false, Ordering::Release);
+                self.publish(snapshot);
+                self.healer.off(&self.metrics);
+                continue;
             }
+            // Self-healing writes after the check is published and before the next check may start: the
+            // runner stays busy, so ticks meanwhile are skipped as during a check.
+            self.publish(snapshot);
+            let stopped = || *cancel.borrow();
+            if let Some(snapshot) = self.last().filter(|_| !stopped()) {
+                let active = self.active();
+                self.healer
+                    .after_check(&snapshot, &active, &self.metrics, &stopped)
+                    .await;
+            }
+            self.busy.store(false, Ordering::Release);
+            self.metrics.reconcile_finished();
         }
     }
 

@@ -141,7 +141,11 @@ async fn report_json(State(state): State<AppState>) -> Response {
         Some(s) => with_type(
             StatusCode::OK,
             "application/json",
-            report::json(&s.plan, &meta(&s)),
+            crate::heal::with_json(
+                report::json(&s.plan, &meta(&s)),
+                s.state.reconcile.mode,
+                &state.checker.healer().status(),
+            ),
         ),
         None => no_check_yet(&state.checker),
     }
@@ -165,6 +169,7 @@ async fn index(State(state): State<AppState>) -> Response {
         last_success: checker.last_success(),
         running: checker.busy(),
         active: &checker.active(),
+        heal: &checker.healer().status(),
     });
     let mut response = with_type(StatusCode::OK, "text/html; charset=utf-8", body);
     // The page carries its script inline and loads nothing else.

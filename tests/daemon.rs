@@ -4,6 +4,7 @@
 //! tests/cli_run.rs and the browser test of the page in tests/daemon/page_browser.rs.
 
 pub(crate) mod harness;
+mod heal;
 mod page_browser;
 
 use std::sync::atomic::Ordering;
@@ -211,7 +212,7 @@ async fn metrics_after_a_known_check_are_exact() {
     )));
 
     // A second check replaces the first: the drifted key is fixed, so its series disappears.
-    d.source.answers.lock().unwrap().insert(
+    d.scripted().answers.lock().unwrap().insert(
         "key-drifted".to_owned(),
         tagdrift_core::vocab::Outcome::Found(harness::tags(&[("owner", "payments"), ("env", "prod")])),
     );

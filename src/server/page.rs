@@ -4,6 +4,8 @@
 //! or fonts. Each section is an askama template in HTML mode, which escapes every value it prints, so no text
 //! from the desired state or a cloud can become markup; only the fixed style and script are written as they are.
 
+mod reconcile;
+
 use std::fmt;
 
 use askama::Template;
@@ -23,6 +25,8 @@ pub(super) struct PageInput<'a> {
     pub last_success: Option<DateTime<Utc>>,
     pub running: bool,
     pub active: &'a Active,
+    /// What self-healing did last.
+    pub heal: &'a crate::heal::Status,
 }
 
 /// The whole page: the fixed head, then one template per section, then (after a check) the filter script.
@@ -37,6 +41,10 @@ pub(super) fn render(input: &PageInput<'_>) -> String {
         write(&mut html, &filters(snapshot));
         write(&mut html, &summary(plan));
         write(&mut html, &resources(plan));
+        write(
+            &mut html,
+            &reconcile::section(&snapshot.state.reconcile, input.heal),
+        );
         let failures = &plan.scope_failures;
         write(&mut html, &FailedListings { failures });
         // Plain text: the template's escaper makes account and region safe, as every other value.
@@ -539,6 +547,7 @@ mod tests {
             last_success: None,
             running: true,
             active,
+            heal: &crate::heal::Status::default(),
         })
     }
 

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use tagdrift::check::{BoxFuture, Source};
 use tagdrift::daemon::{self, DaemonError, HttpLimits, Options, SourceFactory};
 use tagdrift::scheduler::Checker;
+use tagdrift_cloud::credentials::MapEnv;
+use tagdrift_cloud::write::{WriteError, Written};
 use tagdrift_core::config::DesiredState;
+use tagdrift_core::reconcile::Batch;
 use tagdrift_core::vocab::{
     Cloud, ErrorCode, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType, Tags,
 };
@@ -26,6 +29,10 @@ pub struct Scripted {
     pub reads: AtomicUsize,
     pub active: AtomicUsize,
     pub max_active: AtomicUsize,
+    /// Tag writes received (self-healing), in order.
+    pub writes: Mutex<Vec<Batch>>,
+    /// Holds every write until notified, when set.
+    pub write_gate: Mutex<Option<Arc<Notify>>>,
 }
 
 struct Leave<'a>(&'a AtomicUsize);
@@ -72,6 +79,8 @@ impl Scripted {
             reads: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             max_active: AtomicUsize::new(0),
+            writes: Mutex::new(Vec::new()),
+            write_gate: Mutex::new(None),
         })
     }
 
@@ -94,6 +103,24 @@ impl Scripted {
 }
 
 impl Source for Scripted {
+    /// Records the batch and accepts it, after the write gate if one is set.
+    fn write<'a>(
+        &'a self,
+        _: &'a DesiredState,
+        batch: &'a Batch,
+    ) -> BoxFuture<'a, Result<Written, WriteError>> {
+        Box::pin(async move {
+            self.writes.lock().unwrap().push(batch.clone());
+            let gate = self.write_gate.lock().unwrap().clone();
+            if let Some(gate) = gate {
+                gate.notified().await;
+            }
+            Ok(Written {
+                request_id: Some(format!("scripted-{}", self.writes.lock().unwrap().len())),
+            })
+        })
+    }
+
     fn read<'a>(&'a self, state: &'a DesiredState) -> BoxFuture<'a, Observations> {
         Box::pin(async move {
             self.reads.fetch_add(1, Ordering::SeqCst);
@@ -144,7 +171,8 @@ pub struct Daemon {
     pub base: String,
     pub checker: Arc<Checker>,
     pub config: PathBuf,
-    pub source: Arc<Scripted>,
+    /// The scripted source, unless the daemon reads a real cloud ([`start_cloud`]).
+    pub source: Option<Arc<Scripted>>,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -167,9 +195,31 @@ pub async fn start_with(
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("desired.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let initial = tagdrift::desired::load(&config).unwrap_or_else(|e| panic!("{e}"));
     let for_factory = source.clone();
     let sources: SourceFactory = Arc::new(move |_, _| Ok(for_factory.clone() as Arc<dyn Source>));
+    launch(dir, config, sources, Some(source), unready_delay, http).await
+}
+
+/// Starts the daemon with `yaml` reading (and writing) the clouds through the real reader, with the test
+/// credentials of tests/util/cli.rs; the desired state points at an emulator.
+pub async fn start_cloud(yaml: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("desired.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let env = Arc::new(MapEnv::new(crate::util::cli::ENV.iter().copied()));
+    let sources = daemon::cloud_sources(env);
+    launch(dir, config, sources, None, Duration::ZERO, HttpLimits::default()).await
+}
+
+async fn launch(
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    sources: SourceFactory,
+    source: Option<Arc<Scripted>>,
+    unready_delay: Duration,
+    http: HttpLimits,
+) -> Daemon {
+    let initial = tagdrift::desired::load(&config).unwrap_or_else(|e| panic!("{e}"));
     let (listening, listened) = oneshot::channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let options = Options {
@@ -234,6 +284,28 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 panic!("no {line:?} in /metrics after {within:?}:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The scripted source of a daemon started with [`start`].
+    pub fn scripted(&self) -> &Scripted {
+        self.source
+            .as_deref()
+            .expect("the daemon reads a scripted source")
+    }
+
+    /// Waits until `/metrics` satisfies `ok`, or panics with the last output after `within`.
+    pub async fn wait_metrics(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let body = self.metrics().await;
+            if ok(&body) {
+                return body;
+            }
+            if Instant::now() > deadline {
+                panic!("{what}: not in /metrics after {within:?}:\n{body}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -64,11 +64,31 @@ The desired state as YAML text. `desiredState` is a mapping in a values file, or
 `--set-file desiredState=FILE`; a string is kept byte for byte (comments included).
 */}}
 {{- define "tagdrift.desiredStateYaml" -}}
-{{- if kindIs "string" .Values.desiredState }}
+{{- if .Values.reconcile.mode }}
+{{- $desired := .Values.desiredState }}
+{{- if kindIs "string" $desired }}
+{{- $desired = fromYaml $desired }}
+{{- else }}
+{{- $desired = deepCopy $desired }}
+{{- end }}
+{{- $_ := set $desired "reconcile" (include "tagdrift.reconcile" . | fromYaml) }}
+{{- toYaml $desired }}
+{{- else if kindIs "string" .Values.desiredState }}
 {{- .Values.desiredState }}
 {{- else }}
 {{- toYaml .Values.desiredState }}
 {{- end }}
+{{- end }}
+
+{{/* The desired state's `reconcile` section from `.Values.reconcile` (the chart's camelCase to the file's snake_case). */}}
+{{- define "tagdrift.reconcile" -}}
+mode: {{ .Values.reconcile.mode }}
+{{- with .Values.reconcile.match }}
+match:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+max_changes_per_check: {{ int .Values.reconcile.maxChangesPerCheck }}
+min_consecutive_checks: {{ int .Values.reconcile.minConsecutiveChecks }}
 {{- end }}
 
 {{/* repository:tag or repository@digest. */}}
@@ -100,10 +120,21 @@ Refuses value combinations that would deploy a pod that cannot work. Called from
 {{- if and .Values.alibabaRrsa.enabled (eq .Values.alibabaRrsa.mode "webhook") (not .Values.serviceAccount.create) }}
 {{- fail "alibabaRrsa.mode webhook needs serviceAccount.create: the role-name annotation goes on the chart's ServiceAccount (or annotate your own and use mode manual)" }}
 {{- end }}
+{{- if .Values.reconcile.mode }}
+{{- if .Values.existingConfigMap }}
+{{- fail "reconcile.mode cannot be rendered into existingConfigMap: put the reconcile section in that ConfigMap's desired state and leave reconcile.mode empty" }}
+{{- end }}
+{{- if and (eq .Values.reconcile.mode "apply") (not .Values.reconcile.match) }}
+{{- fail "reconcile.match is required when reconcile.mode is apply: list the selectors of the resources tagdrift may write, e.g. [{account: ali-prod, type: secret}]" }}
+{{- end }}
+{{- end }}
 {{- if not .Values.existingConfigMap }}
 {{- $desired := .Values.desiredState }}
 {{- if kindIs "string" $desired }}
 {{- $desired = fromYaml $desired }}
+{{- end }}
+{{- if and .Values.reconcile.mode (hasKey $desired "reconcile") }}
+{{- fail "both desiredState.reconcile and reconcile.mode are set: keep self-healing in one place (reconcile.mode empty, or no reconcile section in desiredState)" }}
 {{- end }}
 {{- with $desired.daemon }}
 {{- with .listen_address }}

@@ -4,12 +4,14 @@
 //! Pure, like the engine: [`select`] picks what may be written (drifted, declared resources within the
 //! `--target` selectors; their `+ ~ -` changes and nothing else), [`batch`] groups the changes into the fewest
 //! calls the clouds' APIs allow without ever mixing resources whose changes differ, and [`verify`] judges each
-//! written resource against a fresh plan. The cloud crate sends the batches; the binary orchestrates.
+//! written resource against a fresh plan. [`Streaks`] decides what the daemon's self-healing may write after a
+//! check. The cloud crate sends the batches; the binary orchestrates.
 //!
 //! [`saved`] turns a [`WritePlan`] into a plan file (`check --save-plan`) and back (`apply --plan`), and
 //! skips as `stale` a resource whose tags changed since the plan was saved.
 
 mod batch;
+mod heal;
 mod outcome;
 pub mod saved;
 mod target;
@@ -19,9 +21,10 @@ mod tests;
 use serde::Serialize;
 
 use crate::drift::{Action, Plan, ResourcePlan, Status, TagChange, Violation};
-use crate::vocab::{ReadError, ResourceRef, Tags};
+use crate::vocab::{ReadError, ResourceRef, Tags, Untaggable};
 
 pub use batch::{Batch, Member, Op, batch, limits};
+pub use heal::{Blocked, Decision, Streaks};
 pub use outcome::{Applied, ApplyStatus, ApplySummary, FORMAT_VERSION, ResourceResult, WriteFailure, verify};
 pub use target::{TargetError, parse_target};
 
@@ -106,6 +109,8 @@ pub enum SkipReason {
     Unknown { error: ReadError },
     /// Declared but the cloud says it does not exist; tagdrift never creates keys or secrets.
     Missing,
+    /// The cloud refuses tags on it (`cause`: pending deletion, a Huawei default master key).
+    Untaggable { cause: Untaggable },
     /// Found by discovery, not declared: only declared resources are written.
     Unmanaged,
     /// Rule violations only need values the desired state does not give (a required key, an allowed value).
@@ -120,6 +125,7 @@ impl SkipReason {
         match self {
             SkipReason::Unknown { .. } => "unknown",
             SkipReason::Missing => "missing",
+            SkipReason::Untaggable { .. } => "untaggable",
             SkipReason::Unmanaged => "unmanaged",
             SkipReason::NeedsValue { .. } => "needs_value",
             SkipReason::Stale { .. } => "stale",
@@ -131,6 +137,7 @@ impl SkipReason {
         match self {
             SkipReason::Unknown { error } => format!("could not be read ({}): {}", error.code, error.message),
             SkipReason::Missing => "does not exist in the cloud; tagdrift never creates resources".to_owned(),
+            SkipReason::Untaggable { cause } => format!("cannot carry tags ({})", cause.describe()),
             SkipReason::Unmanaged => "not declared in the desired state (found by discovery)".to_owned(),
             SkipReason::NeedsValue { violations } => {
                 let keys: Vec<String> = violations
@@ -176,7 +183,10 @@ pub fn select(plan: &Plan, targets: &[crate::config::Selector]) -> WritePlan {
                     .clone()
                     .unwrap_or_else(|| ReadError::new(crate::vocab::ErrorCode::Other, "not read")),
             })),
-            Status::Missing => out.skipped.push(skip(SkipReason::Missing)),
+            Status::Missing => out.skipped.push(skip(match r.reason {
+                Some(cause) => SkipReason::Untaggable { cause },
+                None => SkipReason::Missing,
+            })),
             Status::Unmanaged => out.skipped.push(skip(SkipReason::Unmanaged)),
             Status::Drifted | Status::InSync if !r.managed => out.skipped.push(skip(SkipReason::Unmanaged)),
             Status::Drifted | Status::InSync => {

@@ -27,6 +27,8 @@ pub struct DesiredState {
     pub ignores: Ignores,
     pub schedule: Schedule,
     pub daemon: Daemon,
+    /// Self-healing by the daemon; off unless the file says otherwise.
+    pub reconcile: Reconcile,
 }
 
 impl DesiredState {
@@ -347,4 +349,52 @@ pub struct Daemon {
     pub log_format: LogFormat,
     /// Upper bound on per-resource series in /metrics.
     pub max_resource_series: usize,
+}
+
+/// Self-healing by the daemon (the `reconcile` section): whether and how it writes tags back after a check.
+#[derive(Debug, Clone)]
+pub struct Reconcile {
+    pub mode: ReconcileMode,
+    /// The `match` selectors: only resources matching one of them are written. Empty (only allowed unless the
+    /// mode is `apply`) means every declared resource.
+    pub selectors: Vec<Selector>,
+    /// More pending tag changes than this after one check: nothing is written and the daemon alerts.
+    pub max_changes_per_check: usize,
+    /// Checks in a row that must show a resource's identical change set before it is written.
+    pub min_consecutive_checks: u32,
+}
+
+impl Default for Reconcile {
+    fn default() -> Self {
+        Reconcile {
+            mode: ReconcileMode::Off,
+            selectors: Vec::new(),
+            max_changes_per_check: 50,
+            min_consecutive_checks: 2,
+        }
+    }
+}
+
+/// What the daemon does with drift it may repair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileMode {
+    /// Reports drift only.
+    Off,
+    /// Logs and reports what it would write, writes nothing.
+    DryRun,
+    /// Writes, within the limits.
+    Apply,
+}
+
+impl ReconcileMode {
+    pub const ALL: [ReconcileMode; 3] = [ReconcileMode::Off, ReconcileMode::DryRun, ReconcileMode::Apply];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconcileMode::Off => "off",
+            ReconcileMode::DryRun => "dry_run",
+            ReconcileMode::Apply => "apply",
+        }
+    }
 }

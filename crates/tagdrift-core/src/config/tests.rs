@@ -178,7 +178,7 @@ fn table_of_problems() {
             "acounts: []\n",
             &[
                 "t.yaml:10:1: unknown field 'acounts' (expected one of: version, accounts, resources, defaults, rules, \
-               discovery, ignores, schedule, daemon)",
+               discovery, ignores, schedule, daemon, reconcile)",
             ],
         ),
         (
@@ -757,6 +757,12 @@ const WORDS: &[&str] = &[
     "ignores",
     "schedule",
     "daemon",
+    "reconcile",
+    "mode",
+    "dry_run",
+    "apply",
+    "max_changes_per_check",
+    "min_consecutive_checks",
     "name",
     "cloud",
     "regions",

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod credentials;
+mod reconcile;
 mod resources;
 mod rules;
 mod selectors;
@@ -46,6 +47,7 @@ const TOP: &[&str] = &[
     "ignores",
     "schedule",
     "daemon",
+    "reconcile",
 ];
 
 /// Validates the whole document. `None` when anything was reported to `c`.
@@ -125,6 +127,7 @@ impl Validator<'_> {
         let ignores = self.ignores(f.get("ignores"));
         let schedule = self.schedule(f.get("schedule"));
         let daemon = self.daemon(f.get("daemon"));
+        let reconcile = self.reconcile(f.get("reconcile"));
         Some(DesiredState {
             accounts,
             resources,
@@ -134,6 +137,7 @@ impl Validator<'_> {
             ignores: ignores?,
             schedule: schedule?,
             daemon: daemon?,
+            reconcile: reconcile?,
         })
     }
 

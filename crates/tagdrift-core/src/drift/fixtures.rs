@@ -241,6 +241,7 @@ impl Desired {
                 log_format: LogFormat::Text,
                 max_resource_series: 1000,
             },
+            reconcile: crate::config::Reconcile::default(),
         })
     }
 

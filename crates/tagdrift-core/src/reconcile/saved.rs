@@ -298,6 +298,9 @@ impl SavedPlan {
                 }),
                 (_, Some(Outcome::Failed(error))) => Some(SkipReason::Unknown { error: error.clone() }),
                 (_, Some(Outcome::NotFound)) => Some(SkipReason::Missing),
+                (_, Some(Outcome::Untaggable { reason, .. })) => {
+                    Some(SkipReason::Untaggable { cause: *reason })
+                }
                 (None, Some(Outcome::Found(_))) => Some(SkipReason::Stale { keys: Vec::new() }),
                 (Some(saved), Some(Outcome::Found(tags))) => {
                     let now = user_tags(state, &t, tags);

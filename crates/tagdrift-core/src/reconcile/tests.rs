@@ -99,6 +99,21 @@ fn selection_writes_only_the_plans_changes_of_declared_drifted_resources() {
             vec!["gone:missing", "stray:unmanaged", "unread:unknown"],
         ),
         (
+            "a resource the cloud refuses tags on is skipped with its cause, not as missing",
+            Desired::new()
+                .declare(&k1, &[("owner", "x")])
+                .declare(&k2, &[("owner", "x")]),
+            Obs::new()
+                .untaggable(
+                    &k1,
+                    crate::vocab::Untaggable::PendingDeletion,
+                    "KeyState PendingDeletion",
+                )
+                .found(&k2, &[("owner", "y")]),
+            vec![],
+            vec!["k2:~owner=y->x", "k1:untaggable"],
+        ),
+        (
             "a required key without a value needs a value; the rest is written",
             Desired::new()
                 .declare(&k1, &[("owner", "platform")])

@@ -23,7 +23,12 @@ impl Validator<'_> {
         let Some(node) = f.get("match") else {
             return Some(Selector::default());
         };
-        let path = field(path, "match");
+        self.selector_at(node, &field(path, "match"))
+    }
+
+    /// One selector mapping at `node` (the value of a `match` field, or an item of `reconcile.match`).
+    pub(super) fn selector_at(&mut self, node: &Node, path: &str) -> Option<Selector> {
+        let path = path.to_owned();
         let before = self.c.count();
         let sf = self.c.object(node, &path, SELECTOR)?;
         let cloud = sf

@@ -177,7 +177,7 @@ impl Validator<'_> {
     }
 
     /// An optional integer field within `min..=max`, or its default.
-    fn number(
+    pub(super) fn number(
         &mut self,
         f: Option<&Fields<'_>>,
         path: &str,
