@@ -170,6 +170,7 @@ fn timed_out(state: &DesiredState, deadline: Duration) -> Observations {
         resources: Vec::new(),
         scope_failures,
         left_out: Vec::new(),
+        read_plans: Vec::new(),
     }
 }
 
@@ -194,6 +195,7 @@ mod tests {
                     error: ReadError::new(ErrorCode::Auth, message),
                 }],
                 left_out: Vec::new(),
+                read_plans: Vec::new(),
             },
             started: now,
             finished: now,

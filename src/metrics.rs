@@ -434,6 +434,7 @@ struct DriftVecs {
     dropped: Gauge,
     scope_failed: GaugeVec,
     left_out: GaugeVec,
+    read_plan: GaugeVec,
 }
 
 impl DriftVecs {
@@ -486,10 +487,19 @@ impl DriftVecs {
                 &with("reason"),
             )
             .expect("valid metric"),
+            read_plan: GaugeVec::new(
+                Opts::new(
+                    "read_plan",
+                    "One series (value 1) per Huawei scope: how its tags were read in the last check (plan batch \
+                     or per_resource) and why (configured, verified, differs, refused, unverified).",
+                ),
+                &["cloud", "account", "region", "resource_type", "plan", "reason"],
+            )
+            .expect("valid metric"),
         }
     }
 
-    fn collectors(&self) -> [&dyn Collector; 6] {
+    fn collectors(&self) -> [&dyn Collector; 7] {
         [
             &self.resources,
             &self.drifted_tags,
@@ -497,6 +507,7 @@ impl DriftVecs {
             &self.dropped,
             &self.scope_failed,
             &self.left_out,
+            &self.read_plan,
         ]
     }
 }
@@ -575,6 +586,18 @@ impl DriftCollector {
                 vecs.left_out
                     .with_label_values(&with_label(&scope_labels(&l.scope), l.reason.as_str()))
                     .set(l.count as f64);
+            }
+            for p in &plan.read_plans {
+                vecs.read_plan
+                    .with_label_values(&[
+                        p.cloud.as_str(),
+                        &p.account,
+                        &p.region,
+                        p.resource_type.as_str(),
+                        if p.batch { "batch" } else { "per_resource" },
+                        p.reason.as_str(),
+                    ])
+                    .set(1.0);
             }
             let cap = input.state.daemon.max_resource_series;
             for (i, r) in plan.not_in_sync().enumerate() {

@@ -470,7 +470,9 @@ const HW_RESOURCES: &str = r#"resources:
 #[test]
 fn huawei_drift_and_missing_exit_two_with_one_tag_call_per_resource() {
     let emu = Emulator::start(HW_INVENTORY, &[]);
-    let desired = emu.desired("desired.yaml", &hw_account("", HW_RESOURCES));
+    // The per-resource plan (the batch and `auto` are covered in `batch_auto`).
+    let per_resource = "    batch_tag_read: false\n";
+    let desired = emu.desired("desired.yaml", &hw_account(per_resource, HW_RESOURCES));
     let run = check(&desired, &["--format", "json"]);
     assert_eq!(run.code, 2, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     let report = run.json();
@@ -552,7 +554,10 @@ fn huawei_throttling_recovers() {
     let emu = Emulator::start(HW_INVENTORY, &["--fault-throttle", "0.4", "--seed", "11"]);
     let desired = emu.desired(
         "desired.yaml",
-        &hw_account("", &format!("{HW_RESOURCES}schedule:\n  max_attempts: 10\n")),
+        &hw_account(
+            "    batch_tag_read: false\n",
+            &format!("{HW_RESOURCES}schedule:\n  max_attempts: 10\n"),
+        ),
     );
     let run = check(&desired, &["--format", "json"]);
     assert_eq!(run.code, 2, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);

@@ -119,7 +119,7 @@ fn account(credentials: Credentials) -> Account {
         endpoint: None,
         credentials,
         rate_limits: BTreeMap::new(),
-        batch_tag_read: false,
+        batch_tag_read: tagdrift_core::config::BatchTagRead::Never,
     }
 }
 

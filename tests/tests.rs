@@ -6,6 +6,7 @@ mod util;
 
 mod apply;
 mod bad_input;
+mod batch_auto;
 mod check_bench;
 mod check_cli;
 mod check_permissions;

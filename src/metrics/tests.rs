@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use super::*;
 use tagdrift_core::drift::fixtures::{Desired, Obs, ali_key, ali_secret, date, hw_key, hw_secret};
 use tagdrift_core::drift::{self, Plan};
-use tagdrift_core::vocab::{Cloud, ErrorCode, Untaggable};
+use tagdrift_core::vocab::{Cloud, ErrorCode, PlanReason, Untaggable};
 
 /// The exposition lines of `metric` (exact name, so `tagdrift_resources` does not match
 /// `tagdrift_resources_total`), without HELP/TYPE.
@@ -166,6 +166,31 @@ fn discovery_left_outs_are_counted_per_scope_and_reason_and_vanish_with_the_plan
     );
     m.record_check(&record(true), plan, state);
     assert!(lines(&m.render(), "tagdrift_discovery_left_out").is_empty());
+}
+
+// See: issue 14, point 1.
+#[test]
+fn each_huawei_scope_exports_its_read_plan_and_why() {
+    let (state, plan) = fixture();
+    let m = Metrics::new(state.clone());
+    let read = drift::plan(
+        &state,
+        &Obs::new()
+            .read_plan(&hw_key("x"), true, PlanReason::Verified)
+            .read_plan(&hw_secret("x"), false, PlanReason::Differs)
+            .build(),
+        date("2026-03-15"),
+    );
+    m.record_check(&record(true), Arc::new(read), state.clone());
+    assert_eq!(
+        lines(&m.render(), "tagdrift_read_plan"),
+        [
+            r#"tagdrift_read_plan{account="hw-prod",cloud="huawei",plan="batch",reason="verified",region="cn-north-4",resource_type="key"} 1"#,
+            r#"tagdrift_read_plan{account="hw-prod",cloud="huawei",plan="per_resource",reason="differs",region="cn-north-4",resource_type="secret"} 1"#,
+        ]
+    );
+    m.record_check(&record(true), plan, state);
+    assert!(lines(&m.render(), "tagdrift_read_plan").is_empty());
 }
 
 #[test]

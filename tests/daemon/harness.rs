@@ -162,6 +162,7 @@ impl Source for Scripted {
                 resources,
                 scope_failures: Vec::new(),
                 left_out: Vec::new(),
+                read_plans: Vec::new(),
             }
         })
     }

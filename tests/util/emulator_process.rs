@@ -40,6 +40,7 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
         temp_credential_lifetime,
         imds_token_required,
         refuse_region_wide_tag_listing,
+        huawei_batch_answer,
         max_nonces,
         http,
     } = options.clone();
@@ -67,6 +68,8 @@ pub fn flags(options: &Options, faults: &Faults) -> Vec<String> {
     if refuse_region_wide_tag_listing {
         flags.push("--refuse-region-wide-tag-listing".to_owned());
     }
+    let answer = clap::ValueEnum::to_possible_value(&huawei_batch_answer).expect("a named answer");
+    flags.extend(["--huawei-batch-answer".to_owned(), answer.get_name().to_owned()]);
     for (flag, value) in [
         ("--header-read-timeout-ms", http.header_read_timeout.as_millis()),
         ("--idle-timeout-ms", http.idle_timeout.as_millis()),

@@ -11,8 +11,8 @@
 
 // The shared vocabulary, imported once here so the modules below name it `crate::Cloud` and the like.
 use tagdrift_core::vocab::{
-    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType,
-    ScopeFailure, Tags, Untaggable,
+    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, PlanReason, ReadError, ReadPlan, ResourceRef,
+    ResourceType, ScopeFailure, Tags, Untaggable,
 };
 
 pub mod alibaba;

@@ -18,7 +18,7 @@ use crate::scope::{Scope, Sink, plan};
 use crate::transport::{Transport, TransportOptions};
 use crate::{CallObserver, Cloud, ErrorCode, Observations, Outcome, ReadError, alibaba, huawei};
 use clients::{Breaker, Client};
-use tagdrift_core::config::DesiredState;
+use tagdrift_core::config::{BatchTagRead, DesiredState};
 
 pub use clients::{alibaba_endpoint, huawei_endpoint};
 
@@ -66,12 +66,14 @@ struct AccountClient {
     cloud: Cloud,
     provider: Provider,
     endpoint: Option<String>,
-    batch_tag_read: bool,
+    batch_tag_read: BatchTagRead,
     /// Calls in flight per region (`schedule.concurrency` each).
     permits: BTreeMap<String, Semaphore>,
     /// What reading the account taught (Alibaba: whether KMS refuses region-wide tag listing), kept across
     /// checks so a refusal is paid once per reader, not once per check.
     learned: alibaba::scan::Learned,
+    /// Huawei: the `batch_tag_read: auto` verdicts per scope, kept across checks (re-checked daily).
+    verdicts: huawei::scan::Learned,
 }
 
 /// Reads the clouds for one desired state: the transport (connection pool, rate limits) and every account's
@@ -152,6 +154,7 @@ impl Reader {
                     batch_tag_read: account.batch_tag_read,
                     permits,
                     learned: alibaba::scan::Learned::default(),
+                    verdicts: huawei::scan::Learned::default(),
                 },
             );
         }
@@ -322,7 +325,8 @@ impl Reader {
                 alibaba::scan::scan(&client, scope, sink, concurrency, &account.learned).await;
             }
             Cloud::Huawei => {
-                huawei::scan::scan(&client, scope, account.batch_tag_read, sink, concurrency).await;
+                let (mode, verdicts) = (account.batch_tag_read, &account.verdicts);
+                huawei::scan::scan(&client, scope, mode, verdicts, sink, concurrency).await;
             }
         }
     }

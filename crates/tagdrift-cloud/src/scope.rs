@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::{
-    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType,
-    ScopeFailure, Untaggable,
+    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, PlanReason, ReadError, ReadPlan, ResourceRef,
+    ResourceType, ScopeFailure, Untaggable,
 };
 use tagdrift_core::config::{DesiredState, Selector};
 
@@ -161,6 +161,8 @@ struct Collected {
     left_out: BTreeMap<(ScopeKey, Untaggable), usize>,
     /// Discovery scopes whose listing finished (successfully or with a recorded failure).
     listed: BTreeSet<ScopeKey>,
+    /// How each scope was read, where the reader chose a plan.
+    read_plans: BTreeMap<ScopeKey, (bool, PlanReason)>,
 }
 
 /// Collects what every scope of one check observed. Cloning shares the collection.
@@ -217,6 +219,13 @@ impl Sink {
         self.with(|c| *c.left_out.entry((key(scope), reason)).or_default() += 1);
     }
 
+    /// Records how `scope` was read: the batch or one call per resource, and why. The last record wins.
+    pub fn read_plan(&self, scope: &Scope, batch: bool, reason: PlanReason) {
+        self.with(|c| {
+            c.read_plans.insert(key(scope), (batch, reason));
+        });
+    }
+
     /// Records that `scope`'s listing completed.
     pub fn listed(&self, scope: &Scope) {
         self.with(|c| {
@@ -269,10 +278,23 @@ impl Sink {
                 count,
             })
             .collect();
+        let read_plans = c
+            .read_plans
+            .into_iter()
+            .map(|(scope, (batch, reason))| ReadPlan {
+                cloud: scope.0,
+                account: scope.1,
+                region: scope.2,
+                resource_type: scope.3,
+                batch,
+                reason,
+            })
+            .collect();
         Observations {
             resources: c.resources,
             scope_failures: c.scope_failures,
             left_out,
+            read_plans,
         }
     }
 }

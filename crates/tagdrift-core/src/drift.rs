@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DesiredState, Ignore};
 use crate::vocab::{
-    ErrorCode, Observations, Observed, ReadError, ResourceRef, ScopeFailure, Tags, Untaggable,
+    ErrorCode, Observations, Observed, ReadError, ReadPlan, ResourceRef, ScopeFailure, Tags, Untaggable,
 };
 
 pub use summary::{ActionCounts, Breakdown, Scope, ScopeCounts, Summary, Verdict};
@@ -39,6 +39,8 @@ pub struct Plan {
     pub left_out: Vec<LeftOutScope>,
     /// Ignores whose `until` has passed, in file order. Their drift shows again.
     pub expired_ignores: Vec<ExpiredIgnore>,
+    /// How the scopes where the reader chose a plan were read (Huawei `batch_tag_read`), ordered by scope.
+    pub read_plans: Vec<ReadPlan>,
     pub summary: Summary,
 }
 
@@ -430,11 +432,14 @@ pub fn plan(desired: &DesiredState, observed: &Observations, today: NaiveDate) -
 
     let expired_ignores = expired(&desired.ignores.entries, today, &resources);
     let summary = Summary::of(&resources, &scope_failures, &expired_ignores);
+    let mut read_plans = observed.read_plans.clone();
+    read_plans.sort();
     Plan {
         resources,
         scope_failures,
         left_out,
         expired_ignores,
+        read_plans,
         summary,
     }
 }

@@ -245,10 +245,61 @@ pub struct LeftOut {
     pub count: usize,
 }
 
+/// How one scope's tags were read in a check, when the reader chose between plans (Huawei `batch_tag_read`):
+/// the batch (`resource_instances`) or one call per resource, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReadPlan {
+    pub cloud: Cloud,
+    pub account: String,
+    pub region: String,
+    pub resource_type: ResourceType,
+    /// The batch read, rather than one call per resource.
+    pub batch: bool,
+    pub reason: PlanReason,
+}
+
+/// Why a scope is read the way [`ReadPlan`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PlanReason {
+    /// The file says so (`batch_tag_read: true` or `false`).
+    Configured,
+    /// `auto`: a sample read both ways agreed, so the batch is used.
+    Verified,
+    /// `auto`: the two ways disagreed (a resource or tag missing from the batch, a different value).
+    Differs,
+    /// `auto`: the cloud refused the batch call.
+    Refused,
+    /// `auto`: the comparison could not be completed (a listing or sample call failed); one call per resource
+    /// this check, and the comparison is tried again at the next.
+    Unverified,
+}
+
+impl PlanReason {
+    pub const ALL: [PlanReason; 5] = [
+        PlanReason::Configured,
+        PlanReason::Verified,
+        PlanReason::Differs,
+        PlanReason::Refused,
+        PlanReason::Unverified,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanReason::Configured => "configured",
+            PlanReason::Verified => "verified",
+            PlanReason::Differs => "differs",
+            PlanReason::Refused => "refused",
+            PlanReason::Unverified => "unverified",
+        }
+    }
+}
+
 /// Everything one check read from the clouds: the input of the drift engine beside the desired state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observations {
     pub resources: Vec<Observed>,
     pub scope_failures: Vec<ScopeFailure>,
     pub left_out: Vec<LeftOut>,
+    /// The plan each scope was read with, where the reader chose one; ordered, one entry per scope.
+    pub read_plans: Vec<ReadPlan>,
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::clock::Clock;
 use super::faults::{Faults, parse_group};
-use super::{EmulatorError, HttpLimits, Options};
+use super::{BatchAnswer, EmulatorError, HttpLimits, Options};
 
 /// `tagdrift emulate`: serve emulated Alibaba KMS/STS/ECS-metadata and Huawei DEW/IAM APIs on one address.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
@@ -106,6 +106,12 @@ pub struct EmulateArgs {
     #[arg(long)]
     pub refuse_region_wide_tag_listing: bool,
 
+    /// Huawei `resource_instances/action`: answer like the per-resource tag calls (`complete`), or leave out
+    /// untagged resources, drop a tag of every resource, or refuse the call; exercises tagdrift's
+    /// `batch_tag_read: auto` comparison.
+    #[arg(long, value_enum, value_name = "ANSWER", default_value_t = BatchAnswer::Complete)]
+    pub huawei_batch_answer: BatchAnswer,
+
     /// Start the emulator clock at this RFC 3339 instant and move it only through `POST /_emulator/clock`
     /// (for tests replaying signed requests at their timestamps). Without it the system clock is used.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
@@ -156,6 +162,7 @@ impl EmulateArgs {
             sts_duration_secs: None,
             imds_token_required: false,
             refuse_region_wide_tag_listing: false,
+            huawei_batch_answer: BatchAnswer::Complete,
             manual_clock: None,
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
@@ -205,6 +212,7 @@ impl EmulateArgs {
             temp_credential_lifetime: self.sts_duration_secs.map(Duration::from_secs),
             imds_token_required: self.imds_token_required,
             refuse_region_wide_tag_listing: self.refuse_region_wide_tag_listing,
+            huawei_batch_answer: self.huawei_batch_answer,
             http: HttpLimits {
                 header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
                 idle_timeout: Duration::from_millis(self.idle_timeout_ms),
@@ -252,6 +260,20 @@ mod tests {
         let cli =
             Cli::try_parse_from(["emulate", "--generate", "1", "--refuse-region-wide-tag-listing"]).unwrap();
         assert!(cli.args.options().refuse_region_wide_tag_listing);
+        assert_eq!(cli.args.options().huawei_batch_answer, BatchAnswer::Complete);
+        for (flag, want) in [
+            ("complete", BatchAnswer::Complete),
+            ("omit-untagged", BatchAnswer::OmitUntagged),
+            ("drop-tag", BatchAnswer::DropTag),
+            ("refuse", BatchAnswer::Refuse),
+        ] {
+            let cli =
+                Cli::try_parse_from(["emulate", "--generate", "1", "--huawei-batch-answer", flag]).unwrap();
+            assert_eq!(cli.args.options().huawei_batch_answer, want, "{flag}");
+        }
+        assert!(
+            Cli::try_parse_from(["emulate", "--generate", "1", "--huawei-batch-answer", "half"]).is_err()
+        );
 
         for bad in [
             "alibaba.kms_read",

@@ -68,6 +68,9 @@ pub struct Options {
     /// discovery uses) with 400 `MissingParameter`. Whether the real service accepts that form is unproven
     /// (Terraform always passes ids), so tests must be able to play the refusal.
     pub refuse_region_wide_tag_listing: bool,
+    /// Huawei `resource_instances/action` (KMS and CSMS): how the batch answer differs from the per-resource
+    /// tag calls, so each outcome of tagdrift's `batch_tag_read: auto` comparison can be played.
+    pub huawei_batch_answer: BatchAnswer,
     /// At most this many signature nonces are remembered (oldest forgotten first), bounding memory under
     /// long high-rate benchmarks.
     pub max_nonces: usize,
@@ -83,10 +86,26 @@ impl Default for Options {
             temp_credential_lifetime: None,
             imds_token_required: false,
             refuse_region_wide_tag_listing: false,
+            huawei_batch_answer: BatchAnswer::Complete,
             max_nonces: 1_000_000,
             http: HttpLimits::default(),
         }
     }
+}
+
+/// How the emulator's Huawei `resource_instances` answers relate to the per-resource tag calls. Which one the
+/// live service gives is not documented; tagdrift must be right whichever it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BatchAnswer {
+    /// Every resource with all its tags (what the API reference describes).
+    #[default]
+    Complete,
+    /// Resources without tags are left out.
+    OmitUntagged,
+    /// The alphabetically last tag of every resource is left out.
+    DropTag,
+    /// The call is refused with the service's permission error.
+    Refuse,
 }
 
 /// Why the emulator could not start or run.

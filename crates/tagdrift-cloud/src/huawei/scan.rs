@@ -38,7 +38,12 @@ use super::wire;
 use crate::scope::{ApiError, Scope, Sink, listing_failed, resource_failed};
 use crate::signing::percent_encode;
 use crate::wire::decode;
-use crate::{ErrorCode, Outcome, ReadError, ResourceType, Tags, Untaggable};
+use crate::{ErrorCode, Outcome, PlanReason, ReadError, ResourceType, Tags, Untaggable};
+use tagdrift_core::config::BatchTagRead;
+
+mod auto;
+
+pub use auto::{Learned, REVERIFY_AFTER, SAMPLE_TAGGED, SAMPLE_UNTAGGED};
 
 /// `limit` of the secrets listing (the documented default; no maximum is documented).
 pub const SECRET_PAGE: usize = 50;
@@ -136,8 +141,16 @@ fn read_error(e: ApiError) -> ReadError {
     )
 }
 
-/// Reads `scope` and reports into `sink`. `concurrency` bounds the calls this scope has in flight.
-pub async fn scan<D: Dew>(dew: &D, scope: &Scope, batch: bool, sink: &Sink, concurrency: usize) {
+/// Reads `scope` and reports into `sink`. `mode` is the account's `batch_tag_read`; `learned` keeps the `auto`
+/// verdicts of the account across checks. `concurrency` bounds the calls this scope has in flight.
+pub async fn scan<D: Dew>(
+    dew: &D,
+    scope: &Scope,
+    mode: BatchTagRead,
+    learned: &Learned,
+    sink: &Sink,
+    concurrency: usize,
+) {
     let concurrency = concurrency.max(1);
     let Some(project) = scope.project_id.clone() else {
         let e = ReadError::new(
@@ -159,20 +172,25 @@ pub async fn scan<D: Dew>(dew: &D, scope: &Scope, batch: bool, sink: &Sink, conc
         project,
         concurrency,
     };
-    match (scope.resource_type, batch) {
-        (ResourceType::Secret, false) => ctx.secrets(BTreeMap::new()).await,
-        (ResourceType::Key, false) => ctx.keys(BTreeMap::new()).await,
-        (rt, true) => match ctx.instances(rt).await {
-            Ok(found) if rt == ResourceType::Secret => ctx.secrets(found).await,
-            Ok(found) => ctx.keys(found).await,
+    match mode {
+        BatchTagRead::Never => {
+            sink.read_plan(scope, false, PlanReason::Configured);
+            ctx.per_resource(BTreeMap::new(), None).await;
+        }
+        BatchTagRead::Always => match ctx.instances(scope.resource_type).await {
+            Ok(found) => {
+                sink.read_plan(scope, true, PlanReason::Configured);
+                ctx.per_resource(found, None).await;
+            }
             // A policy refusing the project-wide read (it would carry a denied resource's tags): the
             // per-resource reads leave only the denied resources unknown.
-            Err(e) if e.code() == ErrorCode::PermissionDenied && rt == ResourceType::Secret => {
-                ctx.secrets(BTreeMap::new()).await
+            Err(e) if e.code() == ErrorCode::PermissionDenied => {
+                sink.read_plan(scope, false, PlanReason::Refused);
+                ctx.per_resource(BTreeMap::new(), None).await;
             }
-            Err(e) if e.code() == ErrorCode::PermissionDenied => ctx.keys(BTreeMap::new()).await,
             Err(e) => ctx.listing_failure(read_error(e)),
         },
+        BatchTagRead::Auto => ctx.auto(learned).await,
     }
 }
 
@@ -186,6 +204,15 @@ struct Batched {
 
 /// A listed secret: its UUID, and why it cannot carry tags when its state says so.
 type ListedSecret = (String, Option<(Untaggable, String)>);
+
+/// Every secret of a project by name.
+type SecretListing = BTreeMap<String, ListedSecret>;
+
+/// A scope's listing, read once and handed on.
+enum Listing {
+    Secrets(SecretListing),
+    Keys(Vec<wire::ListedKey>),
+}
 
 /// A resource to read: its id in the desired state, native id, alias, and why it cannot carry tags when its
 /// listing said so.
@@ -246,9 +273,7 @@ impl<D: Dew> Ctx<'_, D> {
     }
 
     /// Every secret of the project as name → (UUID, why it cannot carry tags), following the name marker.
-    async fn list_secrets(
-        &self,
-    ) -> Result<BTreeMap<String, (String, Option<(Untaggable, String)>)>, ApiError> {
+    async fn list_secrets(&self) -> Result<SecretListing, ApiError> {
         let path = format!("/v1/{}/secrets", percent_encode(&self.project));
         let mut out = BTreeMap::new();
         let mut marker: Option<String> = None;
@@ -469,11 +494,24 @@ impl<D: Dew> Ctx<'_, D> {
             .await;
     }
 
-    async fn secrets(&self, mut batched: BTreeMap<String, Batched>) {
+    /// Reads the scope's resources: those in `batched` from it, the others with one tag call each.
+    /// `listing` is the scope's listing when it was already read (by the `auto` comparison).
+    async fn per_resource(&self, batched: BTreeMap<String, Batched>, listing: Option<Listing>) {
+        match (self.scope.resource_type, listing) {
+            (ResourceType::Secret, Some(Listing::Secrets(l))) => self.secrets(batched, Some(l)).await,
+            (ResourceType::Key, Some(Listing::Keys(l))) => self.keys(batched, Some(l)).await,
+            (ResourceType::Secret, _) => self.secrets(batched, None).await,
+            (ResourceType::Key, _) => self.keys(batched, None).await,
+        }
+    }
+
+    async fn secrets(&self, mut batched: BTreeMap<String, Batched>, listed: Option<SecretListing>) {
         let scope = self.scope;
         let declared: BTreeSet<&String> = scope.declared.iter().collect();
         let all_batched = declared.iter().all(|d| batched.contains_key(*d));
-        let listing = if scope.discover || !all_batched {
+        let listing = if let Some(listed) = listed {
+            Some(listed)
+        } else if scope.discover || !all_batched {
             match self.list_secrets().await {
                 Ok(l) => Some(l),
                 Err(e) => {
@@ -516,10 +554,14 @@ impl<D: Dew> Ctx<'_, D> {
         }
     }
 
-    async fn keys(&self, mut batched: BTreeMap<String, Batched>) {
+    async fn keys(&self, mut batched: BTreeMap<String, Batched>, listed: Option<Vec<wire::ListedKey>>) {
         let scope = self.scope;
         let targets: Vec<Target> = if scope.discover {
-            match self.list_keys().await {
+            let keys = match listed {
+                Some(keys) => Ok(keys),
+                None => self.list_keys().await,
+            };
+            match keys {
                 Ok(keys) => keys
                     .into_iter()
                     .map(|k| Target {

@@ -50,8 +50,22 @@ pub struct Account {
     /// Requests per second per API group for this account, per region. Groups not named here use
     /// [`default_rate_limit`].
     pub rate_limits: BTreeMap<String, f64>,
-    /// Huawei only: read tags in batches through `resource_instances/action` instead of one call per resource.
-    pub batch_tag_read: bool,
+    /// Huawei only: whether tags are read in batches through `resource_instances/action` or one call per
+    /// resource.
+    pub batch_tag_read: BatchTagRead,
+}
+
+/// How a Huawei account's tags are read (`batch_tag_read`; docs/reading.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchTagRead {
+    /// `auto` (the default): per scope, the batch once a sample read both ways agreed, else one call per
+    /// resource; decided at run time.
+    #[default]
+    Auto,
+    /// `true`: always the batch.
+    Always,
+    /// `false`: always one call per resource.
+    Never,
 }
 
 impl Account {

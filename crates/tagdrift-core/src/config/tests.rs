@@ -71,7 +71,7 @@ fn example_file_is_valid_and_complete() {
     assert!(matches!(kinds[5], Credentials::HuaweiWorkloadIdentity { .. }));
     assert!(matches!(kinds[6], Credentials::HuaweiEcsMetadata { .. }));
     let hw = state.account("hw-prod").expect("hw-prod");
-    assert!(hw.batch_tag_read);
+    assert_eq!(hw.batch_tag_read, BatchTagRead::Auto);
     assert_eq!(hw.rate_limits.get("key_tags"), Some(&50.0));
     assert_eq!(
         hw.region("cn-north-4").and_then(|r| r.project_id.as_deref()),
@@ -142,6 +142,20 @@ fn valid_values_are_normalized() {
         state.accounts[2].endpoint.as_deref(),
         Some("https://kms-vpc.{region}.aliyuncs.com")
     );
+
+    // batch_tag_read: auto when absent; the three spellings.
+    assert_eq!(state.accounts[1].batch_tag_read, BatchTagRead::Auto);
+    for (value, want) in [
+        ("auto", BatchTagRead::Auto),
+        ("true", BatchTagRead::Always),
+        ("false", BatchTagRead::Never),
+    ] {
+        let state = ok(&BASE.replace(
+            "  - name: hw\n",
+            &format!("  - name: hw\n    batch_tag_read: {value}\n"),
+        ));
+        assert_eq!(state.accounts[1].batch_tag_read, want, "{value}");
+    }
 
     let state = ok(&format!(
         "{BASE}rules:\n  - name: r\n    patterns: {{cc: '^CC-[0-9]+$'}}\n    forbidden: ['Tmp*']\n    case_insensitive: true\n"
@@ -243,6 +257,14 @@ fn table_of_problems() {
             "batch_tag_read on alibaba",
             "  - {name: b, cloud: alibaba, regions: [cn-hangzhou], batch_tag_read: true}\n",
             &["t.yaml:10:71: accounts[2].batch_tag_read: batch_tag_read applies only to huawei accounts"],
+        ),
+        (
+            "batch_tag_read neither auto nor a boolean",
+            "  - {name: h, cloud: huawei, regions: [{name: cn-north-4, project_id: 0123456789abcdef0123456789abcdef}], \
+             batch_tag_read: sometimes}\n",
+            &[
+                "t.yaml:10:123: accounts[2].batch_tag_read: expected auto, true or false, found string 'sometimes'",
+            ],
         ),
     ];
     run_cases(BASE, cases);

@@ -15,8 +15,8 @@ use crate::config::{
     LogFormat, Pattern, Region, Rule, Schedule, Selector,
 };
 use crate::vocab::{
-    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, ReadError, ResourceRef, ResourceType,
-    ScopeFailure, Tags, Untaggable,
+    Cloud, ErrorCode, LeftOut, Observations, Observed, Outcome, PlanReason, ReadError, ReadPlan, ResourceRef,
+    ResourceType, ScopeFailure, Tags, Untaggable,
 };
 
 /// Compiles a glob the way the loader does, keeping its text.
@@ -205,7 +205,7 @@ impl Desired {
             endpoint: None,
             credentials: Credentials::Default,
             rate_limits: BTreeMap::new(),
-            batch_tag_read: false,
+            batch_tag_read: crate::config::BatchTagRead::Auto,
         };
         let system_tags = BTreeMap::from([
             (Cloud::Alibaba, vec![glob("acs:*"), glob("aliyun*")]),
@@ -379,6 +379,19 @@ impl Obs {
             resource_type: r.resource_type,
             reason,
             count,
+        });
+        self
+    }
+
+    /// How the scope of `r` (its id is not used) was read.
+    pub fn read_plan(mut self, r: &ResourceRef, batch: bool, reason: PlanReason) -> Self {
+        self.0.read_plans.push(ReadPlan {
+            cloud: r.cloud,
+            account: r.account.clone(),
+            region: r.region.clone(),
+            resource_type: r.resource_type,
+            batch,
+            reason,
         });
         self
     }

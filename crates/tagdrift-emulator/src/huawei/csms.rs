@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::tagging::{self, Service};
 use super::{Api, HwError, HwRequest, Principal, Route, Success};
-use crate::State;
 use crate::store::{HuaweiProject, Resource};
+use crate::{BatchAnswer, State};
 
 const SERVICE: Service = Service::Csms;
 /// Largest `limit` of list secrets (the emulator's bound; the reference gives only the default, 50).
@@ -138,20 +138,27 @@ pub(super) fn execute(
             if let Some(r) = rows.iter().find(|r| r.deny.read) {
                 return Err(SERVICE.denied(r.native_id.as_deref().unwrap_or(&r.id)));
             }
-            let selected = rows.iter().filter(|r| query.selects(&r.id, &r.tags));
+            let answer = state.options().huawei_batch_answer;
+            if answer == BatchAnswer::Refuse {
+                return Err(SERVICE.denied("resource_instances"));
+            }
+            let selected = rows
+                .iter()
+                .filter(|r| query.selects(&r.id, &r.tags))
+                .filter_map(|r| tagging::batch_tags(answer, &r.tags).map(|tags| (r, tags)));
             if query.count {
                 return Ok(Success::Json(json!({"total_count": selected.count()})));
             }
             let kms_key_id = default_kms_key_id(project);
             let mut total = 0usize;
             let mut resources = Vec::new();
-            for r in selected {
+            for (r, tags) in selected {
                 if total >= query.offset && resources.len() < query.limit {
                     resources.push(json!({
                         "resource_id": r.native_id.as_deref().unwrap_or_default(),
                         "resource_name": r.id,
                         "resource_detail": secret_json(r, &kms_key_id),
-                        "tags": tagging::tags_json(&r.tags),
+                        "tags": tags,
                         "sys_tags": [],
                     }));
                 }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::tagging::{self, Service};
 use super::{Api, HwError, HwRequest, Principal, Route, Success};
-use crate::State;
 use crate::store::{HuaweiAccount, HuaweiProject, Resource};
+use crate::{BatchAnswer, State};
 
 const SERVICE: Service = Service::Kms;
 /// Largest and default `limit` of list keys (the emulator's choice; the reference gives neither).
@@ -145,21 +145,26 @@ pub(super) fn execute(
             if let Some(r) = rows.iter().find(|r| r.deny.read) {
                 return Err(SERVICE.denied(&r.id));
             }
+            let answer = state.options().huawei_batch_answer;
+            if answer == BatchAnswer::Refuse {
+                return Err(SERVICE.denied("resource_instances"));
+            }
             let selected = rows
                 .iter()
-                .filter(|r| query.selects(r.alias.as_deref().unwrap_or_default(), &r.tags));
+                .filter(|r| query.selects(r.alias.as_deref().unwrap_or_default(), &r.tags))
+                .filter_map(|r| tagging::batch_tags(answer, &r.tags).map(|tags| (r, tags)));
             if query.count {
                 return Ok(Success::Json(json!({"total_count": selected.count()})));
             }
             let mut total = 0usize;
             let mut resources = Vec::new();
-            for r in selected {
+            for (r, tags) in selected {
                 if total >= query.offset && resources.len() < query.limit {
                     resources.push(json!({
                         "resource_id": r.id,
                         "resource_name": r.alias.as_deref().unwrap_or_default(),
                         "resource_detail": key_json(account, project, r),
-                        "tags": tagging::tags_json(&r.tags),
+                        "tags": tags,
                     }));
                 }
                 total += 1;

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::HwError;
+use crate::BatchAnswer;
 use crate::store::{Resource, TagList};
 
 /// Which service's rules and error codes apply.
@@ -302,6 +303,24 @@ pub(super) fn catalogue_json(rows: &[Resource]) -> Value {
         .map(|(k, values)| json!({"key": k, "values": values.into_iter().collect::<Vec<_>>()}))
         .collect();
     json!({ "tags": tags })
+}
+
+/// A resource's tags as the `resource_instances` answer shows them under `answer`, or `None` when the answer
+/// leaves the resource out.
+pub(super) fn batch_tags(answer: BatchAnswer, tags: &TagList) -> Option<Value> {
+    match answer {
+        BatchAnswer::OmitUntagged if tags.is_empty() => None,
+        BatchAnswer::DropTag => {
+            let kept = tags.len().saturating_sub(1);
+            Some(Value::Array(
+                tags.iter()
+                    .take(kept)
+                    .map(|(k, v)| json!({"key": k, "value": v}))
+                    .collect(),
+            ))
+        }
+        _ => Some(tags_json(tags)),
+    }
 }
 
 /// A parsed `resource_instances/action` body.

@@ -15,7 +15,11 @@ const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 #[derive(Default)]
 struct FakeDew {
     resources: BTreeMap<String, (String, Option<String>, Tags)>,
-    /// The batch read leaves out resources without tags (one of the two undocumented possibilities).
+    /// The batch read lists resources without tags too; by default it leaves them out (one of the two
+    /// undocumented possibilities).
+    batch_lists_untagged: bool,
+    /// The batch read leaves out the last tag of every resource.
+    batch_drops_last_tag: bool,
     calls: Mutex<BTreeMap<&'static str, usize>>,
     fail: Option<(&'static str, ApiError)>,
     /// The tag calls of this one resource (by native id) fail with this error.
@@ -156,7 +160,7 @@ impl FakeDew {
                 let tagged: Vec<_> = self
                     .resources
                     .iter()
-                    .filter(|(_, (_, _, t))| !t.is_empty())
+                    .filter(|(_, (_, _, t))| self.batch_lists_untagged || !t.is_empty())
                     .collect();
                 let page: Vec<_> = tagged
                     .iter()
@@ -171,7 +175,11 @@ impl FakeDew {
                             "key_state": if pending { "4" } else { "2" },
                             "default_key_flag": if u == Some(Untaggable::DefaultKey) { "1" } else { "0" },
                         });
-                        json!({"resource_id": id, "resource_name": name, "resource_detail": detail, "tags": Self::tag_json(t), "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}]})
+                        let mut t = t.clone();
+                        if self.batch_drops_last_tag {
+                            t.pop_last();
+                        }
+                        json!({"resource_id": id, "resource_name": name, "resource_detail": detail, "tags": Self::tag_json(&t), "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}]})
                     })
                     .collect();
                 Ok(json!({"resources": page, "total_count": self.instance_total.unwrap_or(tagged.len())}))
@@ -216,11 +224,20 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
 }
 
 fn run(dew: &FakeDew, scope: &Scope, batch: bool) -> Observations {
+    let mode = if batch {
+        BatchTagRead::Always
+    } else {
+        BatchTagRead::Never
+    };
+    run_mode(dew, scope, mode, &Learned::default())
+}
+
+fn run_mode(dew: &FakeDew, scope: &Scope, mode: BatchTagRead, learned: &Learned) -> Observations {
     let sink = Sink::default();
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(super::scan(dew, scope, batch, &sink, 4));
+        .block_on(super::scan(dew, scope, mode, learned, &sink, 4));
     sink.finish(
         std::slice::from_ref(scope),
         &ReadError::new(ErrorCode::Timeout, "unread"),
@@ -679,3 +696,5 @@ fn resources_that_cannot_carry_tags_are_untaggable_when_declared_and_left_out_ot
         }
     }
 }
+
+mod auto;

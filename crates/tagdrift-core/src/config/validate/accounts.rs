@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{Known, Validator, endpoint_url};
-use crate::config::model::{API_GROUPS, Account, Credentials, REGION_PLACEHOLDER, Region};
+use crate::config::model::{API_GROUPS, Account, BatchTagRead, Credentials, REGION_PLACEHOLDER, Region};
 use crate::vocab::Cloud;
+use crate::yaml::Resolved;
 use crate::yaml::{Node, Value, field, item, quote};
 
 const ACCOUNT: &[&str] = &[
@@ -79,13 +80,13 @@ impl Validator<'_> {
             Some(n) => self.rate_limits(n, &field(path, "rate_limits"), cloud),
         };
         let batch_tag_read = match f.get("batch_tag_read") {
-            None => false,
+            None => BatchTagRead::Auto,
             Some(n) => {
                 let p = field(path, "batch_tag_read");
                 if cloud == Some(Cloud::Alibaba) {
                     self.c.at(n, &p, "batch_tag_read applies only to huawei accounts");
                 }
-                self.c.typed::<bool>(n, &p).unwrap_or(false)
+                self.batch_tag_read(n, &p)
             }
         };
         if self.c.count() > before {
@@ -104,6 +105,23 @@ impl Validator<'_> {
 
     /// An account's name, kept even when it breaks the naming rule: the rule is reported once here, and later
     /// references to the name should still resolve.
+    /// `auto`, `true` or `false`.
+    fn batch_tag_read(&mut self, node: &Node, path: &str) -> BatchTagRead {
+        match node.as_scalar().map(|s| (&s.resolved, &*s.text)) {
+            Some((Resolved::Bool(true), _)) => BatchTagRead::Always,
+            Some((Resolved::Bool(false), _)) => BatchTagRead::Never,
+            Some((Resolved::String, "auto")) => BatchTagRead::Auto,
+            _ => {
+                self.c.at(
+                    node,
+                    path,
+                    format!("expected auto, true or false, found {}", node.describe()),
+                );
+                BatchTagRead::Auto
+            }
+        }
+    }
+
     fn account_name(&mut self, node: &Node, path: &str) -> Option<String> {
         let name = self.c.string(node, path)?;
         if !ACCOUNT_NAME.is_match(&name) {
