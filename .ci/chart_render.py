@@ -9,6 +9,7 @@ and the optional objects present exactly when switched on, with the shipped rule
 unchanged.
 
 Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...] [--dump-desired DIR]
+A file after --expect-fail must be refused; each of its `# error: TEXT` lines must be part of Helm's message.
 With --dump-desired, the desired state each values file puts in its ConfigMap is written to
 DIR/<values file name>, for `tagdrift validate` (.ci/chart-desired-states).
 """
@@ -284,13 +285,21 @@ def main(argv):
                 print(f"    {problem}")
             failures += bool(c.problems)
         for path in fail_files:
-            overlay = yaml.safe_load(path.read_text()) or {}
+            text = path.read_text()
+            overlay = yaml.safe_load(text) or {}
+            # A `# error: TEXT` line pins the reason: refused for something else is a failure too.
+            want = [line[len("# error:"):].strip() for line in text.splitlines() if line.startswith("# error:")]
             try:
                 render(fake, chart, overlay)
                 print(f"helm render [{path}]: FAIL (rendered, but must be refused)")
                 failures += 1
             except helm_sdkpy.HelmError as err:
-                print(f"helm render [{path}]: ok (refused: {str(err).splitlines()[0][:160]})")
+                missing = [w for w in want if w not in str(err)]
+                if missing:
+                    print(f"helm render [{path}]: FAIL (refused, but not with {missing}: {err})")
+                    failures += 1
+                else:
+                    print(f"helm render [{path}]: ok (refused: {str(err).splitlines()[0][:160]})")
     finally:
         fake.close()
     print(f"helm render: {len(ok_files) + len(fail_files)} values files, {failures} failed")

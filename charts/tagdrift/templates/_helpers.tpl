@@ -136,13 +136,21 @@ Refuses value combinations that would deploy a pod that cannot work. Called from
 {{- if and .Values.reconcile.mode (hasKey $desired "reconcile") }}
 {{- fail "both desiredState.reconcile and reconcile.mode are set: keep self-healing in one place (reconcile.mode empty, or no reconcile section in desiredState)" }}
 {{- end }}
+{{- /* An unset address is tagdrift's default (crates/tagdrift-core, DEFAULT_LISTEN_ADDRESS): the pod listens
+there, so the probes and the Service must use its port too. */}}
+{{- $address := "" }}
 {{- with $desired.daemon }}
 {{- with .listen_address }}
-{{- $port := regexFind "[0-9]+$" (toString .) }}
-{{- if ne $port (toString $.Values.containerPort) }}
-{{- fail (printf "desiredState.daemon.listen_address %q listens on port %s but containerPort is %v: set them to the same port" (toString .) $port $.Values.containerPort) }}
+{{- $address = toString . }}
 {{- end }}
 {{- end }}
+{{- $port := regexFind "[0-9]+$" (default "0.0.0.0:9898" $address) }}
+{{- if ne $port (toString .Values.containerPort) }}
+{{- $what := printf "desiredState.daemon.listen_address %q listens on port %s" $address $port }}
+{{- if not $address }}
+{{- $what = "desiredState.daemon.listen_address is unset, so tagdrift listens on its default 0.0.0.0:9898," }}
+{{- end }}
+{{- fail (printf "%s but containerPort is %v: set them to the same port" $what .Values.containerPort) }}
 {{- end }}
 {{- end }}
 {{- end }}
