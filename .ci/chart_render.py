@@ -9,6 +9,7 @@ and the optional objects present exactly when switched on, with the shipped rule
 unchanged.
 
 Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...] [--dump-desired DIR]
+                               [--promtool PATH]
 A file after --expect-fail must be refused; each of its `# error: TEXT` lines must be part of Helm's message.
 With --dump-desired, the desired state each values file puts in its ConfigMap is written to
 DIR/<values file name>, for `tagdrift validate` (.ci/chart-desired-states).
@@ -26,6 +27,7 @@ import helm_sdkpy
 import yaml
 
 from chart_lint import coalesce
+from chart_monitoring import promtool_absent_test, rules_job, scrape_job
 from fake_kube import FakeKube
 
 NAMESPACE = "tagdrift-ci"
@@ -74,7 +76,16 @@ def find_subpaths(node, path="$"):
             yield from find_subpaths(value, f"{path}[{i}]")
 
 
-def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list, uid: int):
+def names(values: dict):
+    """(name, fullname) as templates/_helpers.tpl computes them for release RELEASE."""
+    name = (values.get("nameOverride") or "tagdrift")[:63].rstrip("-")
+    if values.get("fullnameOverride"):
+        return name, values["fullnameOverride"][:63].rstrip("-")
+    return name, (RELEASE if name in RELEASE else f"{RELEASE}-{name}")[:63].rstrip("-")
+
+
+def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list, uid: int, promtool: str):
+    name, fullname = names(values)
     by_kind = {}
     for (kind, _), doc in manifests.items():
         by_kind.setdefault(kind, []).append(doc)
@@ -87,7 +98,7 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
                                                       values.get("grafanaDashboard", {}).get("namespace")),
                  f"{doc['kind']} {doc['metadata']['name']} has no namespace")
         labels = doc["metadata"].get("labels", {})
-        c.expect(labels.get("app.kubernetes.io/name") == "tagdrift", f"{doc['kind']} lacks app.kubernetes.io/name")
+        c.expect(labels.get("app.kubernetes.io/name") == name, f"{doc['kind']} lacks app.kubernetes.io/name {name}")
     for path in find_subpaths(list(manifests.values())):
         c.problems.append(f"subPath used at {path}: a subPath mount never sees ConfigMap updates")
 
@@ -102,7 +113,7 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     c.expect(dep["spec"].get("replicas") == 1, f"replicas {dep['spec'].get('replicas')}")
     c.expect(dep["spec"].get("strategy", {}).get("type") == "Recreate", "the Deployment strategy is not Recreate")
     reconcile = values.get("reconcile", {})
-    cm = manifests.get(("ConfigMap", "tagdrift"))
+    cm = manifests.get(("ConfigMap", fullname))
     if reconcile.get("mode") and cm:
         rendered = yaml.safe_load(cm["data"][values.get("configKey", "desired-state.yaml")])
         want = {"mode": reconcile["mode"], "max_changes_per_check": reconcile.get("maxChangesPerCheck", 50),
@@ -137,16 +148,16 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     mounts = {m["name"]: m for m in ctr.get("volumeMounts", [])}
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     c.expect(mounts.get("desired-state", {}).get("mountPath") == config_dir, "desired state not mounted at configMountPath")
-    cm_name = values.get("existingConfigMap") or "tagdrift"
+    cm_name = values.get("existingConfigMap") or fullname
     c.expect(volumes.get("desired-state", {}).get("configMap", {}).get("name") == cm_name,
              f"desired-state volume is not ConfigMap {cm_name}")
     args = ctr.get("args", [])
     c.expect(args[:3] == ["run", "--config", f"{config_dir}/{config_key}"], f"args {args}")
     annotations = pod["metadata"].get("annotations") or {}
     if values.get("existingConfigMap"):
-        c.expect(("ConfigMap", "tagdrift") not in manifests, "ConfigMap rendered despite existingConfigMap")
+        c.expect(("ConfigMap", fullname) not in manifests, "ConfigMap rendered despite existingConfigMap")
     else:
-        cm = manifests.get(("ConfigMap", "tagdrift"))
+        cm = manifests.get(("ConfigMap", fullname))
         c.expect(cm is not None, "no desired-state ConfigMap")
         if cm:
             desired = values.get("desiredState") or {}
@@ -222,7 +233,7 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
         on = values.get(key, {}).get("enabled", False)
         c.expect(bool(by_kind.get(kind)) == on, f"{kind} {'missing' if on else 'rendered while off'}")
     dash_on = values.get("grafanaDashboard", {}).get("enabled", False)
-    dash = manifests.get(("ConfigMap", "tagdrift-dashboard"))
+    dash = manifests.get(("ConfigMap", f"{fullname}-dashboard"))
     c.expect(bool(dash) == dash_on, f"dashboard ConfigMap {'missing' if dash_on else 'rendered while off'}")
     if dash:
         shipped = json.loads((chart / "files/dashboard.json").read_text())
@@ -236,23 +247,32 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
                 "https://github.com/tagdrift/tagdrift/blob/main/docs/runbook.md", base))
         extra = values.get("prometheusRule", {}).get("extraGroups", [])
         c.expect(rule["spec"]["groups"] == shipped + extra, "PrometheusRule groups differ from the shipped rules")
+    svc = manifests.get(("Service", fullname))
+    c.expect(svc is not None and svc["spec"]["ports"][0]["targetPort"] == "http", "Service missing or wrong port")
+    shipped_job = rules_job({"spec": yaml.safe_load((chart / "files/prometheus-rules.yaml").read_text())})
     for sm in by_kind.get("ServiceMonitor", []):
         ep = sm["spec"]["endpoints"][0]
         c.expect(ep["port"] == "http" and ep["path"] == "/metrics", "ServiceMonitor endpoint")
-        c.expect(sm["spec"].get("jobLabel") == "app.kubernetes.io/name", "ServiceMonitor jobLabel (job=\"tagdrift\")")
-    svc = manifests.get(("Service", "tagdrift"))
-    c.expect(svc is not None and svc["spec"]["ports"][0]["targetPort"] == "http", "Service missing or wrong port")
+        # The job TagDriftAbsent selects, whatever nameOverride or fullnameOverride make of the Service.
+        job = scrape_job(sm, svc) if svc else None
+        c.expect(job == shipped_job, f"the ServiceMonitor's targets get job={job!r}, the rules select {shipped_job!r}")
+        for rule in by_kind.get("PrometheusRule", []):
+            failed = promtool_absent_test(promtool, rule, job)
+            c.expect(failed is None, f"promtool on the rendered rules with job={job!r}: {failed}")
 
 
 def main(argv):
     chart, dockerfile = Path(argv[0]), Path(argv[1])
     uid = dockerfile_uid(dockerfile)
-    ok_files, fail_files, dump_dir = [], [], None
+    ok_files, fail_files, dump_dir, promtool = [], [], None, "promtool"
     target = ok_files
     args = iter(argv[2:])
     for arg in args:
         if arg == "--expect-fail":
             target = fail_files
+            continue
+        if arg == "--promtool":
+            promtool = next(args)
             continue
         if arg == "--dump-desired":
             dump_dir = Path(next(args))
@@ -273,8 +293,8 @@ def main(argv):
                 manifests = None
             if manifests is not None:
                 merged = coalesce(copy.deepcopy(defaults), overlay)
-                check(c, chart, merged, manifests, created, uid)
-                cm = manifests.get(("ConfigMap", "tagdrift"))
+                check(c, chart, merged, manifests, created, uid, promtool)
+                cm = manifests.get(("ConfigMap", names(merged)[1]))
                 if dump_dir is not None and cm and merged.get("desiredState"):
                     (dump_dir / path.name).write_text(cm["data"][merged.get("configKey", "desired-state.yaml")])
             c.problems.extend(f"unexpected API call {u}" for u in fake.unexpected)
