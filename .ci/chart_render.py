@@ -10,6 +10,8 @@ unchanged.
 
 Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...] [--dump-desired DIR]
                                [--promtool PATH]
+Files after --without-crds (until --with-crds) are rendered against a cluster without the Prometheus
+Operator's CRDs. With --dump-manifests DIR, each manifest is written to DIR/<values file's directory>-<its name>.
 A file after --expect-fail must be refused; each of its `# error: TEXT` lines must be part of Helm's message.
 With --dump-desired, the desired state each values file puts in its ConfigMap is written to
 DIR/<values file name>, for `tagdrift validate` (.ci/chart-desired-states).
@@ -26,6 +28,7 @@ from pathlib import Path
 import helm_sdkpy
 import yaml
 
+from chart_knobs import check_knobs
 from chart_lint import coalesce
 from chart_monitoring import promtool_absent_test, rules_job, scrape_job
 from fake_kube import FakeKube
@@ -42,7 +45,8 @@ def dockerfile_uid(dockerfile: Path) -> int:
 
 
 def render(fake: FakeKube, chart: Path, values: dict):
-    """(manifests by (kind, name), created objects) or raises helm_sdkpy.HelmError."""
+    """(manifests by (kind, name), created objects) or raises helm_sdkpy.HelmError. The manifest text and the
+    release notes are left in render.manifest and render.notes."""
     fake.reset()
     with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as kc:
         kc.write(fake.kubeconfig(NAMESPACE))
@@ -51,6 +55,7 @@ def render(fake: FakeKube, chart: Path, values: dict):
         helm_sdkpy.Install(config).run(RELEASE, str(chart), values=values or None, wait=False, timeout=60)
     )
     Path(kc.name).unlink()
+    render.manifest, render.notes = release["manifest"], release["info"].get("notes", "")
     docs = [d for d in yaml.safe_load_all(release["manifest"]) if d]
     return {(d["kind"], d["metadata"]["name"]): d for d in docs}, list(fake.created)
 
@@ -129,15 +134,14 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     c.expect(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "pod seccompProfile not RuntimeDefault")
     c.expect(spec.get("automountServiceAccountToken") is False, "automountServiceAccountToken is not false")
     containers = spec["containers"]
-    c.expect(len(containers) == 1, "not exactly one container")
+    c.expect(containers[0]["name"] == "tagdrift", "tagdrift is not the first container")
     ctr = containers[0]
     sc = ctr.get("securityContext", {})
     c.expect(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
     c.expect(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
     c.expect(sc.get("runAsUser", uid) == uid, f"container runAsUser {sc.get('runAsUser')} != {uid}")
     c.expect("ALL" in sc.get("capabilities", {}).get("drop", []), "capabilities do not drop ALL")
-    c.expect(ctr.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz", "liveness probe not /healthz")
-    c.expect(ctr.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", "readiness probe not /readyz")
+    check_knobs(c, values, manifests, dep, names(values))
     ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
     c.expect(ports.get("http") == values.get("containerPort", 9898), f"container port {ports}")
     c.expect(ctr.get("resources") == values.get("resources", {}), "resources differ from values")
@@ -253,6 +257,9 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     for sm in by_kind.get("ServiceMonitor", []):
         ep = sm["spec"]["endpoints"][0]
         c.expect(ep["port"] == "http" and ep["path"] == "/metrics", "ServiceMonitor endpoint")
+        for key in ("interval", "scrapeTimeout"):  # empty: left out, so Prometheus' own default applies
+            want = values["serviceMonitor"].get(key) or None
+            c.expect(ep.get(key) == want, f"ServiceMonitor {key} {ep.get(key)!r}, values say {want!r}")
         # The job TagDriftAbsent selects, whatever nameOverride or fullnameOverride make of the Service.
         job = scrape_job(sm, svc) if svc else None
         c.expect(job == shipped_job, f"the ServiceMonitor's targets get job={job!r}, the rules select {shipped_job!r}")
@@ -264,12 +271,19 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
 def main(argv):
     chart, dockerfile = Path(argv[0]), Path(argv[1])
     uid = dockerfile_uid(dockerfile)
-    ok_files, fail_files, dump_dir, promtool = [], [], None, "promtool"
-    target = ok_files
+    ok_files, fail_files, dump_dir, manifests_dir, promtool = [], [], None, None, "promtool"
+    target, crds = ok_files, True
     args = iter(argv[2:])
     for arg in args:
         if arg == "--expect-fail":
             target = fail_files
+            continue
+        if arg in ("--without-crds", "--with-crds"):
+            crds = arg == "--with-crds"
+            continue
+        if arg == "--dump-manifests":
+            manifests_dir = Path(next(args))
+            manifests_dir.mkdir(parents=True, exist_ok=True)
             continue
         if arg == "--promtool":
             promtool = next(args)
@@ -278,14 +292,17 @@ def main(argv):
             dump_dir = Path(next(args))
             dump_dir.mkdir(parents=True, exist_ok=True)
             continue
-        target.append(Path(arg))
+        target.append((Path(arg), crds))
     defaults = yaml.safe_load((chart / "values.yaml").read_text())
-    fake = FakeKube()
+    # Two API servers: one with the Prometheus Operator's CRDs, one without (renderMode). Separate servers,
+    # so no discovery cache can carry one's API list over to the other.
+    fakes = {True: FakeKube(), False: FakeKube(monitoring=False)}
     failures = 0
     try:
-        for path in ok_files:
+        for path, crds in ok_files:
+            fake = fakes[crds]
             overlay = yaml.safe_load(path.read_text()) or {}
-            c = Checker(str(path))
+            c = Checker(str(path) + ("" if crds else " without the monitoring CRDs"))
             try:
                 manifests, created = render(fake, chart, overlay)
             except helm_sdkpy.HelmError as err:
@@ -293,18 +310,28 @@ def main(argv):
                 manifests = None
             if manifests is not None:
                 merged = coalesce(copy.deepcopy(defaults), overlay)
-                check(c, chart, merged, manifests, created, uid, promtool)
+                if manifests_dir is not None:
+                    (manifests_dir / f"{path.parent.name}-{path.name}").write_text(render.manifest)
+                expect = copy.deepcopy(merged)
+                for key, kind in [("serviceMonitor", "ServiceMonitor"), ("prometheusRule", "PrometheusRule")]:
+                    skipped = not crds and merged[key]["enabled"] and merged[key]["renderMode"] == "skipIfMissing"
+                    line = f"SKIPPED: the {kind} was not created because the cluster has no monitoring.coreos.com/v1"
+                    c.expect(skipped == (line in render.notes), f"notes {'lack' if skipped else 'have'} '{line}'")
+                    if skipped:
+                        expect[key]["enabled"] = False
+                check(c, chart, expect, manifests, created, uid, promtool)
                 cm = manifests.get(("ConfigMap", names(merged)[1]))
                 if dump_dir is not None and cm and merged.get("desiredState"):
                     (dump_dir / path.name).write_text(cm["data"][merged.get("configKey", "desired-state.yaml")])
             c.problems.extend(f"unexpected API call {u}" for u in fake.unexpected)
             kinds = sorted({k for k, _ in manifests}) if manifests else []
-            print(f"helm render [{path}]: {'ok' if not c.problems else 'FAIL'} ({len(manifests or {})} objects: "
+            print(f"helm render [{c.label}]: {'ok' if not c.problems else 'FAIL'} ({len(manifests or {})} objects: "
                   f"{', '.join(kinds)})")
             for problem in c.problems:
                 print(f"    {problem}")
             failures += bool(c.problems)
-        for path in fail_files:
+        for path, crds in fail_files:
+            fake = fakes[crds]
             text = path.read_text()
             overlay = yaml.safe_load(text) or {}
             # A `# error: TEXT` line pins the reason: refused for something else is a failure too.
@@ -321,7 +348,8 @@ def main(argv):
                 else:
                     print(f"helm render [{path}]: ok (refused: {str(err).splitlines()[0][:160]})")
     finally:
-        fake.close()
+        for fake in fakes.values():
+            fake.close()
     print(f"helm render: {len(ok_files) + len(fail_files)} values files, {failures} failed")
     return 1 if failures else 0
 
