@@ -7,9 +7,13 @@
 mod reconcile;
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use askama::Template;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest as _, Sha256};
 
 use crate::scheduler::{Active, Snapshot};
 use tagdrift_core::drift::{Action, Plan, ResourcePlan, Scope, Status, TagChange, UnknownScope, Verdict};
@@ -184,10 +188,14 @@ fn check(snapshot: &Snapshot, last_success: Option<DateTime<Utc>>) -> Check {
                 {% for v in f.values %}<option value=\"{{ v }}\">{{ v }}</option>{% endfor %}\
             </select></label>\
         {% endfor %}\
+        <p id=\"filter-status\" class=\"note\" role=\"status\" aria-live=\"polite\">\
+            Showing {{ listed }} of {{ listed }} resources not in sync.</p>\
         </section>"
 )]
 struct Filters<'a> {
     selects: [Select<'a>; 3],
+    /// Resources listed on the page; the script updates the line as filters change.
+    listed: usize,
 }
 
 struct Select<'a> {
@@ -201,7 +209,9 @@ fn filters(snapshot: &Snapshot) -> Filters<'_> {
     accounts.sort_unstable();
     accounts.dedup();
     let select = |label, id, values| Select { label, id, values };
+    let listed = snapshot.plan.not_in_sync().count().min(MAX_LISTED);
     Filters {
+        listed,
         selects: [
             select("Cloud", "cloud", Cloud::ALL.map(Cloud::as_str).to_vec()),
             select("Status", "status", Status::ALL.map(Status::as_str).to_vec()),
@@ -215,7 +225,7 @@ fn filters(snapshot: &Snapshot) -> Filters<'_> {
 #[template(
     ext = "html",
     source = "\
-        <section><h2>Summary</h2><table id=\"summary\"><thead><tr>\
+        <section><h2>Summary</h2><div class=\"scroll\"><table id=\"summary\"><thead><tr>\
             <th>Cloud</th><th>Account</th><th>Region</th><th>Type</th><th>In sync</th><th>Drifted</th>\
             <th>Missing</th><th>Unmanaged</th><th>Unknown</th><th>Listing</th>\
         </tr></thead><tbody>\
@@ -232,7 +242,8 @@ fn filters(snapshot: &Snapshot) -> Filters<'_> {
             {% endmatch %}\
             </tr>\
         {% endfor %}\
-        </tbody></table></section>"
+        </tbody></table></div>\
+        <p id=\"no-scope-match\" class=\"note\" hidden>No scope matches these filters.</p></section>"
 )]
 struct Summary {
     rows: Vec<ScopeRow>,
@@ -266,7 +277,9 @@ fn summary(plan: &Plan) -> Summary {
         {% if rows.is_empty() %}\
             <p id=\"none\">Every resource is in sync.</p>\
         {% else %}\
-            <table id=\"resources\"><thead><tr><th>Status</th><th>Resource</th><th>Differences</th></tr>\
+            <p id=\"no-match\" class=\"note\" hidden>No resource matches these filters; set a filter back to \
+                “all” to see more.</p>\
+            <div class=\"scroll\"><table id=\"resources\"><thead><tr><th>Status</th><th>Resource</th><th>Differences</th></tr>\
             </thead><tbody>\
             {% for r in rows %}{% let res = r.resource %}\
                 <tr data-resource data-cloud=\"{{ res.cloud }}\" data-account=\"{{ res.account }}\" \
@@ -303,7 +316,7 @@ fn summary(plan: &Plan) -> Summary {
                 {% endfor %}\
                 </ul></td></tr>\
             {% endfor %}\
-            </tbody></table>\
+            </tbody></table></div>\
             {% if unlisted > 0 %}\
                 <p class=\"note\">{{ unlisted }} more are not listed here; see \
                 <a href=\"report.json\">report.json</a>.</p>\
@@ -376,76 +389,43 @@ struct LeftOut {
 )]
 struct Links;
 
-const HEAD: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tagdrift</title>
-<style>
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1f23;background:#f6f7f9}
-header{background:#1d2b3a;color:#fff;padding:.8rem 1.5rem}header h1{margin:0;font-size:1.3rem}
-header .meta{margin:.2rem 0 0;color:#c9d3de;font-size:.9rem}header code{color:#fff}
-main{max-width:1200px;margin:0 auto;padding:1rem 1.5rem}
-section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8rem 1rem;margin:0 0 1rem}
-h2{font-size:1.05rem;margin:.2rem 0 .6rem}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eceef1;vertical-align:top}
-th{font-size:.85rem;color:#555}td.hot{font-weight:600;color:#a33}
-.verdict{font-size:1.1rem;font-weight:600;margin:.2rem 0}.verdict.ok{color:#1a7f37}.verdict.drift{color:#b35900}.verdict.unknown{color:#a33}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.4rem 0 0}dt{color:#555}dd{margin:0}
-.badge{display:inline-block;padding:0 .45rem;border-radius:9px;font-size:.8rem;background:#e6e9ee}
-.badge.drifted{background:#ffe2c2}.badge.missing{background:#ffd5d5}.badge.unknown{background:#e5d5ff}.badge.unmanaged{background:#d6ecff}
-.badge.running{background:#fff3b0;color:#333}
-ul.diff{list-style:none;margin:0;padding:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
-.diff .add b{color:#1a7f37}.diff .change b{color:#b35900}.diff .remove b{color:#c62828}.diff .violation b{color:#8e24aa}.diff .err{color:#a33}
-code.id{word-break:break-all}small{color:#666}.note{color:#555;font-size:.9rem}
-label{margin-right:1rem}select{font:inherit;padding:.1rem .3rem}
-</style></head><body>
-"#;
+/// The page's style and script, kept in their own files so they read as CSS and JavaScript. Both are inline
+/// in the page (it loads nothing else), and the Content-Security-Policy allows exactly these two by hash.
+const STYLE: &str = include_str!("page/style.css");
+const SCRIPT_BODY: &str = include_str!("page/filter.js");
 
-const SCRIPT: &str = r##"<script>
-(function () {
-  var ids = ["cloud", "status", "account"];
-  var sel = {};
-  ids.forEach(function (k) { sel[k] = document.getElementById("f-" + k); });
-  function apply() {
-    var v = {};
-    ids.forEach(function (k) { v[k] = sel[k].value; });
-    var shown = 0;
-    document.querySelectorAll("tr[data-resource]").forEach(function (tr) {
-      var ok = (!v.cloud || tr.getAttribute("data-cloud") === v.cloud) &&
-               (!v.status || tr.getAttribute("data-status") === v.status) &&
-               (!v.account || tr.getAttribute("data-account") === v.account);
-      tr.hidden = !ok;
-      if (ok) { shown++; }
+const HEAD: &str = concat!(
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>tagdrift</title>\n",
+    "<link rel=\"icon\" href=\"favicon.svg\" type=\"image/svg+xml\">\n<style>",
+    include_str!("page/style.css"),
+    "</style></head><body>\n"
+);
+
+const SCRIPT: &str = concat!("<script>", include_str!("page/filter.js"), "</script>\n");
+
+/// The Content-Security-Policy of the page: no source at all but its own inline style and script, named by
+/// the SHA-256 of their text (computed here from the very strings the page embeds, so it cannot go stale),
+/// and the favicon from the same origin.
+pub(super) fn content_security_policy() -> &'static str {
+    static POLICY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "default-src 'none'; script-src '{}'; style-src '{}'; img-src 'self'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'",
+            csp_hash(SCRIPT_BODY),
+            csp_hash(STYLE)
+        )
     });
-    document.querySelectorAll("tr[data-scope]").forEach(function (tr) {
-      tr.hidden = !((!v.cloud || tr.getAttribute("data-cloud") === v.cloud) &&
-                    (!v.account || tr.getAttribute("data-account") === v.account) &&
-                    (!v.status || Number(tr.getAttribute("data-n-" + v.status)) > 0));
-    });
-    document.querySelectorAll("#scope-failures li").forEach(function (li) {
-      li.hidden = !((!v.cloud || li.getAttribute("data-cloud") === v.cloud) &&
-                    (!v.account || li.getAttribute("data-account") === v.account));
-    });
-    var counter = document.getElementById("shown");
-    if (counter) { counter.textContent = String(shown); }
-    var q = new URLSearchParams();
-    ids.forEach(function (k) { if (v[k]) { q.set(k, v[k]); } });
-    var s = q.toString();
-    history.replaceState(null, "", s ? "?" + s : location.pathname);
-  }
-  var params = new URLSearchParams(location.search);
-  ids.forEach(function (k) {
-    var want = params.get(k);
-    if (want !== null) {
-      for (var i = 0; i < sel[k].options.length; i++) {
-        if (sel[k].options[i].value === want) { sel[k].value = want; }
-      }
-    }
-    sel[k].addEventListener("change", apply);
-  });
-  apply();
-})();
-</script>
-"##;
+    &POLICY
+}
+
+/// A CSP hash source (`sha256-<base64>`) of an inline element's text.
+fn csp_hash(text: &str) -> String {
+    format!("sha256-{}", BASE64.encode(Sha256::digest(text.as_bytes())))
+}
+
+/// The icon at `/favicon.svg` (and `/favicon.ico`): a tag, so the tab is recognisable among dashboards.
+pub(super) const FAVICON: &str = include_str!("page/favicon.svg");
 
 #[cfg(test)]
 mod tests {
@@ -642,6 +622,61 @@ mod tests {
         assert_eq!(html.matches("<tr data-resource ").count(), MAX_LISTED);
         assert!(html.contains(&format!("(<span id=\"shown\">{MAX_LISTED}</span> shown)")));
         assert!(html.contains("<p class=\"note\">4 more are not listed here;"));
+    }
+
+    /// The text of the first `<tag>...</tag>` element of a page.
+    fn inline<'a>(html: &'a str, tag: &str) -> &'a str {
+        let start = html.find(&format!("<{tag}>")).expect("the element") + tag.len() + 2;
+        let end = html[start..].find(&format!("</{tag}>")).expect("its end");
+        &html[start..start + end]
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_inline_script_and_style_served() {
+        let snapshot = hostile_snapshot(0);
+        let html = page(Some(&snapshot), &active(&snapshot.state));
+        let policy = content_security_policy();
+        for (tag, directive) in [("script", "script-src"), ("style", "style-src")] {
+            // Hashed here independently of csp_hash, from the bytes the browser hashes.
+            let digest = sha2::Sha256::digest(inline(&html, tag).as_bytes());
+            let want = format!("{directive} 'sha256-{}';", BASE64.encode(digest));
+            assert!(policy.contains(&want), "{want} not in {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert_eq!(
+            html.matches("<script>").count(),
+            1,
+            "one inline script, the hashed one"
+        );
+        assert_eq!(
+            html.matches("<style>").count(),
+            1,
+            "one inline style, the hashed one"
+        );
+        assert!(
+            !html.contains(" style=\""),
+            "style attributes would need 'unsafe-inline'"
+        );
+    }
+
+    #[test]
+    fn the_page_links_its_icon_and_announces_the_filtered_count() {
+        let snapshot = hostile_snapshot(0);
+        let html = page(Some(&snapshot), &active(&snapshot.state));
+        assert!(html.contains("<link rel=\"icon\" href=\"favicon.svg\" type=\"image/svg+xml\">"));
+        assert!(FAVICON.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        let listed = snapshot.plan.not_in_sync().count();
+        assert!(html.contains(&format!(
+            "<p id=\"filter-status\" class=\"note\" role=\"status\" aria-live=\"polite\">\
+             Showing {listed} of {listed} resources not in sync.</p>"
+        )));
+        // The empty states exist for the script to show, hidden until a filter matches nothing.
+        assert!(html.contains("<p id=\"no-match\" class=\"note\" hidden>"));
+        assert!(html.contains("<p id=\"no-scope-match\" class=\"note\" hidden>"));
+        // Wide tables scroll inside their card.
+        for table in ["summary", "resources"] {
+            assert!(html.contains(&format!("<div class=\"scroll\"><table id=\"{table}\">")));
+        }
     }
 
     #[test]
