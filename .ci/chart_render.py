@@ -9,6 +9,10 @@ and the optional objects present exactly when switched on, with the shipped rule
 unchanged.
 
 Usage: python3 chart_render.py CHART DOCKERFILE VALUES... [--expect-fail VALUES...] [--dump-desired DIR]
+                               [--promtool PATH]
+Files after --without-crds (until --with-crds) are rendered against a cluster without the Prometheus
+Operator's CRDs. With --dump-manifests DIR, each manifest is written to DIR/<values file's directory>-<its name>.
+A file after --expect-fail must be refused; each of its `# error: TEXT` lines must be part of Helm's message.
 With --dump-desired, the desired state each values file puts in its ConfigMap is written to
 DIR/<values file name>, for `tagdrift validate` (.ci/chart-desired-states).
 """
@@ -24,7 +28,9 @@ from pathlib import Path
 import helm_sdkpy
 import yaml
 
+from chart_knobs import check_knobs
 from chart_lint import coalesce
+from chart_monitoring import promtool_absent_test, rules_job, scrape_job
 from fake_kube import FakeKube
 
 NAMESPACE = "tagdrift-ci"
@@ -39,7 +45,8 @@ def dockerfile_uid(dockerfile: Path) -> int:
 
 
 def render(fake: FakeKube, chart: Path, values: dict):
-    """(manifests by (kind, name), created objects) or raises helm_sdkpy.HelmError."""
+    """(manifests by (kind, name), created objects) or raises helm_sdkpy.HelmError. The manifest text and the
+    release notes are left in render.manifest and render.notes."""
     fake.reset()
     with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as kc:
         kc.write(fake.kubeconfig(NAMESPACE))
@@ -48,6 +55,7 @@ def render(fake: FakeKube, chart: Path, values: dict):
         helm_sdkpy.Install(config).run(RELEASE, str(chart), values=values or None, wait=False, timeout=60)
     )
     Path(kc.name).unlink()
+    render.manifest, render.notes = release["manifest"], release["info"].get("notes", "")
     docs = [d for d in yaml.safe_load_all(release["manifest"]) if d]
     return {(d["kind"], d["metadata"]["name"]): d for d in docs}, list(fake.created)
 
@@ -73,7 +81,16 @@ def find_subpaths(node, path="$"):
             yield from find_subpaths(value, f"{path}[{i}]")
 
 
-def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list, uid: int):
+def names(values: dict):
+    """(name, fullname) as templates/_helpers.tpl computes them for release RELEASE."""
+    name = (values.get("nameOverride") or "tagdrift")[:63].rstrip("-")
+    if values.get("fullnameOverride"):
+        return name, values["fullnameOverride"][:63].rstrip("-")
+    return name, (RELEASE if name in RELEASE else f"{RELEASE}-{name}")[:63].rstrip("-")
+
+
+def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list, uid: int, promtool: str):
+    name, fullname = names(values)
     by_kind = {}
     for (kind, _), doc in manifests.items():
         by_kind.setdefault(kind, []).append(doc)
@@ -86,7 +103,7 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
                                                       values.get("grafanaDashboard", {}).get("namespace")),
                  f"{doc['kind']} {doc['metadata']['name']} has no namespace")
         labels = doc["metadata"].get("labels", {})
-        c.expect(labels.get("app.kubernetes.io/name") == "tagdrift", f"{doc['kind']} lacks app.kubernetes.io/name")
+        c.expect(labels.get("app.kubernetes.io/name") == name, f"{doc['kind']} lacks app.kubernetes.io/name {name}")
     for path in find_subpaths(list(manifests.values())):
         c.problems.append(f"subPath used at {path}: a subPath mount never sees ConfigMap updates")
 
@@ -101,7 +118,7 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     c.expect(dep["spec"].get("replicas") == 1, f"replicas {dep['spec'].get('replicas')}")
     c.expect(dep["spec"].get("strategy", {}).get("type") == "Recreate", "the Deployment strategy is not Recreate")
     reconcile = values.get("reconcile", {})
-    cm = manifests.get(("ConfigMap", "tagdrift"))
+    cm = manifests.get(("ConfigMap", fullname))
     if reconcile.get("mode") and cm:
         rendered = yaml.safe_load(cm["data"][values.get("configKey", "desired-state.yaml")])
         want = {"mode": reconcile["mode"], "max_changes_per_check": reconcile.get("maxChangesPerCheck", 50),
@@ -117,15 +134,14 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     c.expect(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "pod seccompProfile not RuntimeDefault")
     c.expect(spec.get("automountServiceAccountToken") is False, "automountServiceAccountToken is not false")
     containers = spec["containers"]
-    c.expect(len(containers) == 1, "not exactly one container")
+    c.expect(containers[0]["name"] == "tagdrift", "tagdrift is not the first container")
     ctr = containers[0]
     sc = ctr.get("securityContext", {})
     c.expect(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
     c.expect(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
     c.expect(sc.get("runAsUser", uid) == uid, f"container runAsUser {sc.get('runAsUser')} != {uid}")
     c.expect("ALL" in sc.get("capabilities", {}).get("drop", []), "capabilities do not drop ALL")
-    c.expect(ctr.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/healthz", "liveness probe not /healthz")
-    c.expect(ctr.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/readyz", "readiness probe not /readyz")
+    check_knobs(c, values, manifests, dep, names(values))
     ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
     c.expect(ports.get("http") == values.get("containerPort", 9898), f"container port {ports}")
     c.expect(ctr.get("resources") == values.get("resources", {}), "resources differ from values")
@@ -136,16 +152,16 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     mounts = {m["name"]: m for m in ctr.get("volumeMounts", [])}
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     c.expect(mounts.get("desired-state", {}).get("mountPath") == config_dir, "desired state not mounted at configMountPath")
-    cm_name = values.get("existingConfigMap") or "tagdrift"
+    cm_name = values.get("existingConfigMap") or fullname
     c.expect(volumes.get("desired-state", {}).get("configMap", {}).get("name") == cm_name,
              f"desired-state volume is not ConfigMap {cm_name}")
     args = ctr.get("args", [])
     c.expect(args[:3] == ["run", "--config", f"{config_dir}/{config_key}"], f"args {args}")
     annotations = pod["metadata"].get("annotations") or {}
     if values.get("existingConfigMap"):
-        c.expect(("ConfigMap", "tagdrift") not in manifests, "ConfigMap rendered despite existingConfigMap")
+        c.expect(("ConfigMap", fullname) not in manifests, "ConfigMap rendered despite existingConfigMap")
     else:
-        cm = manifests.get(("ConfigMap", "tagdrift"))
+        cm = manifests.get(("ConfigMap", fullname))
         c.expect(cm is not None, "no desired-state ConfigMap")
         if cm:
             desired = values.get("desiredState") or {}
@@ -221,7 +237,7 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
         on = values.get(key, {}).get("enabled", False)
         c.expect(bool(by_kind.get(kind)) == on, f"{kind} {'missing' if on else 'rendered while off'}")
     dash_on = values.get("grafanaDashboard", {}).get("enabled", False)
-    dash = manifests.get(("ConfigMap", "tagdrift-dashboard"))
+    dash = manifests.get(("ConfigMap", f"{fullname}-dashboard"))
     c.expect(bool(dash) == dash_on, f"dashboard ConfigMap {'missing' if dash_on else 'rendered while off'}")
     if dash:
         shipped = json.loads((chart / "files/dashboard.json").read_text())
@@ -235,36 +251,58 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
                 "https://github.com/tagdrift/tagdrift/blob/main/docs/runbook.md", base))
         extra = values.get("prometheusRule", {}).get("extraGroups", [])
         c.expect(rule["spec"]["groups"] == shipped + extra, "PrometheusRule groups differ from the shipped rules")
+    svc = manifests.get(("Service", fullname))
+    c.expect(svc is not None and svc["spec"]["ports"][0]["targetPort"] == "http", "Service missing or wrong port")
+    shipped_job = rules_job({"spec": yaml.safe_load((chart / "files/prometheus-rules.yaml").read_text())})
     for sm in by_kind.get("ServiceMonitor", []):
         ep = sm["spec"]["endpoints"][0]
         c.expect(ep["port"] == "http" and ep["path"] == "/metrics", "ServiceMonitor endpoint")
-        c.expect(sm["spec"].get("jobLabel") == "app.kubernetes.io/name", "ServiceMonitor jobLabel (job=\"tagdrift\")")
-    svc = manifests.get(("Service", "tagdrift"))
-    c.expect(svc is not None and svc["spec"]["ports"][0]["targetPort"] == "http", "Service missing or wrong port")
+        for key in ("interval", "scrapeTimeout"):  # empty: left out, so Prometheus' own default applies
+            want = values["serviceMonitor"].get(key) or None
+            c.expect(ep.get(key) == want, f"ServiceMonitor {key} {ep.get(key)!r}, values say {want!r}")
+        # The job TagDriftAbsent selects, whatever nameOverride or fullnameOverride make of the Service.
+        job = scrape_job(sm, svc) if svc else None
+        c.expect(job == shipped_job, f"the ServiceMonitor's targets get job={job!r}, the rules select {shipped_job!r}")
+        for rule in by_kind.get("PrometheusRule", []):
+            failed = promtool_absent_test(promtool, rule, job)
+            c.expect(failed is None, f"promtool on the rendered rules with job={job!r}: {failed}")
 
 
 def main(argv):
     chart, dockerfile = Path(argv[0]), Path(argv[1])
     uid = dockerfile_uid(dockerfile)
-    ok_files, fail_files, dump_dir = [], [], None
-    target = ok_files
+    ok_files, fail_files, dump_dir, manifests_dir, promtool = [], [], None, None, "promtool"
+    target, crds = ok_files, True
     args = iter(argv[2:])
     for arg in args:
         if arg == "--expect-fail":
             target = fail_files
             continue
+        if arg in ("--without-crds", "--with-crds"):
+            crds = arg == "--with-crds"
+            continue
+        if arg == "--dump-manifests":
+            manifests_dir = Path(next(args))
+            manifests_dir.mkdir(parents=True, exist_ok=True)
+            continue
+        if arg == "--promtool":
+            promtool = next(args)
+            continue
         if arg == "--dump-desired":
             dump_dir = Path(next(args))
             dump_dir.mkdir(parents=True, exist_ok=True)
             continue
-        target.append(Path(arg))
+        target.append((Path(arg), crds))
     defaults = yaml.safe_load((chart / "values.yaml").read_text())
-    fake = FakeKube()
+    # Two API servers: one with the Prometheus Operator's CRDs, one without (renderMode). Separate servers,
+    # so no discovery cache can carry one's API list over to the other.
+    fakes = {True: FakeKube(), False: FakeKube(monitoring=False)}
     failures = 0
     try:
-        for path in ok_files:
+        for path, crds in ok_files:
+            fake = fakes[crds]
             overlay = yaml.safe_load(path.read_text()) or {}
-            c = Checker(str(path))
+            c = Checker(str(path) + ("" if crds else " without the monitoring CRDs"))
             try:
                 manifests, created = render(fake, chart, overlay)
             except helm_sdkpy.HelmError as err:
@@ -272,27 +310,46 @@ def main(argv):
                 manifests = None
             if manifests is not None:
                 merged = coalesce(copy.deepcopy(defaults), overlay)
-                check(c, chart, merged, manifests, created, uid)
-                cm = manifests.get(("ConfigMap", "tagdrift"))
+                if manifests_dir is not None:
+                    (manifests_dir / f"{path.parent.name}-{path.name}").write_text(render.manifest)
+                expect = copy.deepcopy(merged)
+                for key, kind in [("serviceMonitor", "ServiceMonitor"), ("prometheusRule", "PrometheusRule")]:
+                    skipped = not crds and merged[key]["enabled"] and merged[key]["renderMode"] == "skipIfMissing"
+                    line = f"SKIPPED: the {kind} was not created because the cluster has no monitoring.coreos.com/v1"
+                    c.expect(skipped == (line in render.notes), f"notes {'lack' if skipped else 'have'} '{line}'")
+                    if skipped:
+                        expect[key]["enabled"] = False
+                check(c, chart, expect, manifests, created, uid, promtool)
+                cm = manifests.get(("ConfigMap", names(merged)[1]))
                 if dump_dir is not None and cm and merged.get("desiredState"):
                     (dump_dir / path.name).write_text(cm["data"][merged.get("configKey", "desired-state.yaml")])
             c.problems.extend(f"unexpected API call {u}" for u in fake.unexpected)
             kinds = sorted({k for k, _ in manifests}) if manifests else []
-            print(f"helm render [{path}]: {'ok' if not c.problems else 'FAIL'} ({len(manifests or {})} objects: "
+            print(f"helm render [{c.label}]: {'ok' if not c.problems else 'FAIL'} ({len(manifests or {})} objects: "
                   f"{', '.join(kinds)})")
             for problem in c.problems:
                 print(f"    {problem}")
             failures += bool(c.problems)
-        for path in fail_files:
-            overlay = yaml.safe_load(path.read_text()) or {}
+        for path, crds in fail_files:
+            fake = fakes[crds]
+            text = path.read_text()
+            overlay = yaml.safe_load(text) or {}
+            # A `# error: TEXT` line pins the reason: refused for something else is a failure too.
+            want = [line[len("# error:"):].strip() for line in text.splitlines() if line.startswith("# error:")]
             try:
                 render(fake, chart, overlay)
                 print(f"helm render [{path}]: FAIL (rendered, but must be refused)")
                 failures += 1
             except helm_sdkpy.HelmError as err:
-                print(f"helm render [{path}]: ok (refused: {str(err).splitlines()[0][:160]})")
+                missing = [w for w in want if w not in str(err)]
+                if missing:
+                    print(f"helm render [{path}]: FAIL (refused, but not with {missing}: {err})")
+                    failures += 1
+                else:
+                    print(f"helm render [{path}]: ok (refused: {str(err).splitlines()[0][:160]})")
     finally:
-        fake.close()
+        for fake in fakes.values():
+            fake.close()
     print(f"helm render: {len(ok_files) + len(fail_files)} values files, {failures} failed")
     return 1 if failures else 0
 

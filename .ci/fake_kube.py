@@ -25,6 +25,7 @@ RESOURCES = {
     ],
     "apps/v1": [("deployments", "Deployment", True)],
     "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
+    "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
     "monitoring.coreos.com/v1": [
         ("servicemonitors", "ServiceMonitor", True),
         ("prometheusrules", "PrometheusRule", True),
@@ -50,10 +51,13 @@ def _resource_list(group_version):
     }
 
 
-def _group_list():
+MONITORING = "monitoring.coreos.com/v1"
+
+
+def _group_list(monitoring):
     groups = []
     for gv in RESOURCES:
-        if "/" not in gv:
+        if "/" not in gv or (gv == MONITORING and not monitoring):
             continue
         group, version = gv.split("/")
         entry = {"groupVersion": gv, "version": version}
@@ -62,9 +66,10 @@ def _group_list():
 
 
 class FakeKube:
-    """Starts the server on 127.0.0.1 at a free port; `created` lists the objects created since `reset()`."""
+    """Starts the server on 127.0.0.1 at a free port; `created` lists the objects created since `reset()`.
+    With monitoring=False it is a cluster without the Prometheus Operator's CRDs (for the charts' renderMode)."""
 
-    def __init__(self):
+    def __init__(self, monitoring=True):
         self.lock = threading.Lock()
         self.objects = {}  # (gv, plural, namespace, name) -> object
         self.created = []
@@ -114,13 +119,13 @@ class FakeKube:
                     return self._send(200, {"kind": "APIVersions", "versions": ["v1"],
                                             "serverAddressByClientCIDRs": []})
                 if path == "/apis":
-                    return self._send(200, _group_list())
+                    return self._send(200, _group_list(monitoring))
                 route = self._route()
                 if route is None:
                     fake.unexpected.append(f"GET {self.path}")
                     return self._not_found(self.path)
                 gv, plural, namespace, name, query = route
-                if plural is None and gv in RESOURCES:
+                if plural is None and gv in RESOURCES and (gv != MONITORING or monitoring):
                     return self._send(200, _resource_list(gv))
                 with fake.lock:
                     if name is not None:
@@ -164,7 +169,8 @@ class FakeKube:
                 meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
                 with fake.lock:
                     fake.objects[(gv, plural, namespace, name)] = obj
-                    if record and plural != "secrets":
+                    # Helm's own release records are not chart objects.
+                    if record and not (plural == "secrets" and name.startswith("sh.helm.release.")):
                         fake.created.append(obj)
                 self._send(status, obj)
 

@@ -1,5 +1,6 @@
 //! The daemon's HTTP surface: `/metrics`, the Kubernetes probes `/healthz` and `/readyz`, the last check as
-//! `/report` (text), `/report.json` and `/report.md`, and `/`, a self-contained HTML page of the last check.
+//! `/report` (text), `/report.json` and `/report.md`, and `/`, a self-contained HTML page of the last check,
+//! with its icon at `/favicon.svg` (also `/favicon.ico`, which browsers ask for on their own).
 //! Only GET and HEAD are served; request bodies are refused, unknown paths get 404 and other methods 405.
 
 mod page;
@@ -41,6 +42,8 @@ pub fn app(state: AppState) -> Router {
         .route("/report", get(report_text))
         .route("/report.json", get(report_json))
         .route("/report.md", get(report_markdown))
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_bodies))
         // Outermost, so the refusals above and the router's own 405s carry them too.
@@ -172,13 +175,21 @@ async fn index(State(state): State<AppState>) -> Response {
         heal: &checker.healer().status(),
     });
     let mut response = with_type(StatusCode::OK, "text/html; charset=utf-8", body);
-    // The page carries its script inline and loads nothing else.
+    // The page carries its style and script inline and loads nothing but its icon; the policy names the two
+    // by hash, so no injected inline script could run even if escaping failed.
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; base-uri 'none'; \
-             form-action 'none'; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_static(page::content_security_policy()),
+    );
+    response
+}
+
+async fn favicon() -> Response {
+    let mut response = with_type(StatusCode::OK, "image/svg+xml", page::FAVICON.to_owned());
+    // Unlike the reports, the icon never changes within a release.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
     );
     response
 }

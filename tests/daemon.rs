@@ -10,6 +10,9 @@ mod page_browser;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use base64::Engine as _;
+use sha2::Digest as _;
+
 use harness::{FIXTURE, Scripted, metric_lines, start, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,13 +66,31 @@ async fn probes_and_reports_before_and_after_the_first_check() {
 
     let response = d.get("/").await;
     assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
-    assert!(
-        response.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("default-src 'none'")
-    );
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
     let page = response.text().await.unwrap();
+    // The policy names the inline script the page was served with by its hash, and nothing looser.
+    let script = page
+        .split_once("<script>")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .expect("the page's inline script")
+        .0;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script));
+    assert!(
+        policy.contains(&format!("script-src 'sha256-{hash}';")),
+        "{policy}"
+    );
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert!(page.contains("<link rel=\"icon\" href=\"favicon.svg\""));
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let icon = d.get(path).await;
+        assert_eq!(icon.status(), 200, "{path}");
+        assert_eq!(icon.headers()["content-type"], "image/svg+xml", "{path}");
+        assert!(icon.text().await.unwrap().starts_with("<svg "), "{path}");
+    }
     assert!(page.contains("key-drifted"));
     assert!(
         page.contains("&lt;img src=x onerror=&quot;document.title=&#39;pwned&#39;&quot;&gt;"),
@@ -447,6 +468,8 @@ async fn every_answer_carries_nosniff_and_no_referrer() {
         ("/report (503)", d.http.get(url("/report"))),
         ("/report.json (503)", d.http.get(url("/report.json"))),
         ("/report.md (503)", d.http.get(url("/report.md"))),
+        ("/favicon.svg (200)", d.http.get(url("/favicon.svg"))),
+        ("/favicon.ico (200)", d.http.get(url("/favicon.ico"))),
         ("404", d.http.get(url("/nope"))),
         ("405", d.http.delete(url("/metrics"))),
         ("413", d.http.post(url("/report")).body(vec![b'x'; 4096])),

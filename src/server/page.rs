@@ -7,9 +7,13 @@
 mod reconcile;
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use askama::Template;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest as _, Sha256};
 
 use crate::scheduler::{Active, Snapshot};
 use tagdrift_core::drift::{Action, Plan, ResourcePlan, Scope, Status, TagChange, UnknownScope, Verdict};
@@ -184,10 +188,14 @@ fn check(snapshot: &Snapshot, last_success: Option<DateTime<Utc>>) -> Check {
                 {% for v in f.values %}<option value=\"{{ v }}\">{{ v }}</option>{% endfor %}\
             </select></label>\
         {% endfor %}\
+        <p id=\"filter-status\" class=\"note\" role=\"status\" aria-live=\"polite\">\
+            Showing {{ listed }} of {{ listed }} resources not in sync.</p>\
         </section>"
 )]
 struct Filters<'a> {
     selects: [Select<'a>; 3],
+    /// Resources listed on the page; the script updates the line as filters change.
+    listed: usize,
 }
 
 struct Select<'a> {
@@ -201,7 +209,9 @@ fn filters(snapshot: &Snapshot) -> Filters<'_> {
     accounts.sort_unstable();
     accounts.dedup();
     let select = |label, id, values| Select { label, id, values };
+    let listed = snapshot.plan.not_in_sync().count().min(MAX_LISTED);
     Filters {
+        listed,
         selects: [
             select("Cloud", "cloud", Cloud::ALL.map(Cloud::as_str).to_vec()),
             select("Status", "status", Status::ALL.map(Status::as_str).to_vec()),
@@ -215,7 +225,7 @@ fn filters(snapshot: &Snapshot) -> Filters<'_> {
 #[template(
     ext = "html",
     source = "\
-        <section><h2>Summary</h2><table id=\"summary\"><thead><tr>\
+        <section><h2>Summary</h2><div class=\"scroll\"><table id=\"summary\"><thead><tr>\
             <th>Cloud</th><th>Account</th><th>Region</th><th>Type</th><th>In sync</th><th>Drifted</th>\
             <th>Missing</th><th>Unmanaged</th><th>Unknown</th><th>Listing</th>\
         </tr></thead><tbody>\
@@ -232,7 +242,8 @@ fn filters(snapshot: &Snapshot) -> Filters<'_> {
             {% endmatch %}\
             </tr>\
         {% endfor %}\
-        </tbody></table></section>"
+        </tbody></table></div>\
+        <p id=\"no-scope-match\" class=\"note\" hidden>No scope matches these filters.</p></section>"
 )]
 struct Summary {
     rows: Vec<ScopeRow>,
@@ -266,7 +277,9 @@ fn summary(plan: &Plan) -> Summary {
         {% if rows.is_empty() %}\
             <p id=\"none\">Every resource is in sync.</p>\
         {% else %}\
-            <table id=\"resources\"><thead><tr><th>Status</th><th>Resource</th><th>Differences</th></tr>\
+            <p id=\"no-match\" class=\"note\" hidden>No resource matches these filters; set a filter back to \
+                “all” to see more.</p>\
+            <div class=\"scroll\"><table id=\"resources\"><thead><tr><th>Status</th><th>Resource</th><th>Differences</th></tr>\
             </thead><tbody>\
             {% for r in rows %}{% let res = r.resource %}\
                 <tr data-resource data-cloud=\"{{ res.cloud }}\" data-account=\"{{ res.account }}\" \
@@ -303,7 +316,7 @@ fn summary(plan: &Plan) -> Summary {
                 {% endfor %}\
                 </ul></td></tr>\
             {% endfor %}\
-            </tbody></table>\
+            </tbody></table></div>\
             {% if unlisted > 0 %}\
                 <p class=\"note\">{{ unlisted }} more are not listed here; see \
                 <a href=\"report.json\">report.json</a>.</p>\
@@ -376,281 +389,43 @@ struct LeftOut {
 )]
 struct Links;
 
-const HEAD: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tagdrift</title>
-<style>
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d1f23;background:#f6f7f9}
-header{background:#1d2b3a;color:#fff;padding:.8rem 1.5rem}header h1{margin:0;font-size:1.3rem}
-header .meta{margin:.2rem 0 0;color:#c9d3de;font-size:.9rem}header code{color:#fff}
-main{max-width:1200px;margin:0 auto;padding:1rem 1.5rem}
-section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8rem 1rem;margin:0 0 1rem}
-h2{font-size:1.05rem;margin:.2rem 0 .6rem}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eceef1;vertical-align:top}
-th{font-size:.85rem;color:#555}td.hot{font-weight:600;color:#a33}
-.verdict{font-size:1.1rem;font-weight:600;margin:.2rem 0}.verdict.ok{color:#1a7f37}.verdict.drift{color:#b35900}.verdict.unknown{color:#a33}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.4rem 0 0}dt{color:#555}dd{margin:0}
-.badge{display:inline-block;padding:0 .45rem;border-radius:9px;font-size:.8rem;background:#e6e9ee}
-.badge.drifted{background:#ffe2c2}.badge.missing{background:#ffd5d5}.badge.unknown{background:#e5d5ff}.badge.unmanaged{background:#d6ecff}
-.badge.running{background:#fff3b0;color:#333}
-ul.diff{list-style:none;margin:0;padding:0;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}
-.diff .add b{color:#1a7f37}.diff .change b{color:#b35900}.diff .remove b{color:#c62828}.diff .violation b{color:#8e24aa}.diff .err{color:#a33}
-code.id{word-break:break-all}small{color:#666}.note{color:#555;font-size:.9rem}
-label{margin-right:1rem}select{font:inherit;padding:.1rem .3rem}
-</style></head><body>
-"#;
+/// The page's style and script, kept in their own files so they read as CSS and JavaScript. Both are inline
+/// in the page (it loads nothing else), and the Content-Security-Policy allows exactly these two by hash.
+const STYLE: &str = include_str!("page/style.css");
+const SCRIPT_BODY: &str = include_str!("page/filter.js");
 
-const SCRIPT: &str = r##"<script>
-(function () {
-  var ids = ["cloud", "status", "account"];
-  var sel = {};
-  ids.forEach(function (k) { sel[k] = document.getElementById("f-" + k); });
-  function apply() {
-    var v = {};
-    ids.forEach(function (k) { v[k] = sel[k].value; });
-    var shown = 0;
-    document.querySelectorAll("tr[data-resource]").forEach(function (tr) {
-      var ok = (!v.cloud || tr.getAttribute("data-cloud") === v.cloud) &&
-               (!v.status || tr.getAttribute("data-status") === v.status) &&
-               (!v.account || tr.getAttribute("data-account") === v.account);
-      tr.hidden = !ok;
-      if (ok) { shown++; }
+const HEAD: &str = concat!(
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>tagdrift</title>\n",
+    "<link rel=\"icon\" href=\"favicon.svg\" type=\"image/svg+xml\">\n<style>",
+    include_str!("page/style.css"),
+    "</style></head><body>\n"
+);
+
+const SCRIPT: &str = concat!("<script>", include_str!("page/filter.js"), "</script>\n");
+
+/// The Content-Security-Policy of the page: no source at all but its own inline style and script, named by
+/// the SHA-256 of their text (computed here from the very strings the page embeds, so it cannot go stale),
+/// and the favicon from the same origin.
+pub(super) fn content_security_policy() -> &'static str {
+    static POLICY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "default-src 'none'; script-src '{}'; style-src '{}'; img-src 'self'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'",
+            csp_hash(SCRIPT_BODY),
+            csp_hash(STYLE)
+        )
     });
-    document.querySelectorAll("tr[data-scope]").forEach(function (tr) {
-      tr.hidden = !((!v.cloud || tr.getAttribute("data-cloud") === v.cloud) &&
-                    (!v.account || tr.getAttribute("data-account") === v.account) &&
-                    (!v.status || Number(tr.getAttribute("data-n-" + v.status)) > 0));
-    });
-    document.querySelectorAll("#scope-failures li").forEach(function (li) {
-      li.hidden = !((!v.cloud || li.getAttribute("data-cloud") === v.cloud) &&
-                    (!v.account || li.getAttribute("data-account") === v.account));
-    });
-    var counter = document.getElementById("shown");
-    if (counter) { counter.textContent = String(shown); }
-    var q = new URLSearchParams();
-    ids.forEach(function (k) { if (v[k]) { q.set(k, v[k]); } });
-    var s = q.toString();
-    history.replaceState(null, "", s ? "?" + s : location.pathname);
-  }
-  var params = new URLSearchParams(location.search);
-  ids.forEach(function (k) {
-    var want = params.get(k);
-    if (want !== null) {
-      for (var i = 0; i < sel[k].options.length; i++) {
-        if (sel[k].options[i].value === want) { sel[k].value = want; }
-      }
-    }
-    sel[k].addEventListener("change", apply);
-  });
-  apply();
-})();
-</script>
-"##;
+    &POLICY
+}
+
+/// A CSP hash source (`sha256-<base64>`) of an inline element's text.
+fn csp_hash(text: &str) -> String {
+    format!("sha256-{}", BASE64.encode(Sha256::digest(text.as_bytes())))
+}
+
+/// The icon at `/favicon.svg` (and `/favicon.ico`): a tag, so the tab is recognisable among dashboards.
+pub(super) const FAVICON: &str = include_str!("page/favicon.svg");
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use chrono::TimeZone as _;
-    use tagdrift_core::config::DesiredState;
-    use tagdrift_core::drift::fixtures::{Desired, Obs, any, res, rule};
-    use tagdrift_core::vocab::{ErrorCode, Observations, ResourceType, Untaggable};
-
-    use super::*;
-    use crate::check::{BoxFuture, Source};
-
-    /// Text made to break out of element content and of either kind of quoted attribute.
-    const HOSTILE: &str = "<img src=x onerror=\"alert('x')\">&amp;";
-
-    struct NoSource;
-
-    impl Source for NoSource {
-        fn read<'a>(&'a self, _: &'a DesiredState) -> BoxFuture<'a, Observations> {
-            Box::pin(async { Observations::default() })
-        }
-    }
-
-    fn active(state: &Arc<DesiredState>) -> Active {
-        Active {
-            state: state.clone(),
-            source: Arc::new(NoSource),
-            path: format!("/etc/{HOSTILE}.yaml"),
-            loaded_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-        }
-    }
-
-    /// A check where every string that reaches the page is hostile: account, region, id, alias, tag keys and
-    /// values, rule name, error messages, and a failed listing; with every status, action and violation kind.
-    fn hostile_snapshot(extra_missing: usize) -> Snapshot {
-        snapshot_with(HOSTILE, extra_missing)
-    }
-
-    /// The snapshot of [`hostile_snapshot`] with `HOSTILE` text of the caller's choice.
-    fn snapshot_with(hostile: &str, extra_missing: usize) -> Snapshot {
-        let account = format!("acct-{hostile}");
-        let region = format!("region-{hostile}");
-        let key = |id: &str| res(Cloud::Alibaba, &account, &region, ResourceType::Key, id);
-        let drifted = key(&format!("id-{hostile}"));
-        let missing = key("missing");
-        let unknown = key("unknown");
-        let discovered = key("discovered");
-        let mut desired = Desired::new()
-            .declare(&drifted, &[("env", hostile), ("owner", "a"), (hostile, "new")])
-            .declare(&missing, &[("owner", "a")])
-            .declare(&unknown, &[("owner", "a")])
-            .discover(any(), true)
-            .rule(
-                rule(&format!("rule-{hostile}"))
-                    .required(&["team"])
-                    .allowed("tier", &[hostile]),
-            );
-        let mut observed = Obs::new()
-            .found_alias(
-                &drifted,
-                &format!("alias/{hostile}"),
-                &[
-                    ("env", "prod"),
-                    ("gone", hostile),
-                    ("tier", hostile),
-                    ("team", "t"),
-                ],
-            )
-            .not_found(&missing)
-            .failed(&unknown, ErrorCode::Throttled, &format!("message {hostile}"))
-            .found(&discovered, &[("tier", "bad")])
-            .scope_failed(&key(""), ErrorCode::Http5xx, &format!("listing {hostile}"));
-        for i in 0..extra_missing {
-            let r = key(&format!("extra-{i}"));
-            desired = desired.declare(&r, &[]);
-            observed = observed.not_found(&r);
-        }
-        let mut state = desired.build();
-        state.accounts[0].name = account;
-        let finished = Utc.with_ymd_and_hms(2026, 1, 2, 3, 5, 0).unwrap();
-        let plan = tagdrift_core::drift::plan(&state, &observed.build(), finished.date_naive());
-        Snapshot {
-            plan: Arc::new(plan),
-            state: Arc::new(state),
-            path: "desired.yaml".to_owned(),
-            started: finished,
-            finished,
-            duration: Duration::from_millis(1234),
-            success: false,
-            timed_out: false,
-        }
-    }
-
-    fn page(snapshot: Option<&Snapshot>, active: &Active) -> String {
-        render(&PageInput {
-            snapshot,
-            last_success: None,
-            running: true,
-            active,
-            heal: &crate::heal::Status::default(),
-        })
-    }
-
-    // See: issue 12, point 9.
-    #[test]
-    fn untaggable_resources_show_their_reason_and_left_outs_their_scope_escaped() {
-        let region = format!("region-{HOSTILE}");
-        let key = |id: &str| res(Cloud::Huawei, "hw-prod", &region, ResourceType::Key, id);
-        let doomed = key("doomed");
-        let state = Desired::new()
-            .declare(&doomed, &[("owner", "a")])
-            .discover(any(), true)
-            .build();
-        let observed = Obs::new()
-            .untaggable(&doomed, Untaggable::PendingDeletion, "KMS.0210")
-            .left_out(&key(""), Untaggable::DefaultKey, 1)
-            .left_out(&key(""), Untaggable::PendingDeletion, 1)
-            .build();
-        let finished = Utc.with_ymd_and_hms(2026, 1, 2, 3, 5, 0).unwrap();
-        let plan = tagdrift_core::drift::plan(&state, &observed, finished.date_naive());
-        let snapshot = Snapshot {
-            plan: Arc::new(plan),
-            state: Arc::new(state),
-            path: "desired.yaml".to_owned(),
-            started: finished,
-            finished,
-            duration: Duration::from_millis(1),
-            success: true,
-            timed_out: false,
-        };
-        let html = page(Some(&snapshot), &active(&snapshot.state));
-        assert!(
-            html.contains("missing (pending deletion): declared, but it cannot carry tags"),
-            "{html}"
-        );
-        let e = "&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;amp;";
-        let line = format!(
-            "<li>discovery left out 2 keys in huawei/hw-prod/region-{e}: pending deletion 1, default master key 1</li>"
-        );
-        assert!(html.contains(&line), "{html}");
-        assert!(!html.contains("<img"));
-    }
-
-    #[test]
-    fn text_from_the_desired_state_and_the_clouds_is_escaped_everywhere() {
-        let snapshot = hostile_snapshot(0);
-        let html = page(Some(&snapshot), &active(&snapshot.state));
-        assert!(!html.contains("<img") && !html.contains("alert('x')"), "{html}");
-        let e = "&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;amp;";
-        for expected in [
-            format!("Desired state <code>/etc/{e}.yaml</code>"),
-            format!("<option value=\"acct-{e}\">acct-{e}</option>"),
-            format!("<tr data-scope data-cloud=\"alibaba\" data-account=\"acct-{e}\" data-n-in_sync=\"0\""),
-            format!("<td>acct-{e}</td><td>region-{e}</td><td>key</td>"),
-            format!("<code class=\"id\">id-{e}</code>"),
-            format!(" · alias <code>alias/{e}</code>"),
-            format!("<b>+</b> {e} = \"new\" <small>(declared)</small>"),
-            format!("<b>~</b> env = \"prod\" → \"{e}\""),
-            format!("<b>-</b> gone = \"{e}\""),
-            format!("could not be read: <code>throttled</code>: message {e}</li>"),
-            format!("value not in [{e}] <small>(rule rule-{e})</small>"),
-            format!("<li data-cloud=\"alibaba\" data-account=\"acct-{e}\">"),
-            format!("<code>http_5xx</code> listing {e}</li>"),
-        ] {
-            assert!(html.contains(&expected), "{expected}\n{html}");
-        }
-    }
-
-    #[test]
-    fn escapes_and_bidirectional_overrides_from_the_clouds_are_shown_visibly() {
-        // U+202E would show `gnp.exe` reversed, as `exe.png`; ESC would reach a terminal reading the page.
-        let snapshot = snapshot_with("\x1b[2J\u{202e}gnp.exe", 0);
-        let html = page(Some(&snapshot), &active(&snapshot.state));
-        assert!(!html.contains(['\x1b', '\u{202e}']), "{html}");
-        let v = r"\u{1b}[2J\u{202e}gnp.exe";
-        for expected in [
-            format!("<option value=\"acct-{v}\">acct-{v}</option>"),
-            format!("<code class=\"id\">id-{v}</code>"),
-            format!("<b>+</b> {v} = \"new\" <small>(declared)</small>"),
-            format!("<b>~</b> env = \"prod\" → \"{v}\""),
-            format!("could not be read: <code>throttled</code>: message {v}</li>"),
-            format!("<code>http_5xx</code> listing {v}</li>"),
-        ] {
-            assert!(html.contains(&expected), "{expected}\n{html}");
-        }
-    }
-
-    #[test]
-    fn the_list_stops_at_max_listed_and_says_how_many_more() {
-        let snapshot = hostile_snapshot(MAX_LISTED);
-        let html = page(Some(&snapshot), &active(&snapshot.state));
-        assert_eq!(html.matches("<tr data-resource ").count(), MAX_LISTED);
-        assert!(html.contains(&format!("(<span id=\"shown\">{MAX_LISTED}</span> shown)")));
-        assert!(html.contains("<p class=\"note\">4 more are not listed here;"));
-    }
-
-    #[test]
-    fn before_the_first_check_the_page_says_so_without_the_script() {
-        let state = Arc::new(Desired::new().build());
-        let html = page(None, &active(&state));
-        assert!(html.contains("<h2>No check has completed yet</h2>"));
-        assert!(html.contains("<span class=\"badge running\">check running</span>"));
-        assert!(!html.contains("<script>"));
-        assert!(html.ends_with("</main></body></html>\n"));
-    }
-}
+mod tests;

@@ -45,6 +45,27 @@ app.kubernetes.io/part-of: tagdrift
 {{- end }}
 {{- end }}
 
+{{/* The labels the chart sets on every object; commonLabels and the per-object labels may not repeat them. */}}
+{{- define "tagdrift.standardLabelKeys" -}}
+{{- list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" | toJson }}
+{{- end }}
+
+{{/*
+Refuses extra labels that repeat a key the object already gets: the labels are written as YAML text, so a
+repeated key is a duplicate mapping key, which some parsers refuse and others resolve silently (overriding a
+selector label would orphan the pod). Takes (list $ "values.path" $labels $taken...).
+*/}}
+{{- define "tagdrift.refuseLabelOverrides" -}}
+{{- $ctx := index . 0 }}
+{{- $where := index . 1 }}
+{{- $taken := concat (include "tagdrift.standardLabelKeys" $ctx | fromJsonArray) (slice . 3) }}
+{{- range $key, $_ := index . 2 }}
+{{- if has $key $taken }}
+{{- fail (printf "%s.%s repeats a label the chart already sets on that object (the standard labels, commonLabels, or the RRSA injection label): remove it from %s" $where $key $where) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The ServiceAccount the pod runs as. */}}
 {{- define "tagdrift.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
@@ -91,6 +112,40 @@ max_changes_per_check: {{ int .Values.reconcile.maxChangesPerCheck }}
 min_consecutive_checks: {{ int .Values.reconcile.minConsecutiveChecks }}
 {{- end }}
 
+{{/* imagePullSecrets and global.imagePullSecrets (names or {name: ...} references), each name once. */}}
+{{- define "tagdrift.imagePullSecrets" -}}
+{{- $names := list }}
+{{- $global := list }}
+{{- with .Values.global }}
+{{- $global = .imagePullSecrets | default list }}
+{{- end }}
+{{- range concat $global .Values.imagePullSecrets }}
+{{- $name := . }}
+{{- if kindIs "map" . }}
+{{- $name = .name }}
+{{- end }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- range uniq $names }}
+- name: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when a monitoring.coreos.com/v1 object of kind (index . 1) is to be rendered under renderMode (index . 2):
+always with alwaysRender, else only when the cluster serves the CRD; failIfMissing refuses to render without it.
+*/}}
+{{- define "tagdrift.renderMonitoring" -}}
+{{- $ctx := index . 0 }}
+{{- $kind := index . 1 }}
+{{- $mode := index . 2 }}
+{{- if or (eq $mode "alwaysRender") ($ctx.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" $kind)) }}
+{{- "true" }}
+{{- else if eq $mode "failIfMissing" }}
+{{- fail (printf "the cluster has no monitoring.coreos.com/v1 %s (install the Prometheus Operator's CRDs first; with helm template, pass --api-versions monitoring.coreos.com/v1/%s)" $kind $kind) }}
+{{- end }}
+{{- end }}
+
 {{/* repository:tag or repository@digest. */}}
 {{- define "tagdrift.image" -}}
 {{- if .Values.image.digest }}
@@ -120,6 +175,23 @@ Refuses value combinations that would deploy a pod that cannot work. Called from
 {{- if and .Values.alibabaRrsa.enabled (eq .Values.alibabaRrsa.mode "webhook") (not .Values.serviceAccount.create) }}
 {{- fail "alibabaRrsa.mode webhook needs serviceAccount.create: the role-name annotation goes on the chart's ServiceAccount (or annotate your own and use mode manual)" }}
 {{- end }}
+{{- $common := keys .Values.commonLabels }}
+{{- include "tagdrift.refuseLabelOverrides" (list . "commonLabels" .Values.commonLabels) }}
+{{- $podTaken := $common }}
+{{- if and .Values.alibabaRrsa.enabled (eq .Values.alibabaRrsa.mode "webhook") .Values.alibabaRrsa.podInjectionLabel }}
+{{- $podTaken = append $podTaken "pod-identity.alibabacloud.com/injection" }}
+{{- end }}
+{{- include "tagdrift.refuseLabelOverrides" (concat (list . "podLabels" .Values.podLabels) $podTaken) }}
+{{- include "tagdrift.refuseLabelOverrides" (concat (list . "service.labels" .Values.service.labels) $common) }}
+{{- include "tagdrift.refuseLabelOverrides" (concat (list . "serviceAccount.labels" .Values.serviceAccount.labels) $common) }}
+{{- include "tagdrift.refuseLabelOverrides" (concat (list . "serviceMonitor.additionalLabels" .Values.serviceMonitor.additionalLabels) $common) }}
+{{- include "tagdrift.refuseLabelOverrides" (concat (list . "prometheusRule.additionalLabels" .Values.prometheusRule.additionalLabels) $common) }}
+{{- include "tagdrift.refuseLabelOverrides" (concat (list . "grafanaDashboard.labels" .Values.grafanaDashboard.labels) $common) }}
+{{- with .Values.podDisruptionBudget }}
+{{- if and .enabled (toString .minAvailable) (toString .maxUnavailable) }}
+{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both (Kubernetes refuses a budget with both)" }}
+{{- end }}
+{{- end }}
 {{- if .Values.reconcile.mode }}
 {{- if .Values.existingConfigMap }}
 {{- fail "reconcile.mode cannot be rendered into existingConfigMap: put the reconcile section in that ConfigMap's desired state and leave reconcile.mode empty" }}
@@ -136,13 +208,21 @@ Refuses value combinations that would deploy a pod that cannot work. Called from
 {{- if and .Values.reconcile.mode (hasKey $desired "reconcile") }}
 {{- fail "both desiredState.reconcile and reconcile.mode are set: keep self-healing in one place (reconcile.mode empty, or no reconcile section in desiredState)" }}
 {{- end }}
+{{- /* An unset address is tagdrift's default (crates/tagdrift-core, DEFAULT_LISTEN_ADDRESS): the pod listens
+there, so the probes and the Service must use its port too. */}}
+{{- $address := "" }}
 {{- with $desired.daemon }}
 {{- with .listen_address }}
-{{- $port := regexFind "[0-9]+$" (toString .) }}
-{{- if ne $port (toString $.Values.containerPort) }}
-{{- fail (printf "desiredState.daemon.listen_address %q listens on port %s but containerPort is %v: set them to the same port" (toString .) $port $.Values.containerPort) }}
+{{- $address = toString . }}
 {{- end }}
 {{- end }}
+{{- $port := regexFind "[0-9]+$" (default "0.0.0.0:9898" $address) }}
+{{- if ne $port (toString .Values.containerPort) }}
+{{- $what := printf "desiredState.daemon.listen_address %q listens on port %s" $address $port }}
+{{- if not $address }}
+{{- $what = "desiredState.daemon.listen_address is unset, so tagdrift listens on its default 0.0.0.0:9898," }}
+{{- end }}
+{{- fail (printf "%s but containerPort is %v: set them to the same port" $what .Values.containerPort) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -19,14 +19,14 @@ use tagdrift_core::report;
             <p>Mode <code id=\"reconcile-mode\">{{ mode }}</code>{% if let Some(m) = guards %}: {{ m }}{% endif %}.</p>\
             {% if let Some(r) = round %}<p id=\"reconcile-round\">{{ r }}</p>{% endif %}\
             {% if !rows.is_empty() %}\
-                <table id=\"reconcile-resources\"><thead><tr><th>Result</th><th>Resource</th><th>When</th>\
+                <div class=\"scroll\"><table id=\"reconcile-resources\"><thead><tr><th>Result</th><th>Resource</th><th>When</th>\
                 <th>Changes</th><th>Error</th></tr></thead><tbody>\
                 {% for row in rows %}\
                     <tr data-result=\"{{ row.result }}\"><td>{{ row.result }}</td><td><code>{{ row.address }}</code></td>\
                     <td>{{ row.at }}</td><td>{% for c in row.changes %}<code>{{ c }}</code> {% endfor %}</td>\
                     <td>{{ row.error }}</td></tr>\
                 {% endfor %}\
-                </tbody></table>\
+                </tbody></table></div>\
             {% endif %}\
             </section>\
         {% endif %}"
