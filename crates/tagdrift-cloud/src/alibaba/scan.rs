@@ -9,6 +9,8 @@
 //!   end `Failed` and the rest of the batch is read. A declared resource with no tag row at all is confirmed
 //!   with `DescribeKey` / `DescribeSecret` (one call each), because whether the service skips unknown ids
 //!   instead of failing is not documented, and "no rows" must not turn a deleted resource into "no tags".
+//!   When the file declares most of the region's keys, the region-wide `ListTagResources` below is cheaper
+//!   than the batches and is used instead ([`region_wide_pays`] holds the formula).
 //! * **discovery of keys**: `ListKeys` pages of 100 (page 1, then the rest concurrently) and, at the same
 //!   time, `ListTagResources` *without* `ResourceId`, which pages through every (key, tag) row of the region:
 //!   `ceil(rows / 200)` calls, never more than the batched form (`Σ ceil(rows_b / 200) ≥ ceil(Σ rows_b / 200)`).
@@ -198,7 +200,7 @@ pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
                     .filter(|id| !pending.contains(*id))
                     .cloned()
                     .collect();
-                declared(kms, scope, sink, concurrency, &rest).await
+                declared_keys(kms, scope, sink, concurrency, learned, &rest).await
             }
         }
     }
@@ -266,6 +268,86 @@ async fn tag_rows<K: Kms>(
     }
 }
 
+/// Declared keys: the region-wide `ListTagResources` when [`region_wide_pays`] says it costs fewer calls than
+/// the id batches, else the batches. The region-wide rows of a declared key are all its tags; a declared key
+/// without rows is confirmed with `DescribeKey`, as in the batches. A refused region-wide form is learned as in
+/// discovery; any other failure of it falls back to the batches, which report failures per key.
+async fn declared_keys<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    sink: &Sink,
+    concurrency: usize,
+    learned: &Learned,
+    ids: &[String],
+) {
+    if !learned.region_wide_refused() && region_wide_pays(kms, scope, ids).await {
+        match tag_rows(kms, scope, &[]).await {
+            Ok(mut rows) => {
+                let mut untagged = Vec::new();
+                for id in ids {
+                    match rows.remove(id) {
+                        Some(tags) => sink.observe(scope, id, None, None, Outcome::Found(tags)),
+                        None => untagged.push(id.clone()),
+                    }
+                }
+                return confirm(kms, scope, sink, concurrency, untagged).await;
+            }
+            Err(e) if refuses_region_wide(&e) => learned.refuse_region_wide(scope, &e),
+            Err(_) => {}
+        }
+    }
+    declared(kms, scope, sink, concurrency, ids).await
+}
+
+/// Whether reading the whole region's tag rows costs fewer calls than the id batches of `ids`. The batches
+/// cost `b = batches(ids).len()` calls. The region-wide listing costs `1 + ceil(R / 200)`: one `ListKeys` with
+/// `PageSize=1` for the region's key count `K` (its `TotalCount`), and the rows `R`, estimated as the declared
+/// keys' expected rows `E` scaled to the region, `E * K / n` (undeclared keys assumed to carry as many tags).
+/// The count is asked only when even a region of just the declared keys would be cheaper (`1 + ceil(E / 200)
+/// < b`), and never when a declared key's tags are unknown. Keys without rows cost a `DescribeKey` either way.
+async fn region_wide_pays<K: Kms>(kms: &K, scope: &Scope, ids: &[String]) -> bool {
+    let Some(expected) = ids
+        .iter()
+        .map(|id| scope.expected_tags.get(id).copied())
+        .sum::<Option<usize>>()
+    else {
+        return false;
+    };
+    let batches = batches(scope, ids).len();
+    if ids.is_empty() || 1 + expected.div_ceil(TAG_PAGE_ROWS) >= batches {
+        return false;
+    }
+    let params = vec![
+        ("RegionId".to_owned(), scope.region.clone()),
+        ("PageNumber".to_owned(), "1".to_owned()),
+        ("PageSize".to_owned(), "1".to_owned()),
+    ];
+    let total = match kms.call(rpc("ListKeys", scope, params)).await {
+        Ok(body) => match decode::<wire::KeyPage>("ListKeys", &body) {
+            Ok(page) => page.total_count,
+            Err(_) => return false,
+        },
+        Err(_) => return false,
+    };
+    let Some(keys) = total.and_then(|t| usize::try_from(t).ok()) else {
+        return false;
+    };
+    let rows = (expected as u128 * keys.max(ids.len()) as u128).div_ceil(ids.len() as u128);
+    1 + rows.div_ceil(TAG_PAGE_ROWS as u128) < batches as u128
+}
+
+/// Confirms resources without any tag row with `DescribeKey` / `DescribeSecret`.
+async fn confirm<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, ids: Vec<String>) {
+    stream::iter(ids)
+        .map(|id| async move {
+            let outcome = describe(kms, scope, &id).await;
+            sink.observe(scope, &id, None, None, outcome);
+        })
+        .buffer_unordered(concurrency)
+        .collect::<()>()
+        .await;
+}
+
 /// Declared resources only: `ListTagResources` in batches of 50, split on not-found, then existence checks
 /// for resources without any tag row.
 async fn declared<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usize, ids: &[String]) {
@@ -275,14 +357,14 @@ async fn declared<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    stream::iter(untagged.into_iter().flatten())
-        .map(|id| async move {
-            let outcome = describe(kms, scope, &id).await;
-            sink.observe(scope, &id, None, None, outcome);
-        })
-        .buffer_unordered(concurrency)
-        .collect::<()>()
-        .await;
+    confirm(
+        kms,
+        scope,
+        sink,
+        concurrency,
+        untagged.into_iter().flatten().collect(),
+    )
+    .await;
 }
 
 /// Splits `ids` into batches of at most [`BATCH`] ids whose expected tag rows (when the desired state tells)

@@ -778,3 +778,5 @@ fn a_failed_pending_deletion_listing_fails_the_key_scope() {
         assert_eq!(obs.scope_failures.len(), usize::from(discover));
     }
 }
+
+mod chooser;
