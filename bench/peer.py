@@ -262,34 +262,46 @@ def resource_id(r):
     return r.get("id") if r["type"] == "key" else r.get("name")
 
 
+def ali_tasks(client, scope, ids):
+    """One task per batch of 50 ids of one Alibaba (account, region, type)."""
+    name, region, rtype = scope
+    return [lambda b=ids[i:i + ALI_BATCH]: {("alibaba", *scope, rid): tags
+                                             for rid, tags in ali_read_batch(client, region, rtype, b).items()}
+            for i in range(0, len(ids), ALI_BATCH)]
+
+
+def hw_tasks(kms, csms, scope, ids, pool):
+    """One task per Huawei key or secret; a project's secret listing is submitted first and awaited by its
+    secrets (a declared name the listing lacks is reported missing)."""
+    name, region, rtype = scope
+    if rtype == "key":
+        return [lambda k=k: {("huawei", *scope, k): hw_key_tags(kms, k)} for k in ids]
+    listing = pool.submit(hw_secret_ids, csms)
+    return [lambda n=n: {("huawei", *scope, n): hw_secret_tags(csms, listing.result()[n])
+                         if n in listing.result() else None} for n in ids]
+
+
 def plan_reads(accounts, resources, proxy, pool):
-    """The read tasks: each a function returning {(cloud, account, region, type, id): tags or None}."""
+    """The read tasks in file order: each a function returning {(cloud, account, region, type, id): tags}."""
     scopes = {}
     for r in resources:
         scopes.setdefault((r["account"], r["region"], r["type"]), []).append(resource_id(r))
     tasks, clients = [], {}
-    for (name, region, rtype), ids in scopes.items():
-        account = accounts[name]
-        cloud = account["cloud"]
-        if cloud == "alibaba":
-            client = clients.setdefault((name, region), ali_client(account, region, proxy))
-            for i in range(0, len(ids), ALI_BATCH):
-                batch = ids[i:i + ALI_BATCH]
-                tasks.append(lambda c=client, b=batch, s=(name, region, rtype): {
-                    ("alibaba", *s, rid): tags for rid, tags in ali_read_batch(c, s[1], s[2], b).items()})
-        elif cloud == "huawei":
-            project = project_ids(account).get(region) or die(f"{name}: no project_id for {region}")
-            kms, csms = clients.setdefault((name, region), hw_clients(account, region, project))
-            if rtype == "key":
-                tasks += [lambda k=k, c=kms, s=(name, region): {("huawei", *s, "key", k): hw_key_tags(c, k)}
-                          for k in ids]
+    for scope, ids in scopes.items():
+        name, region, _ = scope
+        account = accounts.get(name) or die(f"resource of undeclared account {name!r}")
+        if (name, region) not in clients:
+            if account["cloud"] == "alibaba":
+                clients[(name, region)] = ali_client(account, region, proxy)
+            elif account["cloud"] == "huawei":
+                project = project_ids(account).get(region) or die(f"{name}: no project_id for {region}")
+                clients[(name, region)] = hw_clients(account, region, project)
             else:
-                secret_ids = pool.submit(hw_secret_ids, csms)  # listings run first, in parallel
-                tasks += [lambda n=n, f=secret_ids, c=csms, s=(name, region): {
-                    ("huawei", *s, "secret", n): hw_secret_tags(c, f.result()[n]) if n in f.result() else None}
-                    for n in ids]
+                die(f"account {name}: unknown cloud {account['cloud']!r}")
+        if account["cloud"] == "alibaba":
+            tasks += ali_tasks(clients[(name, region)], scope, ids)
         else:
-            die(f"account {name}: unknown cloud {cloud!r}")
+            tasks += hw_tasks(*clients[(name, region)], scope, ids, pool)
     return tasks
 
 
@@ -350,6 +362,8 @@ def main():
         die(str(err))
     pool.shutdown()
     drifted, missing, changes = compare(accounts, resources, observed)
+    if len(missing) == len(resources):
+        die(f"read no declared resource at all ({len(missing)} missing): is the proxy the emulator?")
     print(json.dumps({
         "sdk_versions": sdk_versions(), "threads": args.threads, "resources": len(resources),
         "wall_s": round(time.monotonic() - t0, 3),
