@@ -4,10 +4,11 @@
 //! once it agreed with the per-resource calls, whose answers the SDK documents.
 //!
 //! The comparison, on the first check of a scope and again once its verdict is a day old: the batch read (all
-//! pages), the scope's listing (which names every resource), and the per-resource tag call of up to
-//! [`SAMPLE_TAGGED`] resources with tags and [`SAMPLE_UNTAGGED`] without, spread evenly over the listing. It
-//! agrees when every listed resource that can carry tags is in the batch answer and every sampled resource has
-//! exactly the same tags both ways. A sample catches what the batch does to every resource (leaving out the
+//! pages); the resources that must be in it — every listed one that can carry tags when the scope is listed
+//! anyway (discovery, or a declared secret the batch did not return), else the declared ones (a declared key
+//! the batch did not return is asked, and is a difference unless it does not exist); and the per-resource tag
+//! call of up to [`SAMPLE_TAGGED`] of them with tags and [`SAMPLE_UNTAGGED`] without, spread evenly. It agrees
+//! when all of them are in the batch answer and every sampled resource has exactly the same tags both ways. A sample catches what the batch does to every resource (leaving out the
 //! untagged ones, dropping a kind of tag); the presence check covers every listed resource.
 //!
 //! * agreed: the scope is read with the batch from then on (`verified`);
@@ -155,26 +156,35 @@ impl<D: Dew> Ctx<'_, D> {
                 return self.per_resource(BTreeMap::new(), None).await;
             }
         };
-        let listing = match rt {
-            ResourceType::Secret => self.list_secrets().await.map(Listing::Secrets),
-            ResourceType::Key => self.list_keys().await.map(Listing::Keys),
-        };
-        let listing = match listing {
-            Ok(listing) => listing,
-            // The per-resource plan lists again and reports the failure as it always does.
-            Err(_) => {
-                self.sink.read_plan(scope, false, PlanReason::Unverified);
-                return self.per_resource(BTreeMap::new(), None).await;
+        // The listing names every resource, but the batch plan itself needs it only for discovery, or for a
+        // declared secret the batch did not return (its UUID): read it then, and otherwise compare against the
+        // declared resources.
+        let needs_listing = scope.discover
+            || (rt == ResourceType::Secret && scope.declared.iter().any(|d| !found.contains_key(d)));
+        let listing = if needs_listing {
+            let listing = match rt {
+                ResourceType::Secret => self.list_secrets().await.map(Listing::Secrets),
+                ResourceType::Key => self.list_keys().await.map(Listing::Keys),
+            };
+            match listing {
+                Ok(listing) => Some(listing),
+                // The per-resource plan lists again and reports the failure as it always does.
+                Err(_) => {
+                    self.sink.read_plan(scope, false, PlanReason::Unverified);
+                    return self.per_resource(BTreeMap::new(), None).await;
+                }
             }
+        } else {
+            None
         };
-        match self.compare(&found, &listing).await {
+        match self.compare(&found, listing.as_ref()).await {
             Comparison::Agree => {
                 self.decide(learned, true, PlanReason::Verified, "", now);
-                self.per_resource(found, Some(listing)).await
+                self.per_resource(found, listing).await
             }
             Comparison::Differs(first) => {
                 self.decide(learned, false, PlanReason::Differs, &first, now);
-                self.per_resource(BTreeMap::new(), Some(listing)).await
+                self.per_resource(BTreeMap::new(), listing).await
             }
             Comparison::Inconclusive(why) => {
                 tracing::debug!(
@@ -185,7 +195,7 @@ impl<D: Dew> Ctx<'_, D> {
                     "batch tag read not compared this check; reading one resource per call"
                 );
                 self.sink.read_plan(scope, false, PlanReason::Unverified);
-                self.per_resource(BTreeMap::new(), Some(listing)).await
+                self.per_resource(BTreeMap::new(), listing).await
             }
         }
     }
@@ -214,25 +224,56 @@ impl<D: Dew> Ctx<'_, D> {
         }
     }
 
-    /// Compares the batch answer with the listing and with a sample of per-resource tag calls.
-    async fn compare(&self, found: &BTreeMap<String, Batched>, listing: &Listing) -> Comparison {
-        let taggable: Vec<(&str, &str)> = match listing {
-            Listing::Secrets(l) => l
+    /// Compares the batch answer with the resources that must be in it and with a sample of per-resource tag
+    /// calls. With a listing, every listed resource that can carry tags must be in the answer. Without one (a
+    /// declared-only scope whose declared secrets the batch all returned, or declared keys), the declared
+    /// resources must: a declared key the batch did not return is asked for its tags, and is a difference
+    /// unless it does not exist (or cannot carry tags).
+    async fn compare(&self, found: &BTreeMap<String, Batched>, listing: Option<&Listing>) -> Comparison {
+        let what = self.scope.resource_type.as_str();
+        let reference: Vec<(&str, &str)> = match listing {
+            Some(Listing::Secrets(l)) => l
                 .iter()
                 .filter(|(_, (_, untaggable))| untaggable.is_none())
                 .map(|(name, (id, _))| (name.as_str(), id.as_str()))
                 .collect(),
-            Listing::Keys(l) => l
+            Some(Listing::Keys(l)) => l
                 .iter()
                 .filter(|k| k.untaggable.is_none())
                 .map(|k| (k.id.as_str(), k.id.as_str()))
                 .collect(),
+            None => {
+                let absent: Vec<String> = self
+                    .scope
+                    .declared
+                    .iter()
+                    .filter(|d| !found.contains_key(*d))
+                    .cloned()
+                    .collect();
+                for (id, outcome) in self.read_each(absent).await {
+                    match outcome {
+                        Outcome::NotFound | Outcome::Untaggable { .. } => {}
+                        Outcome::Found(_) => {
+                            return Comparison::Differs(format!(
+                                "{what} {id} exists but is missing from the batch answer"
+                            ));
+                        }
+                        Outcome::Failed(e) => {
+                            return Comparison::Inconclusive(format!("{what} {id}: {}", e.message));
+                        }
+                    }
+                }
+                self.scope
+                    .declared
+                    .iter()
+                    .filter_map(|d| found.get(d).map(|b| (d.as_str(), b.id.as_str())))
+                    .collect()
+            }
         };
-        if taggable.is_empty() {
+        if reference.is_empty() {
             return Comparison::Inconclusive("the scope holds no resource to compare".to_owned());
         }
-        let what = self.scope.resource_type.as_str();
-        if let Some((name, _)) = taggable.iter().find(|(name, _)| !found.contains_key(*name)) {
+        if let Some((name, _)) = reference.iter().find(|(name, _)| !found.contains_key(*name)) {
             let tags = if found.values().all(has_tags) {
                 " (the batch answer holds only tagged resources)"
             } else {
@@ -242,7 +283,7 @@ impl<D: Dew> Ctx<'_, D> {
                 "{what} {name} is listed but missing from the batch answer{tags}"
             ));
         }
-        let (tagged, untagged): (Vec<_>, Vec<_>) = taggable
+        let (tagged, untagged): (Vec<_>, Vec<_>) = reference
             .iter()
             .copied()
             .partition(|(name, _)| found.get(*name).is_some_and(has_tags));
@@ -250,16 +291,8 @@ impl<D: Dew> Ctx<'_, D> {
             .into_iter()
             .chain(spread(&untagged, SAMPLE_UNTAGGED))
             .collect();
-        // Owned ids: a stream of borrowed ones trips the compiler's proof that the check's future is `Send`.
         let natives: Vec<String> = sample.iter().map(|(_, native)| (*native).to_owned()).collect();
-        let mut outcomes: Vec<(usize, Outcome)> = stream::iter(natives.into_iter().enumerate())
-            .map(|(i, native)| async move { (i, self.tags(&native).await) })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        // In sample order, so the first difference named does not depend on which answer came first.
-        outcomes.sort_by_key(|(i, _)| *i);
-        for (i, outcome) in outcomes {
+        for (i, (_, outcome)) in self.read_each(natives).await.into_iter().enumerate() {
             let name = sample[i].0;
             let batch = &found[name].tags;
             let difference = match outcome {
@@ -277,6 +310,22 @@ impl<D: Dew> Ctx<'_, D> {
             }
         }
         Comparison::Agree
+    }
+
+    /// The tag calls of `natives`, concurrently, answered in the order asked (so the first difference named
+    /// does not depend on which answer came first).
+    async fn read_each(&self, natives: Vec<String>) -> Vec<(String, Outcome)> {
+        // Owned ids: a stream of borrowed ones trips the compiler's proof that the check's future is `Send`.
+        let mut outcomes: Vec<(usize, String, Outcome)> = stream::iter(natives.into_iter().enumerate())
+            .map(|(i, native)| async move {
+                let outcome = self.tags(&native).await;
+                (i, native, outcome)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        outcomes.sort_by_key(|(i, _, _)| *i);
+        outcomes.into_iter().map(|(_, n, o)| (n, o)).collect()
     }
 }
 
