@@ -78,23 +78,7 @@ fn each_batch_answer_gives_the_same_report_and_only_an_agreeing_batch_is_used() 
             "{answer}: {report:#}"
         );
         reports.push((report["resources"].clone(), report["in_sync"].clone()));
-        let stats = emu.stats();
-        let apis = [
-            ("ListKmsByTags", "ShowKmsTags"),
-            ("ListResourceInstances", "ListSecretTags"),
-        ];
-        for ((batch_api, tag_api), tag_calls) in apis.into_iter().zip(tag_calls) {
-            assert_eq!(
-                emu.total(&stats, "huawei", batch_api),
-                batch_calls,
-                "{answer} {batch_api}: {stats:#}"
-            );
-            assert_eq!(
-                emu.total(&stats, "huawei", tag_api),
-                tag_calls,
-                "{answer} {tag_api}: {stats:#}"
-            );
-        }
+        assert_calls(&emu, answer, batch_calls, tag_calls);
         let warnings: Vec<&str> = run
             .stderr
             .lines()
@@ -125,21 +109,27 @@ fn batch_tag_read_false_never_sends_the_batch_and_true_never_samples() {
         );
         let run = check(&desired, &["--format", "json"]);
         assert_eq!(run.code, 2, "{setting}: stderr:\n{}", run.stderr);
-        let stats = emu.stats();
-        for (batch_api, tag_api) in [
-            ("ListKmsByTags", "ShowKmsTags"),
-            ("ListResourceInstances", "ListSecretTags"),
-        ] {
-            assert_eq!(
-                emu.total(&stats, "huawei", batch_api),
-                batch_calls,
-                "{setting} {batch_api}: {stats:#}"
-            );
-            assert_eq!(
-                emu.total(&stats, "huawei", tag_api),
-                tag_calls,
-                "{setting} {tag_api}: {stats:#}"
-            );
-        }
+        assert_calls(&emu, setting, batch_calls, [tag_calls; 2]);
+    }
+}
+
+/// The emulator saw `batch` batch calls of each type, and `tags` per-resource tag calls of keys and of secrets.
+fn assert_calls(emu: &Emulator, what: &str, batch: u64, tags: [u64; 2]) {
+    let stats = emu.stats();
+    let apis = [
+        ("ListKmsByTags", "ShowKmsTags"),
+        ("ListResourceInstances", "ListSecretTags"),
+    ];
+    for ((batch_api, tag_api), tag_calls) in apis.into_iter().zip(tags) {
+        assert_eq!(
+            emu.total(&stats, "huawei", batch_api),
+            batch,
+            "{what} {batch_api}: {stats:#}"
+        );
+        assert_eq!(
+            emu.total(&stats, "huawei", tag_api),
+            tag_calls,
+            "{what} {tag_api}: {stats:#}"
+        );
     }
 }
