@@ -1,5 +1,5 @@
 //! The plan chooser for declared keys: the region-wide listing when the file declares most of the region's
-//! keys and that is cheaper than the id batches, the batches otherwise.
+//! keys and that saves at least a third of the id batches' calls, the batches otherwise.
 
 use super::*;
 
@@ -29,6 +29,8 @@ fn the_cheaper_plan_is_chosen_per_scope() {
         (300, 300, 1, 2, 2),
         // The same 300 declared in a region of 3,000: the region holds ~3,000 rows (16 calls): batches.
         (3000, 300, 1, 2, 6),
+        // 3 tags a key: 6 batches against 1 + 5 pages saves less than a third: the batches run side by side.
+        (300, 300, 3, 1, 6),
         // 4 tags a key: 49 keys a batch (3 calls for 100) against at least 1 + 2: not even counted.
         (100, 100, 4, 1, 3),
         // A single batch never pays for the count.
