@@ -53,6 +53,13 @@ pub enum Command {
     /// applied and verified (or there was nothing to do), 1 otherwise.
     Apply(ApplyArgs),
 
+    /// Print the JSON Schema of the desired-state file (for editors and independent validators).
+    ///
+    /// The schema checks each file's shape as `validate` does (unknown fields are errors); what needs the whole
+    /// desired state, such as an account a resource names, is left to `validate`. The same schema is committed
+    /// as docs/desired-state.schema.json.
+    Schema,
+
     /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
     ///
     /// Both clouds share one address: Alibaba's RPC API (KMS, STS, ECS metadata) at `/`, Huawei's under

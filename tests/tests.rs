@@ -19,6 +19,7 @@ mod emulator_alibaba;
 mod emulator_huawei;
 mod http_limits;
 mod proxy;
+mod schema;
 mod secrets_never_leak;
 mod soak;
 mod tls;

@@ -4,6 +4,7 @@
 //! fields only name where secrets live (`{env: NAME}` or `{file: PATH}`).
 
 mod model;
+mod schema;
 pub mod tags;
 mod validate;
 
@@ -11,6 +12,7 @@ use crate::yaml;
 use std::fmt;
 
 pub use model::*;
+pub use schema::json_schema;
 pub use validate::{check_cron, endpoint_url};
 
 /// Why a problem was found: the file could not be read at all, or its content is wrong.

@@ -8,19 +8,22 @@
 //! (accounts, then defaults, then resources and the rest), whatever their order in the file, because later
 //! ones are checked against what earlier ones declared.
 
-mod accounts;
-mod credentials;
-mod reconcile;
-mod resources;
-mod rules;
-mod selectors;
-mod settings;
+pub(super) mod accounts;
+pub(super) mod credentials;
+pub(super) mod reconcile;
+pub(super) mod resources;
+pub(super) mod rules;
+pub(super) mod selectors;
+pub(super) mod settings;
 
 use std::collections::HashMap;
 
 use super::model::{Defaults, DesiredState};
 use crate::vocab::{Cloud, ResourceType};
 use crate::yaml::{Collector, Fields, Node, Resolved, Value, item, quote};
+
+/// Inclusive bounds of a numeric field.
+pub(super) type Bounds = (u64, u64);
 
 /// Schedule defaults, as documented in docs/configuration.md.
 pub(super) const DEFAULT_CRON: &str = "0 */10 * * * *";
@@ -37,7 +40,7 @@ pub(super) const DEFAULT_SYSTEM_TAGS: &[(Cloud, &[&str])] = &[
     (Cloud::Huawei, &["_sys_*"]),
 ];
 
-const TOP: &[&str] = &[
+pub(super) const TOP: &[&str] = &[
     "version",
     "accounts",
     "resources",

@@ -14,7 +14,7 @@ use crate::config::tags::TagRules;
 use crate::vocab::{Cloud, ResourceType, Tags};
 use crate::yaml::{Fields, Mark, Node, field, quote};
 
-const RESOURCE: &[&str] = &[
+pub(in crate::config) const RESOURCE: &[&str] = &[
     "account",
     "region",
     "type",
@@ -23,11 +23,11 @@ const RESOURCE: &[&str] = &[
     "tags",
     "allow_extra_tags",
 ];
-const DEFAULTS: &[&str] = &["match", "tags"];
+pub(in crate::config) const DEFAULTS: &[&str] = &["match", "tags"];
 
-static HUAWEI_KEY_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$").expect("static regex")
-});
+const HUAWEI_KEY_ID_PATTERN: &str = r"^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$";
+static HUAWEI_KEY_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(HUAWEI_KEY_ID_PATTERN).expect("static regex"));
 
 impl Validator<'_> {
     pub(super) fn resource(

@@ -11,7 +11,7 @@ use crate::config::model::{Discovery, Pattern, Rule};
 use crate::config::tags::TagRules;
 use crate::yaml::{Node, Value, field, item, quote};
 
-const RULE: &[&str] = &[
+pub(in crate::config) const RULE: &[&str] = &[
     "name",
     "match",
     "required",
@@ -20,8 +20,8 @@ const RULE: &[&str] = &[
     "forbidden",
     "case_insensitive",
 ];
-const RULE_CHECKS: &[&str] = &["required", "allowed_values", "patterns", "forbidden"];
-const DISCOVERY: &[&str] = &["match", "report_unmanaged"];
+pub(in crate::config) const RULE_CHECKS: &[&str] = &["required", "allowed_values", "patterns", "forbidden"];
+pub(in crate::config) const DISCOVERY: &[&str] = &["match", "report_unmanaged"];
 
 impl Validator<'_> {
     pub(super) fn rule(
