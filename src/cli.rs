@@ -88,8 +88,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The desired-state YAML file (watched for changes).
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together (watched for changes,
+    /// every file of the directory, and files added or removed).
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Address to serve HTTP on, overriding daemon.listen_address.
@@ -119,15 +120,15 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The desired-state YAML file.
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together as one desired state.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The desired-state YAML file.
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together as one desired state.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Report format.
@@ -149,8 +150,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The desired-state YAML file.
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together as one desired state.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Write without asking. Required when standard input is not a terminal.

@@ -12,6 +12,7 @@ mod check_permissions;
 mod cli_emulate;
 mod cli_run;
 mod cli_validate;
+mod config_dir;
 mod credentials;
 mod credentials_huawei;
 mod daemon;

@@ -41,10 +41,12 @@ pub fn json_schema() -> Value {
     definitions.insert("daemon".into(), daemon());
     definitions.insert("reconcile".into(), reconcile());
 
-    let mut root = object(validate::TOP, &["version", "accounts"], |name| match name {
+    // `accounts` is required of the desired state, not of each file: a directory's parts may leave it to one.
+    let mut root = object(validate::TOP, &["version"], |name| match name {
         "version" => Some(json!({"description": "The file format version.", "const": 1})),
         "accounts" => Some(described(
-            "Cloud accounts (Alibaba) or IAM domains (Huawei) and the regions read in them.",
+            "Cloud accounts (Alibaba) or IAM domains (Huawei) and the regions read in them; required in a single \
+             file, in at least one file of a directory.",
             json!({"type": "array", "minItems": 1, "items": reference("account")}),
         )),
         "resources" => Some(described(

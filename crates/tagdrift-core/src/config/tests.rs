@@ -853,3 +853,5 @@ fn yaml_document() -> impl Strategy<Value = String> {
             .collect::<String>()
     })
 }
+
+mod parts;

@@ -136,15 +136,16 @@ impl Validator<'_> {
     ) {
         if let Some((_, first)) = self.known_account(name) {
             let message = format!(
-                "duplicate account name {} (first at line {})",
+                "duplicate account name {} (first at {})",
                 quote(name),
-                first.line
+                self.place(&first.file, first.line)
             );
             self.c.at(node, path, message);
         } else {
             self.account_index.insert(name.to_string(), self.accounts.len());
             self.accounts.push(Known {
                 name: name.to_string(),
+                file: self.c.file().to_string(),
                 line: node.mark.line,
                 cloud,
                 regions: regions.map(|rs| rs.iter().map(|r| r.name.clone()).collect()),

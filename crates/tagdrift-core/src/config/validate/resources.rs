@@ -34,7 +34,7 @@ impl Validator<'_> {
         &mut self,
         node: &Node,
         path: &str,
-        seen: &mut HashMap<(String, String, ResourceType, String), usize>,
+        seen: &mut HashMap<(String, String, ResourceType, String), (String, usize)>,
     ) -> Option<DeclaredResource> {
         let before = self.c.count();
         let f = self.c.object(node, path, RESOURCE)?;
@@ -235,28 +235,27 @@ impl Validator<'_> {
         }
     }
 
-    /// Reports a resource declared twice; `seen` maps each resource to the line of its first declaration.
+    /// Reports a resource declared twice; `seen` maps each resource to the file and line of its first
+    /// declaration.
     fn check_duplicate(
         &mut self,
         node: &Node,
         path: &str,
         key: (String, String, ResourceType, String),
-        seen: &mut HashMap<(String, String, ResourceType, String), usize>,
+        seen: &mut HashMap<(String, String, ResourceType, String), (String, usize)>,
     ) {
-        if let Some(first) = seen.get(&key) {
+        if let Some((file, line)) = seen.get(&key) {
             let (account, region, t, id) = &key;
-            self.c.at(
-                node,
-                path,
-                format!(
-                    "duplicate resource: {t} {} in account {} region {} is already declared at line {first}",
-                    quote(id),
-                    quote(account),
-                    quote(region)
-                ),
+            let message = format!(
+                "duplicate resource: {t} {} in account {} region {} is already declared at {}",
+                quote(id),
+                quote(account),
+                quote(region),
+                self.place(file, *line)
             );
+            self.c.at(node, path, message);
         } else {
-            seen.insert(key, node.mark.line);
+            seen.insert(key, (self.c.file().to_string(), node.mark.line));
         }
     }
 

@@ -28,21 +28,22 @@ impl Validator<'_> {
         &mut self,
         node: &Node,
         path: &str,
-        names: &mut HashMap<String, usize>,
+        names: &mut HashMap<String, (String, usize)>,
     ) -> Option<Rule> {
         let before = self.c.count();
         let f = self.c.object(node, path, RULE)?;
         let name = self.c.required(&f, path, "name").and_then(|n| {
             let p = field(path, "name");
             let name = self.c.non_empty_string(n, &p)?;
-            if let Some(first) = names.get(&name) {
-                self.c.at(
-                    n,
-                    &p,
-                    format!("duplicate rule name {} (first at line {first})", quote(&name)),
+            if let Some((file, line)) = names.get(&name) {
+                let message = format!(
+                    "duplicate rule name {} (first at {})",
+                    quote(&name),
+                    self.place(file, *line)
                 );
+                self.c.at(n, &p, message);
             } else {
-                names.insert(name.clone(), n.mark.line);
+                names.insert(name.clone(), (self.c.file().to_string(), n.mark.line));
             }
             Some(name)
         });
