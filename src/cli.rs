@@ -53,6 +53,13 @@ pub enum Command {
     /// applied and verified (or there was nothing to do), 1 otherwise.
     Apply(ApplyArgs),
 
+    /// Print the JSON Schema of the desired-state file (for editors and independent validators).
+    ///
+    /// The schema checks each file's shape as `validate` does (unknown fields are errors); what needs the whole
+    /// desired state, such as an account a resource names, is left to `validate`. The same schema is committed
+    /// as docs/desired-state.schema.json.
+    Schema,
+
     /// Serve emulated Alibaba Cloud KMS and Huawei Cloud DEW APIs for an inventory of keys and secrets.
     ///
     /// Both clouds share one address: Alibaba's RPC API (KMS, STS, ECS metadata) at `/`, Huawei's under
@@ -81,8 +88,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The desired-state YAML file (watched for changes).
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together (watched for changes,
+    /// every file of the directory, and files added or removed).
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Address to serve HTTP on, overriding daemon.listen_address.
@@ -112,15 +120,15 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The desired-state YAML file.
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together as one desired state.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The desired-state YAML file.
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together as one desired state.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Report format.
@@ -142,8 +150,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The desired-state YAML file.
-    #[arg(long, short, value_name = "FILE", env = "TAGDRIFT_CONFIG")]
+    /// The desired-state YAML file, or a directory whose *.yaml files are read together as one desired state.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
     pub config: PathBuf,
 
     /// Write without asking. Required when standard input is not a terminal.

@@ -5,7 +5,9 @@
 //!
 //! Reload watches the file's content, not inotify events: Kubernetes updates a mounted ConfigMap by swapping
 //! the `..data` symlink in the file's directory, which an mtime- or event-based watch on the file itself can
-//! miss, while reading the path once a second always sees the new content.
+//! miss, while reading the path once a second always sees the new content. A desired state that is a directory
+//! is watched as its list of `*.yaml` files and each file's content, so an added, removed or renamed part
+//! reloads too.
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -16,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -449,13 +450,14 @@ fn log_rejected(trigger: &str, path: &str, errors: &ConfigErrors) {
     );
 }
 
-/// Notices when the content at a path changes (including a symlink swap that replaces the file). The file's
-/// metadata (size, modification time, inode, seen through symlinks) is compared every poll; the content is
-/// read and hashed only when it moved, so a large desired state costs nothing while it stays put, and a touch
-/// that leaves the content as it was does not reload.
+/// Notices when the content at a path changes (including a symlink swap that replaces the file), or, for a
+/// directory, the content of any of its `*.yaml` files or which files there are. The files' metadata (size,
+/// modification time, inode, seen through symlinks) is compared every poll; the content is read and hashed
+/// only when it moved, so a large desired state costs nothing while it stays put, and a touch that leaves the
+/// content as it was does not reload.
 struct FileWatch {
     path: PathBuf,
-    stamp: Option<Stamp>,
+    stamp: Option<Vec<(PathBuf, Option<Stamp>)>>,
     hash: Option<[u8; 32]>,
 }
 
@@ -465,6 +467,21 @@ struct Stamp {
     modified: Option<std::time::SystemTime>,
     #[cfg(unix)]
     inode: (u64, u64),
+}
+
+/// The stamps of every file of the desired state at `path` ([`desired::part_paths`]), or `None` when the
+/// files cannot be listed.
+fn stamps(path: &Path) -> Option<Vec<(PathBuf, Option<Stamp>)>> {
+    let files = desired::part_paths(path).ok()?;
+    Some(
+        files
+            .into_iter()
+            .map(|f| {
+                let s = stamp(&f);
+                (f, s)
+            })
+            .collect(),
+    )
 }
 
 fn stamp(path: &Path) -> Option<Stamp> {
@@ -481,18 +498,18 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 /// The hash of the content, read as [`desired::load`] reads it (regular files only, at most
-/// [`desired::MAX_FILE_BYTES`]); `None` when that refuses, so the reload that follows says why.
+/// [`desired::MAX_FILE_BYTES`] each); `None` when that refuses, so the reload that follows says why.
 fn hash(path: &Path) -> Option<[u8; 32]> {
-    desired::read(path, desired::MAX_FILE_BYTES)
+    desired::read_parts(path)
         .ok()
-        .map(|bytes| Sha256::digest(&bytes).into())
+        .map(|parts| desired::sha256(path, &parts))
 }
 
 impl FileWatch {
     fn new(path: &Path) -> FileWatch {
         FileWatch {
             path: path.to_owned(),
-            stamp: stamp(path),
+            stamp: stamps(path),
             hash: hash(path),
         }
     }
@@ -500,7 +517,7 @@ impl FileWatch {
     /// Whether the content differs from the last call (a file that became unreadable counts as a change, so
     /// its reload fails visibly).
     fn changed(&mut self) -> bool {
-        let now = stamp(&self.path);
+        let now = stamps(&self.path);
         if now.is_some() && now == self.stamp {
             return false;
         }
@@ -516,7 +533,7 @@ impl FileWatch {
 
     /// Takes the current content as seen (a reload was just triggered another way).
     fn rebase(&mut self) {
-        self.stamp = stamp(&self.path);
+        self.stamp = stamps(&self.path);
         self.hash = hash(&self.path);
     }
 }
@@ -593,5 +610,38 @@ mod tests {
         assert!(watch.changed());
         std::fs::write(v2.join("desired.yaml"), "version: 1\n").unwrap();
         assert!(watch.changed());
+    }
+
+    #[test]
+    fn the_watch_of_a_directory_sees_every_file_and_files_added_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("a.yaml"), "version: 1\n").unwrap();
+        std::fs::write(p.join("b.yaml"), "version: 1\n").unwrap();
+        let mut watch = FileWatch::new(p);
+        assert!(!watch.changed());
+        // Each step is a change once; a file that is not a part is none.
+        let steps: &[(&str, &dyn Fn())] = &[
+            ("a part rewritten", &|| {
+                std::fs::write(p.join("b.yaml"), "version: 1\nrules: []\n").unwrap()
+            }),
+            ("a part added", &|| {
+                std::fs::write(p.join("c.yaml"), "version: 1\n").unwrap()
+            }),
+            ("a part removed", &|| {
+                std::fs::remove_file(p.join("a.yaml")).unwrap()
+            }),
+            ("a part renamed", &|| {
+                std::fs::rename(p.join("c.yaml"), p.join("d.yaml")).unwrap()
+            }),
+        ];
+        for (what, step) in steps {
+            step();
+            assert!(watch.changed(), "{what}");
+            assert!(!watch.changed(), "{what}, seen twice");
+        }
+        std::fs::write(p.join("notes.txt"), "x").unwrap();
+        std::fs::write(p.join(".hidden.yaml"), "x").unwrap();
+        assert!(!watch.changed(), "not parts");
     }
 }

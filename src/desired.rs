@@ -1,10 +1,12 @@
-//! Reading the desired-state file from disk. Validation is `tagdrift_core::config`'s; this module only turns a
-//! path into bytes, so the core stays free of I/O, and names the file in every problem.
+//! Reading the desired state from disk: one file, or a directory whose `*.yaml` files are its parts (each team
+//! owns one, in a ConfigMap or a Git repository). Validation is `tagdrift_core::config`'s; this module only turns
+//! a path into bytes, so the core stays free of I/O, and names the file in every problem.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
 use tagdrift_core::config::{self, ConfigErrors, DesiredState};
 
 /// Largest desired-state file read. Real files are kilobytes to a few MiB; the cap keeps a path swapped for
@@ -24,11 +26,79 @@ pub enum ReadError {
     Grew { limit: u64 },
 }
 
-/// Reads and validates the desired-state file at `path`. Problems name the file as `path` displays.
+/// One file of a desired state: its name as problems show it, and its bytes.
+pub type Part = (String, Vec<u8>);
+
+/// Reads and validates the desired state at `path` (a file or a directory). Problems name each file as its
+/// path displays.
 pub fn load(path: &Path) -> Result<DesiredState, ConfigErrors> {
-    let bytes = read(path, MAX_FILE_BYTES)
-        .map_err(|e| ConfigErrors::unreadable(&path.display().to_string(), e.to_string()))?;
-    config::from_bytes(bytes, &path.display().to_string())
+    config::from_parts(read_parts(path)?)
+}
+
+/// The files of the desired state at `path`: the file itself or, for a directory, every `*.yaml` directly in
+/// it, sorted by name. Hidden names are skipped: Kubernetes keeps a mounted ConfigMap's real files under
+/// `..data`, with a symlink per key beside it.
+pub fn part_paths(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !std::fs::metadata(path)?.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with('.') && name.ends_with(".yaml") {
+            paths.push(entry.path());
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// The bytes of every file of the desired state at `path` (see [`part_paths`]). Every file that cannot be read
+/// is a problem of its own; a directory without a `*.yaml` file is one too.
+pub fn read_parts(path: &Path) -> Result<Vec<Part>, ConfigErrors> {
+    let shown = path.display().to_string();
+    let paths =
+        part_paths(path).map_err(|e| ConfigErrors::unreadable(&shown, ReadError::Io(e).to_string()))?;
+    if paths.is_empty() {
+        return Err(ConfigErrors::unreadable(
+            &shown,
+            "the directory holds no *.yaml file".to_string(),
+        ));
+    }
+    let mut parts = Vec::with_capacity(paths.len());
+    let mut problems = Vec::new();
+    for file in paths {
+        let name = file.display().to_string();
+        match read(&file, MAX_FILE_BYTES) {
+            Ok(bytes) => parts.push((name, bytes)),
+            Err(e) => problems.extend(ConfigErrors::unreadable(&name, e.to_string()).0),
+        }
+    }
+    if problems.is_empty() {
+        Ok(parts)
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
+/// The SHA-256 of what was read: of the file's bytes for a single file; for a directory, of every file's name
+/// and bytes, so adding, removing or renaming a file changes it too.
+pub fn sha256(path: &Path, parts: &[Part]) -> [u8; 32] {
+    match parts {
+        [(name, bytes)] if *name == path.display().to_string() => Sha256::digest(bytes).into(),
+        _ => {
+            let mut hasher = Sha256::new();
+            for (name, bytes) in parts {
+                hasher.update((name.len() as u64).to_be_bytes());
+                hasher.update(name.as_bytes());
+                hasher.update((bytes.len() as u64).to_be_bytes());
+                hasher.update(bytes);
+            }
+            hasher.finalize().into()
+        }
+    }
 }
 
 /// The bytes of the regular file at `path` (symlinks followed), at most `limit` of them. Devices, FIFOs and
@@ -167,6 +237,55 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "file too large: it grew past the limit of 100 bytes while being read"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_its_sorted_yaml_files_and_its_checksum_sees_every_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path();
+        let account = "version: 1\naccounts: [{name: a, cloud: alibaba, regions: [cn-hangzhou]}]\n";
+        let secret = "version: 1\nresources: [{account: a, region: cn-hangzhou, type: secret, name: s}]\n";
+        std::fs::write(p.join("b-team.yaml"), secret).unwrap();
+        std::fs::write(p.join("a-accounts.yaml"), account).unwrap();
+        // Not parts: other extensions, hidden files, and Kubernetes' `..data` directory of a ConfigMap.
+        std::fs::write(p.join("notes.txt"), "not yaml").unwrap();
+        std::fs::write(p.join(".hidden.yaml"), "{").unwrap();
+        std::fs::create_dir(p.join("..data")).unwrap();
+        let names: Vec<String> = part_paths(p)
+            .unwrap()
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a-accounts.yaml", "b-team.yaml"]);
+        let state = load(p).expect("valid");
+        assert_eq!((state.accounts.len(), state.resources.len()), (1, 1));
+
+        let before = sha256(p, &read_parts(p).unwrap());
+        std::fs::rename(p.join("b-team.yaml"), p.join("c-team.yaml")).unwrap();
+        let renamed = sha256(p, &read_parts(p).unwrap());
+        assert_ne!(before, renamed, "a rename is a change");
+        std::fs::write(p.join("d-team.yaml"), "version: 1\n").unwrap();
+        assert_ne!(
+            renamed,
+            sha256(p, &read_parts(p).unwrap()),
+            "a new file is a change"
+        );
+
+        // A broken part is named by its path; an empty directory is a problem.
+        std::fs::write(p.join("e-team.yaml"), "version: 1\nrules: {}\n").unwrap();
+        let err = load(p).expect_err("a broken part").to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}:2:8: rules: expected a sequence",
+                p.join("e-team.yaml").display()
+            )),
+            "{err}"
+        );
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert_eq!(
+            load(empty.path()).expect_err("no parts").to_string(),
+            format!("{}: the directory holds no *.yaml file", empty.path().display())
         );
     }
 

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(&args),
         Command::Apply(args) => apply_command(&args),
         Command::Run(args) => run(args, log_format),
+        Command::Schema => schema(),
         #[cfg(feature = "emulator")]
         Command::Emulate(args) => emulated::emulate(&args),
         #[cfg(feature = "emulator")]
@@ -67,6 +68,13 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn schema() -> anyhow::Result<ExitCode> {
+    let text = serde_json::to_string_pretty(&tagdrift_core::config::json_schema())?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").context("write the schema to standard output")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use tagdrift_core::config::{self, ConfigErrors, DesiredState};
 use tagdrift_core::reconcile::saved::{self, PlanError, SavedPlan};
 
@@ -29,13 +28,12 @@ pub enum PlanFileError {
     Write(std::io::Error),
 }
 
-/// Reads and validates the desired-state file at `path`, and returns the lowercase hex SHA-256 of exactly
-/// the bytes that were validated.
+/// Reads and validates the desired state at `path` (a file or a directory of parts), and returns the lowercase
+/// hex SHA-256 of exactly what was validated ([`desired::sha256`]).
 pub fn load_desired(path: &Path) -> Result<(DesiredState, String), ConfigErrors> {
-    let bytes = desired::read(path, desired::MAX_FILE_BYTES)
-        .map_err(|e| ConfigErrors::unreadable(&path.display().to_string(), e.to_string()))?;
-    let sha256 = hex(&Sha256::digest(&bytes));
-    let state = config::from_bytes(bytes, &path.display().to_string())?;
+    let parts = desired::read_parts(path)?;
+    let sha256 = hex(&desired::sha256(path, &parts));
+    let state = config::from_parts(parts)?;
     Ok((state, sha256))
 }
 
@@ -139,6 +137,7 @@ mod tests {
 
     #[test]
     fn the_checksum_is_of_the_files_bytes() {
+        use sha2::{Digest, Sha256};
         let example = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml"));
         let (_, sha) = load_desired(example).unwrap();
         assert_eq!(sha, hex(&Sha256::digest(std::fs::read(example).unwrap())));

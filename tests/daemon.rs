@@ -6,6 +6,7 @@
 pub(crate) mod harness;
 mod heal;
 mod page_browser;
+mod parts;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -397,7 +398,7 @@ async fn reload_takes_a_good_file_and_keeps_it_when_the_next_is_bad() {
     d.stop().await;
 }
 
-async fn wait_for_total(d: &harness::Daemon, total: u64) {
+pub(crate) async fn wait_for_total(d: &harness::Daemon, total: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let json: serde_json::Value = d.get("/report.json").await.json().await.unwrap();

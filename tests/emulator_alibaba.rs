@@ -5,6 +5,7 @@
 //! Where a request/answer shape repeats, a test is a table of [`Case`]s (name, request, expected status and
 //! code, field checks) run in order against one emulator; every mismatch is reported with its case's name.
 
+mod aliases;
 mod support;
 
 use std::collections::BTreeMap;

@@ -185,6 +185,27 @@ pub async fn start(yaml: &str, source: Arc<Scripted>) -> Daemon {
     start_with(yaml, source, Duration::ZERO, HttpLimits::default()).await
 }
 
+/// Writes `parts` (name, YAML) into a directory and starts the daemon with that directory as its desired state.
+pub async fn start_dir(parts: &[(&str, &str)], source: Arc<Scripted>) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("desired.d");
+    std::fs::create_dir(&config).unwrap();
+    for (name, yaml) in parts {
+        std::fs::write(config.join(name), yaml).unwrap();
+    }
+    let for_factory = source.clone();
+    let sources: SourceFactory = Arc::new(move |_, _| Ok(for_factory.clone() as Arc<dyn Source>));
+    launch(
+        dir,
+        config,
+        sources,
+        Some(source),
+        Duration::ZERO,
+        HttpLimits::default(),
+    )
+    .await
+}
+
 /// [`start`], keeping HTTP up (with `/readyz` at 503) for `unready_delay` once shutdown begins, with `http`
 /// as the server's timeouts and connection cap.
 pub async fn start_with(

@@ -161,7 +161,7 @@ pub fn check_with_env(config: &std::path::Path, args: &[&str], env: &[(&str, &st
     run_with_env("check", config, args, env)
 }
 
-fn run_with_env(command: &str, config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Check {
+pub fn run_with_env(command: &str, config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Check {
     let mut cmd = tagdrift();
     cmd.arg(command).arg("--config").arg(config).args(args);
     for (k, v) in ENV.iter().chain(env) {

@@ -4,6 +4,7 @@
 //! fields only name where secrets live (`{env: NAME}` or `{file: PATH}`).
 
 mod model;
+mod schema;
 pub mod tags;
 mod validate;
 
@@ -11,6 +12,7 @@ use crate::yaml;
 use std::fmt;
 
 pub use model::*;
+pub use schema::json_schema;
 pub use validate::{check_cron, endpoint_url};
 
 /// Why a problem was found: the file could not be read at all, or its content is wrong.
@@ -115,44 +117,38 @@ impl fmt::Display for ConfigErrors {
 /// Validates a desired-state file from its bytes as read: text that is not UTF-8 is a problem located at the
 /// first bad byte. `file` names the file in problems. Reading the file is the caller's business.
 pub fn from_bytes(bytes: Vec<u8>, file: &str) -> Result<DesiredState, ConfigErrors> {
-    let file = file.to_string();
-    match String::from_utf8(bytes) {
-        Ok(text) => parse(&text, &file),
-        Err(e) => {
-            let bad = e.utf8_error().valid_up_to();
-            let before = &e.as_bytes()[..bad];
-            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-            let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-            Err(ConfigErrors(vec![ConfigError {
-                kind: ErrorKind::Invalid,
-                file,
-                line: Some(line),
-                column: Some(column),
-                path: String::new(),
-                message: "the file is not valid UTF-8".to_string(),
-            }]))
-        }
-    }
+    from_parts(vec![(file.to_string(), bytes)])
 }
 
-/// Validates desired-state YAML `text`; `file` names it in problems.
-pub fn parse(text: &str, file: &str) -> Result<DesiredState, ConfigErrors> {
-    let root = match yaml::parse(text, file) {
-        Ok(Some(root)) if !is_empty_document(&root) => root,
-        Ok(_) => {
-            return Err(ConfigErrors(vec![ConfigError::from(yaml::Problem::new(
-                file,
-                None,
-                "",
-                "the file holds no YAML document (it is empty or only comments); expected a mapping with at least \
-                 version and accounts",
-            ))]));
+/// Validates a desired state split over several files (a directory's `*.yaml`, in the order given), each
+/// `(name, bytes)`. Their `accounts`, `resources`, `defaults`, `rules`, `discovery` and `ignores.entries` are
+/// concatenated in that order; `schedule`, `daemon`, `reconcile` and `ignores.system_tags` may be set in one file
+/// only, and every file says `version: 1`. Every problem names the file it is in; one that concerns two places
+/// (a resource declared twice) names the other as `FILE:LINE`.
+pub fn from_parts(parts: Vec<(String, Vec<u8>)>) -> Result<DesiredState, ConfigErrors> {
+    let mut problems = Vec::new();
+    let mut roots = Vec::with_capacity(parts.len());
+    for (file, bytes) in parts {
+        match text_of(bytes, &file).and_then(|text| document(&text, &file)) {
+            Ok(root) => roots.push((file, root)),
+            Err(problem) => problems.push(problem),
         }
-        Err(problem) => return Err(ConfigErrors(vec![problem.into()])),
-    };
-    let mut collector = yaml::Collector::new(file);
-    let state = validate::desired_state(&root, &mut collector);
+    }
+    if !problems.is_empty() {
+        // Only the files that cannot be read as YAML: checking the others without them would report every
+        // reference into a broken part (its accounts) as a problem of its own.
+        return Err(ConfigErrors(problems));
+    }
+    if roots.is_empty() {
+        return Err(ConfigErrors::unreadable(
+            "",
+            "no desired-state file given".to_string(),
+        ));
+    }
+    let first = roots[0].0.clone();
+    let mut collector = yaml::Collector::new(&first);
+    let docs: Vec<(&str, &yaml::Node)> = roots.iter().map(|(f, r)| (f.as_str(), r)).collect();
+    let state = validate::desired_state(&docs, &mut collector);
     match state {
         Some(state) if !collector.has_problems() => Ok(state),
         _ => {
@@ -164,7 +160,7 @@ pub fn parse(text: &str, file: &str) -> Result<DesiredState, ConfigErrors> {
             if problems.is_empty() {
                 // Unreachable by construction (no state without a problem), but never return an empty error.
                 problems.push(ConfigError::from(yaml::Problem::new(
-                    file,
+                    &first,
                     None,
                     "",
                     "the desired state is invalid",
@@ -172,6 +168,45 @@ pub fn parse(text: &str, file: &str) -> Result<DesiredState, ConfigErrors> {
             }
             Err(ConfigErrors(problems))
         }
+    }
+}
+
+/// Validates desired-state YAML `text`; `file` names it in problems.
+pub fn parse(text: &str, file: &str) -> Result<DesiredState, ConfigErrors> {
+    from_parts(vec![(file.to_string(), text.as_bytes().to_vec())])
+}
+
+/// The text of a file, or a problem located at its first byte that is not UTF-8.
+fn text_of(bytes: Vec<u8>, file: &str) -> Result<String, ConfigError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..bad];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        ConfigError {
+            kind: ErrorKind::Invalid,
+            file: file.to_string(),
+            line: Some(line),
+            column: Some(column),
+            path: String::new(),
+            message: "the file is not valid UTF-8".to_string(),
+        }
+    })
+}
+
+/// The one YAML document of a file; a file that says nothing is a problem.
+fn document(text: &str, file: &str) -> Result<yaml::Node, ConfigError> {
+    match yaml::parse(text, file) {
+        Ok(Some(root)) if !is_empty_document(&root) => Ok(root),
+        Ok(_) => Err(ConfigError::from(yaml::Problem::new(
+            file,
+            None,
+            "",
+            "the file holds no YAML document (it is empty or only comments); expected a mapping with at least \
+             version and accounts",
+        ))),
+        Err(problem) => Err(problem.into()),
     }
 }
 

@@ -529,6 +529,8 @@ impl<'n> Fields<'n> {
 #[derive(Debug)]
 pub struct Collector {
     file: String,
+    /// Every file problems were recorded for, in the order they were walked: the order of the problems.
+    files: Vec<String>,
     problems: Vec<Problem>,
 }
 
@@ -536,12 +538,21 @@ impl Collector {
     pub fn new(file: &str) -> Self {
         Collector {
             file: file.to_string(),
+            files: vec![file.to_string()],
             problems: Vec::new(),
         }
     }
 
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// Records the problems that follow for `file` (a desired state split over several files).
+    pub fn set_file(&mut self, file: &str) {
+        if !self.files.iter().any(|f| f == file) {
+            self.files.push(file.to_string());
+        }
+        self.file = file.to_string();
     }
 
     /// Records a problem at `mark` (or unlocated when `None`).
@@ -563,10 +574,12 @@ impl Collector {
         self.problems.len()
     }
 
-    /// Every problem, ordered by position (unlocated first), exact duplicates removed.
+    /// Every problem, ordered by file (in the order walked) and position (unlocated first), exact duplicates
+    /// removed.
     pub fn into_problems(self) -> Vec<Problem> {
+        let files = self.files;
         let mut problems = self.problems;
-        problems.sort_by_key(|p| (p.line, p.column));
+        problems.sort_by_key(|p| (files.iter().position(|f| *f == p.file), p.line, p.column));
         problems.dedup();
         problems
     }

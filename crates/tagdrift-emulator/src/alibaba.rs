@@ -12,6 +12,7 @@
 //!
 //! Must not log credentials, signatures or tokens, and must not mutate the store outside the tag write APIs.
 
+mod aliases;
 mod auth;
 mod kms;
 mod metadata;
@@ -68,6 +69,8 @@ pub(crate) enum Api {
     ListKeys,
     ListSecrets,
     DescribeKey,
+    ListAliases,
+    ListAliasesByKeyId,
     DescribeSecret,
     TagResources,
     UntagResources,
@@ -83,6 +86,8 @@ impl Api {
             (KMS_VERSION, "ListKeys") => Api::ListKeys,
             (KMS_VERSION, "ListSecrets") => Api::ListSecrets,
             (KMS_VERSION, "DescribeKey") => Api::DescribeKey,
+            (KMS_VERSION, "ListAliases") => Api::ListAliases,
+            (KMS_VERSION, "ListAliasesByKeyId") => Api::ListAliasesByKeyId,
             (KMS_VERSION, "DescribeSecret") => Api::DescribeSecret,
             (KMS_VERSION, "TagResources") => Api::TagResources,
             (KMS_VERSION, "UntagResources") => Api::UntagResources,
@@ -99,6 +104,8 @@ impl Api {
             Api::ListKeys => "ListKeys",
             Api::ListSecrets => "ListSecrets",
             Api::DescribeKey => "DescribeKey",
+            Api::ListAliases => "ListAliases",
+            Api::ListAliasesByKeyId => "ListAliasesByKeyId",
             Api::DescribeSecret => "DescribeSecret",
             Api::TagResources => "TagResources",
             Api::UntagResources => "UntagResources",
@@ -110,7 +117,11 @@ impl Api {
     /// The rate-limit group (`config::API_GROUPS`); STS has none here and is not limited.
     pub(crate) fn group(self) -> &'static str {
         match self {
-            Api::ListTagResources | Api::ListKeys | Api::DescribeKey => "kms_read",
+            Api::ListTagResources
+            | Api::ListKeys
+            | Api::DescribeKey
+            | Api::ListAliases
+            | Api::ListAliasesByKeyId => "kms_read",
             Api::ListSecrets | Api::DescribeSecret => "secrets_read",
             Api::TagResources | Api::UntagResources => "kms_write",
             Api::AssumeRoleWithOidc | Api::GetCallerIdentity => "sts",

@@ -97,7 +97,7 @@ pub const API_GROUPS: &[ApiGroup] = &[
         name: "kms_read",
         documented_qps: 50.0,
         default_qps: 45.0,
-        apis: "ListKeys, DescribeKey, ListTagResources",
+        apis: "ListKeys, DescribeKey, ListTagResources, ListAliases",
     },
     ApiGroup {
         cloud: Cloud::Alibaba,

@@ -875,3 +875,5 @@ fn yaml_document() -> impl Strategy<Value = String> {
             .collect::<String>()
     })
 }
+
+mod parts;

@@ -8,19 +8,22 @@
 //! (accounts, then defaults, then resources and the rest), whatever their order in the file, because later
 //! ones are checked against what earlier ones declared.
 
-mod accounts;
-mod credentials;
-mod reconcile;
-mod resources;
-mod rules;
-mod selectors;
-mod settings;
+pub(super) mod accounts;
+pub(super) mod credentials;
+pub(super) mod reconcile;
+pub(super) mod resources;
+pub(super) mod rules;
+pub(super) mod selectors;
+pub(super) mod settings;
 
 use std::collections::HashMap;
 
-use super::model::{Defaults, DesiredState};
+use super::model::{Defaults, DesiredState, Ignores};
 use crate::vocab::{Cloud, ResourceType};
 use crate::yaml::{Collector, Fields, Node, Resolved, Value, item, quote};
+
+/// Inclusive bounds of a numeric field.
+pub(super) type Bounds = (u64, u64);
 
 /// Schedule defaults, as documented in docs/configuration.md.
 pub(super) const DEFAULT_CRON: &str = "0 */10 * * * *";
@@ -37,7 +40,7 @@ pub(super) const DEFAULT_SYSTEM_TAGS: &[(Cloud, &[&str])] = &[
     (Cloud::Huawei, &["_sys_*"]),
 ];
 
-const TOP: &[&str] = &[
+pub(super) const TOP: &[&str] = &[
     "version",
     "accounts",
     "resources",
@@ -50,15 +53,16 @@ const TOP: &[&str] = &[
     "reconcile",
 ];
 
-/// Validates the whole document. `None` when anything was reported to `c`.
-pub(super) fn desired_state(root: &Node, c: &mut Collector) -> Option<DesiredState> {
+/// Validates the whole desired state: one document per file (`(file, root)`, in order). `None` when anything
+/// was reported to `c`.
+pub(super) fn desired_state(docs: &[(&str, &Node)], c: &mut Collector) -> Option<DesiredState> {
     let mut v = Validator {
         c,
         accounts: Vec::new(),
         account_index: HashMap::new(),
         defaults: Vec::new(),
     };
-    let state = v.document(root);
+    let state = v.documents(docs);
     if v.c.has_problems() { None } else { state }
 }
 
@@ -66,6 +70,8 @@ pub(super) fn desired_state(root: &Node, c: &mut Collector) -> Option<DesiredSta
 /// so one typo does not cascade into "unknown account" everywhere.
 struct Known {
     name: String,
+    /// Where the account is declared.
+    file: String,
     line: usize,
     cloud: Option<Cloud>,
     /// `None` when the regions could not be read.
@@ -97,37 +103,77 @@ impl Validator<'_> {
         Some((i, &self.accounts[i]))
     }
 
-    fn document(&mut self, root: &Node) -> Option<DesiredState> {
-        if !matches!(root.value, Value::Mapping(_)) {
-            self.c.at(
-                root,
-                "",
-                format!(
-                    "expected a mapping at the top level (with version, accounts, ...), found {}",
-                    root.describe()
-                ),
-            );
-            return None;
+    /// Where an earlier declaration is, as seen from the file being checked: `line N` in the same file,
+    /// `FILE:N` in another.
+    fn place(&self, file: &str, line: usize) -> String {
+        if file == self.c.file() {
+            format!("line {line}")
+        } else {
+            format!("{file}:{line}")
         }
-        let f = self.c.object(root, "", TOP)?;
-        self.version(&f);
-        let accounts = match self.c.required(&f, "", "accounts") {
-            Some(node) => self.accounts(node),
-            None => Vec::new(),
-        };
-        let defaults = self.list(f.get("defaults"), "defaults", Self::defaults_entry);
+    }
+
+    fn documents(&mut self, docs: &[(&str, &Node)]) -> Option<DesiredState> {
+        // Each file's top level first; then every section across all files, in the fixed order of the module
+        // doc, so a resource in one file may name an account another file declares.
+        let mut tops: Vec<(&str, Fields<'_>)> = Vec::with_capacity(docs.len());
+        for (file, root) in docs {
+            self.c.set_file(file);
+            if !matches!(root.value, Value::Mapping(_)) {
+                self.c.at(
+                    root,
+                    "",
+                    format!(
+                        "expected a mapping at the top level (with version, accounts, ...), found {}",
+                        root.describe()
+                    ),
+                );
+                continue;
+            }
+            if let Some(f) = self.c.object(root, "", TOP) {
+                self.version(&f);
+                tops.push((file, f));
+            }
+        }
+        let mut accounts = Vec::new();
+        for (file, f) in &tops {
+            self.c.set_file(file);
+            if let Some(node) = f.get("accounts") {
+                accounts.extend(self.accounts(node));
+            } else if docs.len() == 1 {
+                self.c.required(f, "", "accounts");
+            }
+        }
+        if docs.len() > 1 && !tops.iter().any(|(_, f)| f.get("accounts").is_some()) {
+            let (file, f) = &tops.first()?;
+            self.c.set_file(file);
+            self.c.report(
+                Some(f.mark),
+                "",
+                "missing required field 'accounts': no file of the desired state declares any account",
+            );
+        }
+        let mut defaults = Vec::new();
+        for (file, f) in &tops {
+            self.c.set_file(file);
+            defaults.extend(self.list(f.get("defaults"), "defaults", Self::defaults_entry));
+        }
         self.defaults = defaults.clone();
         let mut seen = HashMap::new();
-        let resources = self.list(f.get("resources"), "resources", |v, n, p| {
-            v.resource(n, p, &mut seen)
-        });
         let mut names = HashMap::new();
-        let rules = self.list(f.get("rules"), "rules", |v, n, p| v.rule(n, p, &mut names));
-        let discovery = self.list(f.get("discovery"), "discovery", Self::discovery);
-        let ignores = self.ignores(f.get("ignores"));
-        let schedule = self.schedule(f.get("schedule"));
-        let daemon = self.daemon(f.get("daemon"));
-        let reconcile = self.reconcile(f.get("reconcile"));
+        let (mut resources, mut rules, mut discovery) = (Vec::new(), Vec::new(), Vec::new());
+        for (file, f) in &tops {
+            self.c.set_file(file);
+            resources.extend(self.list(f.get("resources"), "resources", |v, n, p| {
+                v.resource(n, p, &mut seen)
+            }));
+            rules.extend(self.list(f.get("rules"), "rules", |v, n, p| v.rule(n, p, &mut names)));
+            discovery.extend(self.list(f.get("discovery"), "discovery", Self::discovery));
+        }
+        let ignores = self.merged_ignores(&tops);
+        let schedule = self.in_one_file(&tops, "schedule", Self::schedule);
+        let daemon = self.in_one_file(&tops, "daemon", Self::daemon);
+        let reconcile = self.in_one_file(&tops, "reconcile", Self::reconcile);
         Some(DesiredState {
             accounts,
             resources,
@@ -139,6 +185,88 @@ impl Validator<'_> {
             daemon: daemon?,
             reconcile: reconcile?,
         })
+    }
+
+    /// A section that only one file may set: reports it in every other file that sets it too, and checks the
+    /// first (or `check(None)`, the defaults, when no file sets it).
+    fn in_one_file<T>(
+        &mut self,
+        tops: &[(&str, Fields<'_>)],
+        name: &str,
+        check: impl FnOnce(&mut Self, Option<&Node>) -> Option<T>,
+    ) -> Option<T> {
+        let mut first: Option<(&str, &Node, usize)> = None;
+        for (file, f) in tops {
+            let (Some(node), Some(key)) = (f.get(name), f.key(name)) else {
+                continue;
+            };
+            match first {
+                None => first = Some((file, node, key.mark.line)),
+                Some((first_file, _, line)) => {
+                    self.c.set_file(file);
+                    let message = format!(
+                        "{name} may be set in one file only; it is already set at {}",
+                        self.place(first_file, line)
+                    );
+                    self.c.at(key, name, message);
+                }
+            }
+        }
+        if let Some((file, _, _)) = first {
+            self.c.set_file(file);
+        }
+        check(self, first.map(|(_, node, _)| node))
+    }
+
+    /// `ignores` of every file: their entries concatenated, `system_tags` from the one file that sets it.
+    fn merged_ignores(&mut self, tops: &[(&str, Fields<'_>)]) -> Option<Ignores> {
+        let mut merged: Option<Ignores> = None;
+        let mut system_tags_at: Option<(&str, usize)> = None;
+        let mut ok = true;
+        for (file, f) in tops {
+            let Some(node) = f.get("ignores") else {
+                continue;
+            };
+            self.c.set_file(file);
+            let own = match &node.value {
+                Value::Mapping(entries) => entries
+                    .iter()
+                    .find(|e| e.key.as_str() == Some("system_tags") && !e.value.is_null())
+                    .map(|e| &e.key),
+                _ => None,
+            };
+            if let (Some(key), Some((first_file, first_line))) = (own, system_tags_at) {
+                let message = format!(
+                    "ignores.system_tags may be set in one file only; it is already set at {}",
+                    self.place(first_file, first_line)
+                );
+                self.c.at(key, "ignores.system_tags", message);
+            }
+            let Some(ignores) = self.ignores(Some(node)) else {
+                ok = false;
+                continue;
+            };
+            merged = Some(match merged {
+                None => ignores,
+                Some(mut sofar) => {
+                    if own.is_some() && system_tags_at.is_none() {
+                        sofar.system_tags = ignores.system_tags;
+                    }
+                    sofar.entries.extend(ignores.entries);
+                    sofar
+                }
+            });
+            if system_tags_at.is_none() {
+                system_tags_at = own.map(|key| (*file, key.mark.line));
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match merged {
+            Some(ignores) => Some(ignores),
+            None => self.ignores(None),
+        }
     }
 
     /// Runs `each` on every item of an optional sequence, keeping the items that validated.

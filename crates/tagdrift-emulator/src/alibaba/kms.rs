@@ -55,7 +55,7 @@ fn time(r: &Resource) -> String {
     r.created_at().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn not_found(status: StatusCode, code: &'static str, message: &str) -> AliError {
+pub(super) fn not_found(status: StatusCode, code: &'static str, message: &str) -> AliError {
     AliError::new(status, code, message, Shape::Kms)
 }
 
@@ -70,7 +70,7 @@ fn resource_not_found() -> AliError {
 /// A RAM policy refusing the call for one of the resources it names (403 `Forbidden.NoPermission`, in the
 /// KMS error shape). Answered after the signature was checked and before the resource is looked at, as RAM
 /// authorizes the action against the resource's ARN before the service runs it.
-fn denied(action: &str, arn: &str) -> AliError {
+pub(super) fn denied(action: &str, arn: &str) -> AliError {
     AliError::new(
         StatusCode::FORBIDDEN,
         "Forbidden.NoPermission",
@@ -160,6 +160,14 @@ pub(super) fn execute(
             let store = state.store();
             describe_key(req, store.alibaba.get(principal.account), region)
         }
+        Api::ListAliases => {
+            let store = state.store();
+            super::aliases::list_aliases(req, store.alibaba.get(principal.account), region)
+        }
+        Api::ListAliasesByKeyId => {
+            let store = state.store();
+            super::aliases::list_aliases_by_key_id(req, store.alibaba.get(principal.account), region)
+        }
         Api::DescribeSecret => {
             let store = state.store();
             describe_secret(req, store.alibaba.get(principal.account), region)
@@ -182,7 +190,7 @@ pub(super) fn execute(
     Ok(responder.success(value))
 }
 
-fn tables<'a>(account: Option<&'a AlibabaAccount>, region: &str) -> Option<&'a Tables> {
+pub(super) fn tables<'a>(account: Option<&'a AlibabaAccount>, region: &str) -> Option<&'a Tables> {
     account.and_then(|a| a.regions.get(region))
 }
 
@@ -405,7 +413,7 @@ fn list_tag_resources(
 }
 
 /// `PageNumber` (≥ 1, default 1) and `PageSize` (1–100, default 10).
-fn paging(req: &RpcRequest) -> Result<(usize, usize), AliError> {
+pub(super) fn paging(req: &RpcRequest) -> Result<(usize, usize), AliError> {
     let number = match req.param("PageNumber").filter(|v| !v.is_empty()) {
         None => 1,
         Some(v) => match v.parse::<usize>() {
@@ -468,7 +476,7 @@ fn filters(req: &RpcRequest, allowed: &[&str]) -> Result<Vec<FilterEntry>, AliEr
     Ok(entries)
 }
 
-fn key_arn(account: &AlibabaAccount, region: &str, key_id: &str) -> String {
+pub(super) fn key_arn(account: &AlibabaAccount, region: &str, key_id: &str) -> String {
     format!("acs:kms:{region}:{}:key/{key_id}", account.account_id)
 }
 
@@ -640,7 +648,7 @@ fn list_secrets(req: &RpcRequest, account: Option<&AlibabaAccount>, region: &str
 }
 
 /// Finds a key by id, `alias/<name>`, or an ARN of either (`acs:kms:<region>:<uid>:key/<id>`).
-fn find_key<'a>(account: &'a AlibabaAccount, region: &str, key_id: &str) -> Option<&'a Resource> {
+pub(super) fn find_key<'a>(account: &'a AlibabaAccount, region: &str, key_id: &str) -> Option<&'a Resource> {
     let table = &account.regions.get(region)?.keys;
     let reference = match key_id.strip_prefix("acs:kms:") {
         Some(rest) => {

@@ -14,7 +14,7 @@ use crate::vocab::Cloud;
 use crate::yaml::Resolved;
 use crate::yaml::{Node, Value, field, item, quote};
 
-const ACCOUNT: &[&str] = &[
+pub(in crate::config) const ACCOUNT: &[&str] = &[
     "name",
     "cloud",
     "regions",
@@ -23,13 +23,18 @@ const ACCOUNT: &[&str] = &[
     "rate_limits",
     "batch_tag_read",
 ];
-const HUAWEI_REGION: &[&str] = &["name", "project_id"];
+pub(in crate::config) const HUAWEI_REGION: &[&str] = &["name", "project_id"];
 
+/// Also stated by the JSON Schema.
+pub(in crate::config) const ACCOUNT_NAME_PATTERN: &str = r"^[a-z0-9_-]{1,63}$";
 static ACCOUNT_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9_-]{1,63}$").expect("static regex"));
-static REGION_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(-[a-z0-9]+)*$").expect("static regex"));
-static PROJECT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{32}$").expect("static regex"));
+    LazyLock::new(|| Regex::new(ACCOUNT_NAME_PATTERN).expect("static regex"));
+/// Also stated by the JSON Schema.
+pub(in crate::config) const REGION_ID_PATTERN: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
+static REGION_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(REGION_ID_PATTERN).expect("static regex"));
+/// Also stated by the JSON Schema.
+pub(in crate::config) const PROJECT_ID_PATTERN: &str = r"^[0-9a-f]{32}$";
+static PROJECT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(PROJECT_ID_PATTERN).expect("static regex"));
 
 impl Validator<'_> {
     pub(super) fn accounts(&mut self, node: &Node) -> Vec<Account> {
@@ -149,15 +154,16 @@ impl Validator<'_> {
     ) {
         if let Some((_, first)) = self.known_account(name) {
             let message = format!(
-                "duplicate account name {} (first at line {})",
+                "duplicate account name {} (first at {})",
                 quote(name),
-                first.line
+                self.place(&first.file, first.line)
             );
             self.c.at(node, path, message);
         } else {
             self.account_index.insert(name.to_string(), self.accounts.len());
             self.accounts.push(Known {
                 name: name.to_string(),
+                file: self.c.file().to_string(),
                 line: node.mark.line,
                 cloud,
                 regions: regions.map(|rs| rs.iter().map(|r| r.name.clone()).collect()),

@@ -12,10 +12,11 @@ use crate::config::model::{Credentials, SecretSource};
 use crate::vocab::Cloud;
 use crate::yaml::{Fields, Node, Value, field, quote};
 
-const SECRET_SOURCE: &[&str] = &["env", "file"];
+pub(in crate::config) const SECRET_SOURCE: &[&str] = &["env", "file"];
 
-static ENV_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("static regex"));
+/// Also stated by the JSON Schema.
+pub(in crate::config) const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+static ENV_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(ENV_NAME_PATTERN).expect("static regex"));
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum CredentialKind {
@@ -60,6 +61,24 @@ impl CredentialKind {
             CredentialKind::EcsMetadata => vec!["type", "metadata_endpoint"],
         }
     }
+}
+
+/// Every credentials `type` of `cloud` with the fields a mapping of that type may hold, for the JSON Schema.
+pub(in crate::config) fn credential_types(cloud: Cloud) -> Vec<(&'static str, Vec<&'static str>)> {
+    let options = match cloud {
+        Cloud::Alibaba => ALIBABA_CREDENTIALS,
+        Cloud::Huawei => HUAWEI_CREDENTIALS,
+    };
+    options
+        .iter()
+        .map(|(name, kind)| (*name, kind.fields(cloud)))
+        .collect()
+}
+
+/// The fields of a credentials mapping that hold a secret reference (`{env: NAME}` or `{file: PATH}`).
+pub(in crate::config) fn is_secret_field(cloud: Cloud, name: &str) -> bool {
+    let (id_field, secret_field) = access_key_fields(cloud);
+    name == id_field || name == secret_field || name == "security_token"
 }
 
 /// The access key's id and secret fields, named as each cloud's own console and SDKs name them.

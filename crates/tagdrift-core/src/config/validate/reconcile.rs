@@ -2,15 +2,19 @@
 //! its absence means `mode: off`. In `apply` mode `match` is required and must name at least one selector, so
 //! that turning self-healing on never means "write anything anywhere" by omission.
 
-use super::Validator;
+use super::{Bounds, Validator};
 use crate::config::model::{Reconcile, ReconcileMode};
 use crate::yaml::{Node, Value, field, item};
 
-const RECONCILE: &[&str] = &["mode", "match", "max_changes_per_check", "min_consecutive_checks"];
+pub(in crate::config) const RECONCILE: &[&str] =
+    &["mode", "match", "max_changes_per_check", "min_consecutive_checks"];
 
 /// Defaults, as documented in docs/configuration.md.
 pub(super) const DEFAULT_MAX_CHANGES_PER_CHECK: u64 = 50;
 pub(super) const DEFAULT_MIN_CONSECUTIVE_CHECKS: u64 = 2;
+/// Bounds (inclusive), stated by the JSON Schema too.
+pub(in crate::config) const MAX_CHANGES_PER_CHECK: Bounds = (1, 100_000);
+pub(in crate::config) const MIN_CONSECUTIVE_CHECKS: Bounds = (1, 100);
 
 impl Validator<'_> {
     pub(super) fn reconcile(&mut self, node: Option<&Node>) -> Option<Reconcile> {
@@ -60,16 +64,14 @@ impl Validator<'_> {
             path,
             "max_changes_per_check",
             DEFAULT_MAX_CHANGES_PER_CHECK,
-            1,
-            100_000,
+            MAX_CHANGES_PER_CHECK,
         );
         let min_checks = self.number(
             Some(&f),
             path,
             "min_consecutive_checks",
             DEFAULT_MIN_CONSECUTIVE_CHECKS,
-            1,
-            100,
+            MIN_CONSECUTIVE_CHECKS,
         );
         if self.c.count() > before {
             return None;

@@ -14,7 +14,7 @@ use crate::config::tags::TagRules;
 use crate::vocab::{Cloud, ResourceType, Tags};
 use crate::yaml::{Fields, Mark, Node, field, quote};
 
-const RESOURCE: &[&str] = &[
+pub(in crate::config) const RESOURCE: &[&str] = &[
     "account",
     "region",
     "type",
@@ -23,18 +23,18 @@ const RESOURCE: &[&str] = &[
     "tags",
     "allow_extra_tags",
 ];
-const DEFAULTS: &[&str] = &["match", "tags"];
+pub(in crate::config) const DEFAULTS: &[&str] = &["match", "tags"];
 
-static HUAWEI_KEY_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$").expect("static regex")
-});
+const HUAWEI_KEY_ID_PATTERN: &str = r"^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$";
+static HUAWEI_KEY_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(HUAWEI_KEY_ID_PATTERN).expect("static regex"));
 
 impl Validator<'_> {
     pub(super) fn resource(
         &mut self,
         node: &Node,
         path: &str,
-        seen: &mut HashMap<(String, String, ResourceType, String), usize>,
+        seen: &mut HashMap<(String, String, ResourceType, String), (String, usize)>,
     ) -> Option<DeclaredResource> {
         let before = self.c.count();
         let f = self.c.object(node, path, RESOURCE)?;
@@ -235,28 +235,27 @@ impl Validator<'_> {
         }
     }
 
-    /// Reports a resource declared twice; `seen` maps each resource to the line of its first declaration.
+    /// Reports a resource declared twice; `seen` maps each resource to the file and line of its first
+    /// declaration.
     fn check_duplicate(
         &mut self,
         node: &Node,
         path: &str,
         key: (String, String, ResourceType, String),
-        seen: &mut HashMap<(String, String, ResourceType, String), usize>,
+        seen: &mut HashMap<(String, String, ResourceType, String), (String, usize)>,
     ) {
-        if let Some(first) = seen.get(&key) {
+        if let Some((file, line)) = seen.get(&key) {
             let (account, region, t, id) = &key;
-            self.c.at(
-                node,
-                path,
-                format!(
-                    "duplicate resource: {t} {} in account {} region {} is already declared at line {first}",
-                    quote(id),
-                    quote(account),
-                    quote(region)
-                ),
+            let message = format!(
+                "duplicate resource: {t} {} in account {} region {} is already declared at {}",
+                quote(id),
+                quote(account),
+                quote(region),
+                self.place(file, *line)
             );
+            self.c.at(node, path, message);
         } else {
-            seen.insert(key, node.mark.line);
+            seen.insert(key, (self.c.file().to_string(), node.mark.line));
         }
     }
 

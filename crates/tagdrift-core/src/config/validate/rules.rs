@@ -11,7 +11,7 @@ use crate::config::model::{Discovery, Pattern, Rule};
 use crate::config::tags::TagRules;
 use crate::yaml::{Node, Value, field, item, quote};
 
-const RULE: &[&str] = &[
+pub(in crate::config) const RULE: &[&str] = &[
     "name",
     "match",
     "required",
@@ -20,29 +20,30 @@ const RULE: &[&str] = &[
     "forbidden",
     "case_insensitive",
 ];
-const RULE_CHECKS: &[&str] = &["required", "allowed_values", "patterns", "forbidden"];
-const DISCOVERY: &[&str] = &["match", "report_unmanaged"];
+pub(in crate::config) const RULE_CHECKS: &[&str] = &["required", "allowed_values", "patterns", "forbidden"];
+pub(in crate::config) const DISCOVERY: &[&str] = &["match", "report_unmanaged"];
 
 impl Validator<'_> {
     pub(super) fn rule(
         &mut self,
         node: &Node,
         path: &str,
-        names: &mut HashMap<String, usize>,
+        names: &mut HashMap<String, (String, usize)>,
     ) -> Option<Rule> {
         let before = self.c.count();
         let f = self.c.object(node, path, RULE)?;
         let name = self.c.required(&f, path, "name").and_then(|n| {
             let p = field(path, "name");
             let name = self.c.non_empty_string(n, &p)?;
-            if let Some(first) = names.get(&name) {
-                self.c.at(
-                    n,
-                    &p,
-                    format!("duplicate rule name {} (first at line {first})", quote(&name)),
+            if let Some((file, line)) = names.get(&name) {
+                let message = format!(
+                    "duplicate rule name {} (first at {})",
+                    quote(&name),
+                    self.place(file, *line)
                 );
+                self.c.at(n, &p, message);
             } else {
-                names.insert(name.clone(), n.mark.line);
+                names.insert(name.clone(), (self.c.file().to_string(), n.mark.line));
             }
             Some(name)
         });

@@ -13,7 +13,7 @@ use crate::config::tags::TagRules;
 use crate::vocab::{Cloud, ResourceType};
 use crate::yaml::{Fields, Node, Resolved, Value, field, item, quote};
 
-const SELECTOR: &[&str] = &["cloud", "account", "region", "type", "name"];
+pub(in crate::config) const SELECTOR: &[&str] = &["cloud", "account", "region", "type", "name"];
 /// Account names an "unknown account" message lists at most.
 const KNOWN_LISTED: usize = 20;
 

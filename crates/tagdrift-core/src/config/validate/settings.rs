@@ -12,7 +12,7 @@ use globset::GlobBuilder;
 use regex::Regex;
 
 use super::{
-    DEFAULT_CHECK_TIMEOUT_SECONDS, DEFAULT_CONCURRENCY, DEFAULT_CRON, DEFAULT_LISTEN_ADDRESS,
+    Bounds, DEFAULT_CHECK_TIMEOUT_SECONDS, DEFAULT_CONCURRENCY, DEFAULT_CRON, DEFAULT_LISTEN_ADDRESS,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RESOURCE_SERIES, DEFAULT_REQUEST_TIMEOUT_SECONDS, DEFAULT_SYSTEM_TAGS,
     Validator, check_cron,
 };
@@ -20,19 +20,30 @@ use crate::config::model::{Daemon, Glob, Ignore, Ignores, LogFormat, Schedule};
 use crate::vocab::Cloud;
 use crate::yaml::{Fields, Node, field, quote};
 
-const IGNORES: &[&str] = &["system_tags", "entries"];
-const IGNORE: &[&str] = &["match", "keys", "reason", "until"];
-const SCHEDULE: &[&str] = &[
+pub(in crate::config) const LOG_FORMATS: &[(&str, LogFormat)] =
+    &[("text", LogFormat::Text), ("json", LogFormat::Json)];
+
+/// The bounds (inclusive) of the numeric settings; the JSON Schema states the same ones.
+pub(in crate::config) const CHECK_TIMEOUT_SECONDS: Bounds = (1, 86_400);
+pub(in crate::config) const REQUEST_TIMEOUT_SECONDS: Bounds = (1, 3_600);
+pub(in crate::config) const MAX_ATTEMPTS: Bounds = (1, 10);
+pub(in crate::config) const CONCURRENCY: Bounds = (1, 64);
+pub(in crate::config) const MAX_RESOURCE_SERIES: Bounds = (0, 1_000_000);
+
+pub(in crate::config) const IGNORES: &[&str] = &["system_tags", "entries"];
+pub(in crate::config) const IGNORE: &[&str] = &["match", "keys", "reason", "until"];
+pub(in crate::config) const SCHEDULE: &[&str] = &[
     "cron",
     "check_timeout_seconds",
     "request_timeout_seconds",
     "max_attempts",
     "concurrency",
 ];
-const DAEMON: &[&str] = &["listen_address", "log_format", "max_resource_series"];
+pub(in crate::config) const DAEMON: &[&str] = &["listen_address", "log_format", "max_resource_series"];
 
-static DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$").expect("static regex"));
+/// Also stated by the JSON Schema.
+pub(in crate::config) const DATE_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+static DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(DATE_PATTERN).expect("static regex"));
 
 impl Validator<'_> {
     pub(super) fn ignores(&mut self, node: Option<&Node>) -> Option<Ignores> {
@@ -139,16 +150,14 @@ impl Validator<'_> {
             path,
             "check_timeout_seconds",
             DEFAULT_CHECK_TIMEOUT_SECONDS,
-            1,
-            86_400,
+            CHECK_TIMEOUT_SECONDS,
         );
         let request = self.number(
             f.as_ref(),
             path,
             "request_timeout_seconds",
             DEFAULT_REQUEST_TIMEOUT_SECONDS,
-            1,
-            3_600,
+            REQUEST_TIMEOUT_SECONDS,
         );
         if let (Some(check), Some(request), Some(f)) = (check, request, &f)
             && request > check
@@ -162,8 +171,14 @@ impl Validator<'_> {
                 ),
             );
         }
-        let attempts = self.number(f.as_ref(), path, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, 10);
-        let concurrency = self.number(f.as_ref(), path, "concurrency", DEFAULT_CONCURRENCY, 1, 64);
+        let attempts = self.number(
+            f.as_ref(),
+            path,
+            "max_attempts",
+            DEFAULT_MAX_ATTEMPTS,
+            MAX_ATTEMPTS,
+        );
+        let concurrency = self.number(f.as_ref(), path, "concurrency", DEFAULT_CONCURRENCY, CONCURRENCY);
         if self.c.count() > before {
             return None;
         }
@@ -183,8 +198,7 @@ impl Validator<'_> {
         path: &str,
         name: &str,
         default: u64,
-        min: u64,
-        max: u64,
+        (min, max): Bounds,
     ) -> Option<u64> {
         let Some(node) = f.and_then(|f| f.get(name)) else {
             return Some(default);
@@ -228,20 +242,14 @@ impl Validator<'_> {
         };
         let log_format = match f.as_ref().and_then(|f| f.get("log_format")) {
             None => Some(LogFormat::Text),
-            Some(n) => self.choice(
-                n,
-                &field(path, "log_format"),
-                "log format",
-                &[("text", LogFormat::Text), ("json", LogFormat::Json)],
-            ),
+            Some(n) => self.choice(n, &field(path, "log_format"), "log format", LOG_FORMATS),
         };
         let series = self.number(
             f.as_ref(),
             path,
             "max_resource_series",
             DEFAULT_MAX_RESOURCE_SERIES,
-            0,
-            1_000_000,
+            MAX_RESOURCE_SERIES,
         );
         if self.c.count() > before {
             return None;
