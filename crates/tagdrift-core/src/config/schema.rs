@@ -202,7 +202,10 @@ fn account() -> Value {
             )),
             "credentials" => Some(json!({"type": "object"})),
             "rate_limits" => Some(json!({"type": "object"})),
-            "batch_tag_read" => Some(boolean()),
+            "batch_tag_read" => Some(described(
+                "Huawei only: auto (the default), true or false; see docs/reading.md.",
+                json!({"enum": ["auto", true, false]}),
+            )),
             _ => None,
         },
     );
