@@ -4,6 +4,7 @@
 
 mod util;
 
+mod aliases;
 mod apply;
 mod bad_input;
 mod check_bench;
