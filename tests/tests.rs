@@ -20,6 +20,7 @@ mod daemon;
 mod emulator_alibaba;
 mod emulator_huawei;
 mod http_limits;
+mod import;
 mod proxy;
 mod schema;
 mod secrets_never_leak;

@@ -218,6 +218,17 @@ pub struct Glob {
 }
 
 impl Glob {
+    /// Compiles `pattern` as the desired state's globs are compiled (case-sensitive).
+    pub fn new(pattern: &str) -> Result<Glob, String> {
+        let glob = globset::GlobBuilder::new(pattern)
+            .build()
+            .map_err(|e| format!("invalid glob {pattern:?}: {}", e.kind()))?;
+        Ok(Glob {
+            pattern: pattern.to_owned(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
     pub fn is_match(&self, text: &str) -> bool {
         self.matcher.is_match(text)
     }
