@@ -79,7 +79,7 @@ fn keys_declared_by_alias_resolve_or_are_missing_and_globs_see_aliases() {
         let emu = Emulator::start(inventory, &[]);
         let resources = format!(
             "resources:\n  - {{account: {account_name}, region: {region}, type: key, alias: {prefix}payments-db, \
-             tags: {{owner: payments}}}}\n  - {{account: {account_name}, region: {region}, type: key, alias: \
+             tags: {{owner: billing}}}}\n  - {{account: {account_name}, region: {region}, type: key, alias: \
              {prefix}no-such-key, tags: {{owner: x}}}}\n"
         );
         let desired = emu.desired("desired.yaml", &(account(cloud) + &resources));
@@ -99,13 +99,11 @@ fn keys_declared_by_alias_resolve_or_are_missing_and_globs_see_aliases() {
         let stats = emu.stats();
         assert_eq!(emu.total(&stats, cloud, listing), 1, "{cloud}: {stats:#}");
 
-        // The text report shows both the alias and the KeyId.
+        // The text report shows both the alias and the KeyId of the drifted key.
         let text = check(&desired, &["--no-color"]);
-        assert!(
-            text.stdout.contains(&format!("\"{prefix}no-such-key\"")),
-            "{cloud}: {}",
-            text.stdout
-        );
+        let heading =
+            format!("{cloud} key \"{prefix}payments-db\" (id \"{key_id}\") in {account_name}/{region}");
+        assert!(text.stdout.contains(&heading), "{cloud}: {}", text.stdout);
 
         // A rule whose name glob matches only by alias applies to the key declared by id.
         let by_id = format!(
