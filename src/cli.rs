@@ -53,6 +53,17 @@ pub enum Command {
     /// applied and verified (or there was nothing to do), 1 otherwise.
     Apply(ApplyArgs),
 
+    /// Write a desired-state file that declares every key and secret as it is tagged now.
+    ///
+    /// Reads every key and secret in the accounts and regions of --config (or only those the --match selectors
+    /// name) and writes --output: the input's accounts, credential references, discovery, rules, ignores,
+    /// schedule, daemon and reconcile sections as written, then one resource per key and secret with its current
+    /// tags (system tags and ignored tag keys left out; keys with an alias named by it), sorted so that a
+    /// re-import diffs cleanly. `tagdrift check` against the same clouds right after reports every resource in
+    /// sync, unless a rule of the input flags one. Exit status: 0, or 1 when anything could not be read (listed
+    /// in the file's header and on stderr; the file is written anyway) or nothing could be written.
+    Import(ImportArgs),
+
     /// Print the JSON Schema of the desired-state file (for editors and independent validators).
     ///
     /// The schema checks each file's shape as `validate` does (unknown fields are errors); what needs the whole
@@ -116,6 +127,26 @@ pub struct DemoArgs {
     /// When to check (cron with seconds, UTC).
     #[arg(long, value_name = "CRON", default_value = "*/10 * * * * *")]
     pub schedule: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The desired state whose accounts are read, a file or a directory of *.yaml files.
+    #[arg(long, short, value_name = "PATH", env = "TAGDRIFT_CONFIG")]
+    pub config: PathBuf,
+
+    /// The file to write (replaced if it exists).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Only import resources this selector matches: `key=value` pairs of cloud, account, region, type and
+    /// name (globs; a name glob matches key aliases too), e.g. `account=ali-prod,type=key`. Repeatable.
+    #[arg(long = "match", value_name = "SELECTOR", value_parser = parse_target)]
+    pub selectors: Vec<Selector>,
+
+    /// Move the tags every resource of an account, region and type shares into a `defaults` entry.
+    #[arg(long)]
+    pub factor_defaults: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod demo;
 pub mod desired;
 pub mod heal;
+pub mod import;
 pub mod metrics;
 pub mod plan_file;
 pub mod scheduler;

@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 use tagdrift::check::{self, CloudSource};
 use tagdrift::cli::{
-    ApplyArgs, ApplyFormat, CheckArgs, Cli, Command, ReportFormat, RunArgs, ValidateArgs, check_exit_code,
+    ApplyArgs, ApplyFormat, CheckArgs, Cli, Command, ImportArgs, ReportFormat, RunArgs, ValidateArgs,
+    check_exit_code,
 };
 use tagdrift::daemon::{self, Options};
 use tagdrift::{apply, desired, plan_file, telemetry};
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply_command(&args),
         Command::Run(args) => run(args, log_format),
         Command::Schema => schema(),
+        Command::Import(args) => import(&args),
         #[cfg(feature = "emulator")]
         Command::Emulate(args) => emulated::emulate(&args),
         #[cfg(feature = "emulator")]
@@ -68,6 +70,62 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let run = tagdrift::import::run(&args.config, &args.output, &args.selectors, args.factor_defaults);
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run => Some(outcome),
+            () = shutdown_signal() => None,
+        }
+    });
+    let outcome = match outcome {
+        None => {
+            eprintln!("error: interrupted; nothing was written");
+            return Ok(ExitCode::FAILURE);
+        }
+        Some(Err(tagdrift::import::ImportError::Config(errors))) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} problem(s) found", args.config.display(), errors.len());
+            return Ok(ExitCode::FAILURE);
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Some(Ok(outcome)) => outcome,
+    };
+    let i = &outcome.imported;
+    for u in &i.unreadable {
+        eprintln!("error: not imported, could not be read: {u}");
+    }
+    eprintln!(
+        "{}: {} keys and {} secrets imported in {:.1}s{}{}",
+        args.output.display(),
+        i.keys,
+        i.secrets,
+        outcome.seconds,
+        if i.left_out > 0 {
+            format!("; {} left out (cannot carry tags, or ignored)", i.left_out)
+        } else {
+            String::new()
+        },
+        if i.unreadable.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} could not be read (listed in the file's header)",
+                i.unreadable.len()
+            )
+        }
+    );
+    Ok(if i.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn schema() -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod aliases;
 mod apply;
 mod bad_input;
 mod batch_auto;
@@ -20,6 +21,7 @@ mod daemon;
 mod emulator_alibaba;
 mod emulator_huawei;
 mod http_limits;
+mod import;
 mod proxy;
 mod schema;
 mod secrets_never_leak;

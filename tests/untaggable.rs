@@ -95,7 +95,7 @@ fn declared_untaggable_resources_are_missing_with_a_reason_and_undeclared_ones_a
     // Missing is drift: exit 2, as for any missing resource, and nothing could not be read.
     assert_eq!(run.code, 2, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     let report = run.json();
-    assert_eq!(report["format_version"], "1.1");
+    assert_eq!(report["format_version"], "1.2");
     assert_eq!(report["verdict"], "drift");
     assert_eq!(report["summary"]["unknown"], 0, "{report:#}");
     assert_eq!(report["summary"]["unknown_scopes"], 0, "{report:#}");

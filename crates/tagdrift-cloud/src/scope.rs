@@ -32,9 +32,59 @@ pub struct Scope {
     /// How many tags each declared resource should carry (its own plus matching defaults), to size tag-read
     /// batches so their rows fit one page. Absent ids are unknown.
     pub expected_tags: BTreeMap<String, usize>,
+    /// The entries of `declared` that are key aliases (`alias:` in the desired state), not KeyIds.
+    pub aliases: BTreeSet<String>,
+    /// A selector's `name` glob may apply to this key scope, so the keys' aliases must be read to match it.
+    pub needs_aliases: bool,
+    /// Set by the scanner once aliases are resolved: KeyId → the alias the desired state names that key by.
+    /// The key is reported under the alias, with the KeyId as its native id (which writes use).
+    pub by_alias: BTreeMap<String, String>,
+    /// Set by the scanner from the alias listing: KeyId → its alias (the first in order when it has several).
+    pub alias_of: BTreeMap<String, String>,
 }
 
 impl Scope {
+    /// Whether the key scope must read its keys' aliases: some key is declared by alias or a name glob needs them.
+    pub fn wants_aliases(&self) -> bool {
+        self.resource_type == ResourceType::Key && (self.needs_aliases || !self.aliases.is_empty())
+    }
+
+    /// This scope with the aliases resolved from `listing` (alias, KeyId): the declared aliases replaced in
+    /// `declared` by the KeyIds they name, and the aliases no key has returned, to be reported missing.
+    pub fn resolve(&self, listing: Vec<(String, String)>) -> (Scope, Vec<String>) {
+        let mut resolved = self.clone();
+        let mut key_of: BTreeMap<String, String> = BTreeMap::new();
+        let mut listing = listing;
+        listing.sort();
+        for (alias, key) in listing {
+            resolved
+                .alias_of
+                .entry(key.clone())
+                .or_insert_with(|| alias.clone());
+            key_of.insert(alias, key);
+        }
+        let mut unresolved = Vec::new();
+        for alias in &self.aliases {
+            match key_of.get(alias) {
+                Some(key) => {
+                    resolved.by_alias.insert(key.clone(), alias.clone());
+                }
+                None => unresolved.push(alias.clone()),
+            }
+        }
+        let mut declared: Vec<String> = self
+            .declared
+            .iter()
+            .filter(|id| !self.aliases.contains(*id))
+            .cloned()
+            .chain(resolved.by_alias.keys().cloned())
+            .collect();
+        declared.sort();
+        declared.dedup();
+        resolved.declared = declared;
+        (resolved, unresolved)
+    }
+
     pub fn resource(&self, id: &str) -> ResourceRef {
         ResourceRef {
             cloud: self.cloud,
@@ -90,14 +140,35 @@ fn covers(selector: &Selector, cloud: Cloud, account: &str, region: &str, rt: Re
         && selector.region.as_ref().is_none_or(|g| g.is_match(region))
 }
 
+/// Every selector with a `name` glob: defaults, rules, discovery, ignores and the daemon's reconcile `match`.
+fn name_globs(state: &DesiredState) -> impl Iterator<Item = &Selector> {
+    let defaults = state.defaults.iter().map(|d| &d.selector);
+    let rules = state.rules.iter().map(|r| &r.selector);
+    let discovery = state.discovery.iter().map(|d| &d.selector);
+    let ignores = state.ignores.entries.iter().map(|i| &i.selector);
+    defaults
+        .chain(rules)
+        .chain(discovery)
+        .chain(ignores)
+        .chain(state.reconcile.selectors.iter())
+        .filter(|s| s.name.is_some())
+}
+
 /// Every scope the desired state asks to read, in (account, region, type) file order. A scope with nothing
 /// declared and no discovery is not read at all.
 pub fn plan(state: &DesiredState) -> Vec<Scope> {
     let mut declared: BTreeMap<(&str, &str, ResourceType), BTreeSet<&str>> = BTreeMap::new();
+    let mut aliases: BTreeMap<(&str, &str), BTreeSet<String>> = BTreeMap::new();
     let mut expected: BTreeMap<(&str, &str, ResourceType), BTreeMap<String, usize>> = BTreeMap::new();
     for r in &state.resources {
         let key = (r.account.as_str(), r.region.as_str(), r.resource_type);
         declared.entry(key).or_default().insert(r.id.as_str());
+        if r.by_alias {
+            aliases
+                .entry((r.account.as_str(), r.region.as_str()))
+                .or_default()
+                .insert(r.id.clone());
+        }
         let resource = ResourceRef {
             cloud: r.cloud,
             account: r.account.clone(),
@@ -141,6 +212,17 @@ pub fn plan(state: &DesiredState) -> Vec<Scope> {
                     expected_tags: expected
                         .remove(&(account.name.as_str(), region.name.as_str(), rt))
                         .unwrap_or_default(),
+                    aliases: match rt {
+                        ResourceType::Key => aliases
+                            .remove(&(account.name.as_str(), region.name.as_str()))
+                            .unwrap_or_default(),
+                        ResourceType::Secret => BTreeSet::new(),
+                    },
+                    needs_aliases: rt == ResourceType::Key
+                        && name_globs(state)
+                            .any(|s| covers(s, account.cloud, &account.name, &region.name, rt)),
+                    by_alias: BTreeMap::new(),
+                    alias_of: BTreeMap::new(),
                 });
             }
         }
@@ -187,6 +269,11 @@ impl Sink {
         alias: Option<String>,
         outcome: Outcome,
     ) {
+        // A key declared by alias is reported under its alias, with the KeyId as the native id.
+        let (id, native_id, alias) = match scope.by_alias.get(id) {
+            Some(declared) => (declared.as_str(), Some(id.to_owned()), Some(declared.clone())),
+            None => (id, native_id, alias.or_else(|| scope.alias_of.get(id).cloned())),
+        };
         let resource = scope.resource(id);
         self.with(|c| {
             if c.seen.insert(resource.clone()) {
@@ -235,6 +322,7 @@ impl Sink {
 
     /// Whether `id` of `scope` has been reported.
     pub fn has(&self, scope: &Scope, id: &str) -> bool {
+        let id = scope.by_alias.get(id).map_or(id, String::as_str);
         let r = scope.resource(id);
         self.with(|c| c.seen.contains(&r))
     }

@@ -26,6 +26,9 @@
 //!   reads 100 secrets), then whichever is cheaper for the rest — the remaining pages, or the batched
 //!   `ListTagResources` above (see [`declared_secrets`]).
 //!
+//! * **aliases** (key scopes with a key declared by `alias`, or a selector whose `name` glob may match keys):
+//!   `ListAliases` pages of 100 first, once per region; the declared aliases become KeyIds, and every key is
+//!   reported with its alias so name globs match it. A failed listing leaves the whole key scope unknown.
 //! * **keys pending deletion** (every key scope, declared or discovered): one more `ListKeys` with
 //!   `Filters=[{"Key":"KeyState","Values":["PendingDeletion"]}]` ([`PENDING_FILTER`]), pages of 100 (usually
 //!   one call). A key in it counts as gone, as Terraform's provider treats it: declared, it is
@@ -167,6 +170,24 @@ pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
         (ResourceType::Secret, false) => declared_secrets(kms, scope, sink, concurrency).await,
         (ResourceType::Secret, true) => discover_secrets(kms, scope, sink, concurrency).await,
         (ResourceType::Key, discover) => {
+            let resolved;
+            let scope = if scope.wants_aliases() {
+                match aliases(kms, scope, concurrency).await {
+                    Ok(listing) => {
+                        let unresolved;
+                        (resolved, unresolved) = scope.resolve(listing);
+                        for alias in unresolved {
+                            sink.observe(scope, &alias, None, Some(alias.clone()), Outcome::NotFound);
+                        }
+                        &resolved
+                    }
+                    // Without the aliases neither the keys declared by alias nor the name globs can be matched,
+                    // so nothing of the scope is reported as read.
+                    Err(e) => return listing_failure(scope, sink, e.error),
+                }
+            } else {
+                scope
+            };
             let pending = match pending_keys(kms, scope, concurrency).await {
                 Ok(p) => p,
                 // Discovery failed as a failed `ListKeys` would. Without discovery the listing resolves no
@@ -204,6 +225,24 @@ pub async fn scan<K: Kms>(kms: &K, scope: &Scope, sink: &Sink, concurrency: usiz
             }
         }
     }
+}
+
+/// Every (alias, KeyId) of the region: `ListAliases` pages of 100, page 1 first, then the rest concurrently.
+async fn aliases<K: Kms>(
+    kms: &K,
+    scope: &Scope,
+    concurrency: usize,
+) -> Result<Vec<(String, String)>, ApiError> {
+    all_pages(
+        |n| async move {
+            let body = kms.call(rpc("ListAliases", scope, paging(scope, n))).await?;
+            let page: wire::AliasPage = decode("ListAliases", &body).map_err(ApiError::from)?;
+            let total = page.total_count;
+            Ok((page.entries(), total))
+        },
+        concurrency,
+    )
+    .await
 }
 
 /// The ids of the region's keys pending deletion: `ListKeys` filtered by `KeyState`.

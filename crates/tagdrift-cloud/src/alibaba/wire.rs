@@ -45,6 +45,38 @@ impl TagPage {
     }
 }
 
+/// `ListAliases`: one page of (alias, key id).
+#[derive(Debug, Deserialize)]
+pub struct AliasPage {
+    #[serde(rename = "TotalCount", default, deserialize_with = "opt_u64")]
+    pub total_count: Option<u64>,
+    #[serde(rename = "Aliases", default, deserialize_with = "opt_object")]
+    pub aliases: Option<AliasList>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AliasList {
+    #[serde(rename = "Alias", default, deserialize_with = "list")]
+    pub alias: Vec<AliasEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AliasEntry {
+    #[serde(rename = "AliasName", deserialize_with = "string")]
+    pub alias_name: String,
+    #[serde(rename = "KeyId", deserialize_with = "string")]
+    pub key_id: String,
+}
+
+impl AliasPage {
+    /// (alias, key id) of every entry.
+    pub fn entries(self) -> Vec<(String, String)> {
+        self.aliases
+            .map(|a| a.alias.into_iter().map(|e| (e.alias_name, e.key_id)).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// `ListKeys`: one page of key ids.
 #[derive(Debug, Deserialize)]
 pub struct KeyPage {

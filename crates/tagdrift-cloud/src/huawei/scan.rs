@@ -554,27 +554,64 @@ impl<D: Dew> Ctx<'_, D> {
         }
     }
 
-    async fn keys(&self, mut batched: BTreeMap<String, Batched>, listed: Option<Vec<wire::ListedKey>>) {
+    async fn keys(&self, batched: BTreeMap<String, Batched>, listed: Option<Vec<wire::ListedKey>>) {
         let scope = self.scope;
-        let targets: Vec<Target> = if scope.discover {
-            let keys = match listed {
-                Some(keys) => Ok(keys),
-                None => self.list_keys().await,
-            };
-            match keys {
-                Ok(keys) => keys
-                    .into_iter()
-                    .map(|k| Target {
-                        native: k.id.clone(),
-                        id: k.id,
-                        alias: k.alias,
-                        untaggable: k.untaggable,
-                    })
-                    .collect(),
+        // `list-keys` carries every key's alias: read when discovering, and when aliases are needed (a key
+        // declared by alias, or a name glob that may match keys), unless the `auto` comparison read it already.
+        let listed = match listed {
+            Some(keys) => Some(keys),
+            None if scope.discover || scope.wants_aliases() => match self.list_keys().await {
+                Ok(keys) => Some(keys),
                 Err(e) => return self.listing_failure(read_error(e)),
+            },
+            None => None,
+        };
+        match &listed {
+            Some(keys) if scope.wants_aliases() => {
+                let listing = keys
+                    .iter()
+                    .filter_map(|k| k.alias.clone().map(|a| (a, k.id.clone())))
+                    .collect();
+                let (resolved, unresolved) = scope.resolve(listing);
+                for alias in unresolved {
+                    self.sink
+                        .observe(scope, &alias, None, Some(alias.clone()), Outcome::NotFound);
+                }
+                let ctx = Ctx {
+                    dew: self.dew,
+                    scope: &resolved,
+                    sink: self.sink,
+                    project: self.project.clone(),
+                    concurrency: self.concurrency,
+                };
+                ctx.read_keys(listed, batched).await;
             }
-        } else {
-            scope.declared.iter().map(|id| Target::new(id, id)).collect()
+            _ => self.read_keys(listed, batched).await,
+        }
+    }
+
+    /// Reads the keys of the scope: every listed one when discovering, else the declared ones (with what the
+    /// listing says of them, when there is one).
+    async fn read_keys(&self, listed: Option<Vec<wire::ListedKey>>, mut batched: BTreeMap<String, Batched>) {
+        let scope = self.scope;
+        let to_target = |k: wire::ListedKey| Target {
+            native: k.id.clone(),
+            id: k.id,
+            alias: k.alias,
+            untaggable: k.untaggable,
+        };
+        let targets: Vec<Target> = match listed {
+            Some(keys) if scope.discover => keys.into_iter().map(to_target).collect(),
+            Some(keys) => {
+                let mut by_id: BTreeMap<String, wire::ListedKey> =
+                    keys.into_iter().map(|k| (k.id.clone(), k)).collect();
+                scope
+                    .declared
+                    .iter()
+                    .map(|id| by_id.remove(id).map_or_else(|| Target::new(id, id), to_target))
+                    .collect()
+            }
+            None => scope.declared.iter().map(|id| Target::new(id, id)).collect(),
         };
         self.read_targets(targets, &mut batched).await;
         // Declared keys a complete listing did not return.

@@ -14,6 +14,7 @@ pub enum Operation {
     AlibabaListTagResources,
     AlibabaListKeys,
     AlibabaDescribeKey,
+    AlibabaListAliases,
     AlibabaListSecrets,
     AlibabaDescribeSecret,
     AlibabaTagResources,
@@ -49,10 +50,11 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 21] = [
+    pub const ALL: [Operation; 22] = [
         Operation::AlibabaListTagResources,
         Operation::AlibabaListKeys,
         Operation::AlibabaDescribeKey,
+        Operation::AlibabaListAliases,
         Operation::AlibabaListSecrets,
         Operation::AlibabaDescribeSecret,
         Operation::AlibabaTagResources,
@@ -79,6 +81,7 @@ impl Operation {
             AlibabaListTagResources
             | AlibabaListKeys
             | AlibabaDescribeKey
+            | AlibabaListAliases
             | AlibabaListSecrets
             | AlibabaDescribeSecret
             | AlibabaTagResources
@@ -96,6 +99,7 @@ impl Operation {
             AlibabaListTagResources => "ListTagResources",
             AlibabaListKeys => "ListKeys",
             AlibabaDescribeKey => "DescribeKey",
+            AlibabaListAliases => "ListAliases",
             AlibabaListSecrets => "ListSecrets",
             AlibabaDescribeSecret => "DescribeSecret",
             AlibabaTagResources => "TagResources",
@@ -127,6 +131,7 @@ impl Operation {
             AlibabaListTagResources => "kms:ListTagResources",
             AlibabaListKeys => "kms:ListKeys",
             AlibabaDescribeKey => "kms:DescribeKey",
+            AlibabaListAliases => "kms:ListAliases",
             AlibabaListSecrets => "kms:ListSecrets",
             AlibabaDescribeSecret => "kms:DescribeSecret",
             AlibabaTagResources => "kms:TagResources",
@@ -166,7 +171,9 @@ impl Operation {
     pub fn rate_group(self) -> Option<&'static str> {
         use Operation::*;
         match self {
-            AlibabaListTagResources | AlibabaListKeys | AlibabaDescribeKey => Some("kms_read"),
+            AlibabaListTagResources | AlibabaListKeys | AlibabaDescribeKey | AlibabaListAliases => {
+                Some("kms_read")
+            }
             AlibabaListSecrets | AlibabaDescribeSecret => Some("secrets_read"),
             AlibabaTagResources | AlibabaUntagResources => Some("kms_write"),
             HuaweiListSecrets => Some("list_secrets"),

@@ -232,6 +232,17 @@ pub struct Glob {
 }
 
 impl Glob {
+    /// Compiles `pattern` as the desired state's globs are compiled (case-sensitive).
+    pub fn new(pattern: &str) -> Result<Glob, String> {
+        let glob = globset::GlobBuilder::new(pattern)
+            .build()
+            .map_err(|e| format!("invalid glob {pattern:?}: {}", e.kind()))?;
+        Ok(Glob {
+            pattern: pattern.to_owned(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
     pub fn is_match(&self, text: &str) -> bool {
         self.matcher.is_match(text)
     }
@@ -250,12 +261,14 @@ pub struct DeclaredResource {
     pub account: String,
     pub region: String,
     pub resource_type: ResourceType,
-    /// KeyId for keys, secret name for secrets.
+    /// KeyId for keys, secret name for secrets; the key's alias when `by_alias`.
     pub id: String,
     /// Tags declared on the resource itself; defaults are merged in by the drift engine.
     pub tags: Tags,
     /// When true, tags on the resource that the file does not declare are not drift.
     pub allow_extra_tags: bool,
+    /// The key is named by its alias (`alias:`), resolved to a KeyId when the cloud is read; `id` is the alias.
+    pub by_alias: bool,
     /// 1-based line of the entry in the file, for messages.
     pub line: usize,
 }

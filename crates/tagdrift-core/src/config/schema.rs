@@ -288,6 +288,12 @@ fn resource() -> Value {
             "account" | "region" => Some(json!({"type": "string"})),
             "type" => Some(resource_types()),
             "id" => Some(described("The KeyId (keys only).", non_empty())),
+            // Which cloud the account is on is not known here: the characters both clouds allow, any length
+            // (`tagdrift validate` checks each cloud's exact rule).
+            "alias" => Some(described(
+                "The key's alias instead of its id (keys only): alias/... on Alibaba, the key_alias on Huawei.",
+                json!({"type": "string", "pattern": "^[a-zA-Z0-9:/_-]+$"}),
+            )),
             "name" => Some(described("The secret name (secrets only).", non_empty())),
             "tags" => Some(reference("tags")),
             "allow_extra_tags" => Some(boolean()),
@@ -297,11 +303,14 @@ fn resource() -> Value {
     schema["allOf"] = json!([
         {
             "if": {"required": ["type"], "properties": {"type": {"const": "key"}}},
-            "then": {"required": ["id"], "properties": {"name": false}},
+            "then": {
+                "oneOf": [{"required": ["id"]}, {"required": ["alias"]}],
+                "properties": {"name": false},
+            },
         },
         {
             "if": {"required": ["type"], "properties": {"type": {"const": "secret"}}},
-            "then": {"required": ["name"], "properties": {"id": false}},
+            "then": {"required": ["name"], "properties": {"id": false, "alias": false}},
         },
     ]);
     schema

@@ -302,10 +302,23 @@ fn table_of_section_problems() {
             &[
                 "t.yaml:11:15: resources[0].account: unknown account 'nope' (known: ali, hw)",
                 "t.yaml:12:28: resources[1].region: region 'cn-beijing' is not configured for account 'ali' (configured: cn-hangzhou)",
-                "t.yaml:13:52: resources[2].name: keys are identified by 'id' (the KeyId), not 'name'",
+                "t.yaml:13:52: resources[2].name: keys are identified by 'id' (the KeyId) or 'alias', not 'name'",
                 "t.yaml:14:55: resources[3].id: secrets are identified by 'name' (the secret name), not 'id'",
                 "t.yaml:15:54: resources[4].id: invalid huawei key id 'not-a-uuid' (expected a UUID like 0d0466b0-e727-4d9c-b35d-f84bb474a37f)",
                 "t.yaml:16:47: resources[5].type: unknown resource type 'disk' (expected key or secret)",
+            ],
+        ),
+        (
+            "resources: keys by alias",
+            "resources:\n  - {account: ali, region: cn-hangzhou, type: key, alias: alias/app}\n  - {account: ali, region: cn-hangzhou, type: key, alias: app}\n  - {account: ali, region: cn-hangzhou, type: key, alias: alias/acs/x}\n  - {account: ali, region: cn-hangzhou, type: key, id: k1, alias: alias/b}\n  - {account: ali, region: cn-hangzhou, type: secret, name: s, alias: alias/c}\n  - {account: hw, region: cn-north-4, type: key, alias: 'bad alias!'}\n  - {account: ali, region: cn-hangzhou, type: key, id: alias/app}\n  - {account: hw, region: cn-north-4, type: key, alias: 'app:db/x_1-2'}\n",
+            &[
+                "t.yaml:12:59: resources[1].alias: invalid alibaba alias 'app' (expected alias/ followed by 1 to 255 letters, digits, '_', '-' or '/', like alias/payments-db)",
+                "t.yaml:13:59: resources[2].alias: invalid alibaba alias 'alias/acs/x' (the prefix alias/acs is reserved for cloud services)",
+                "t.yaml:14:52: resources[3].id: give either id or alias, not both",
+                "t.yaml:15:64: resources[4].alias: secrets are identified by 'name' (the secret name); only keys have aliases",
+                "t.yaml:16:57: resources[5].alias: invalid huawei key alias 'bad alias!' (expected 1 to 255 letters, digits, ':', '/', '_' or '-')",
+                "t.yaml:17:5: resources[6]: duplicate resource: key 'alias/app' in account 'ali' region 'cn-hangzhou' is already declared at line 11",
+                "t.yaml:17:56: resources[6].id: 'alias/app' is an alias; write it as alias: alias/app",
             ],
         ),
         (

@@ -265,6 +265,7 @@ impl Desired {
             id: r.id.clone(),
             tags: tags(t),
             allow_extra_tags,
+            by_alias: false,
             line,
         });
         self

@@ -11,7 +11,7 @@ use crate::drift::{
 use crate::vocab::{Cloud, ReadError, ResourceType, Tags, Untaggable};
 
 /// The version of the JSON document. Readers must ignore keys they do not know.
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// The JSON report as a serializable value (for `axum::Json` or `serde_json`).
 #[derive(Debug, Serialize)]
@@ -63,6 +63,11 @@ struct InSync<'a> {
     #[serde(rename = "type")]
     resource_type: ResourceType,
     id: &'a str,
+    /// Only when known (1.2): a key declared by alias shows the KeyId it resolved to, and its alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    native_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<&'a str>,
     managed: bool,
     ignored: &'a [IgnoredItem],
 }
@@ -101,6 +106,8 @@ impl<'a> InSync<'a> {
             region: &r.resource.region,
             resource_type: r.resource.resource_type,
             id: &r.resource.id,
+            native_id: r.native_id.as_deref(),
+            alias: r.alias.as_deref(),
             managed: r.managed,
             ignored: &r.ignored,
         }

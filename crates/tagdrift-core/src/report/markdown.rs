@@ -332,15 +332,19 @@ fn note(kind: &ViolationKind) -> String {
     }
 }
 
-/// `**`address`**` with the alias when there is one.
+/// `**`address`**` with the alias when there is one (the KeyId, for a key declared by its alias).
 fn heading(r: &ResourcePlan) -> String {
     format!("**{}**", heading_plain(r))
 }
 
 fn heading_plain(r: &ResourcePlan) -> String {
-    match &r.alias {
-        Some(a) => format!("{} (alias {})", code(&r.resource.address()), code(a)),
-        None => code(&r.resource.address()),
+    match (&r.alias, &r.native_id) {
+        // A key declared by its alias: the address names the alias, so show the KeyId it resolved to.
+        (Some(a), Some(id)) if *a == r.resource.id => {
+            format!("{} (id {})", code(&r.resource.address()), code(id))
+        }
+        (Some(a), _) => format!("{} (alias {})", code(&r.resource.address()), code(a)),
+        (None, _) => code(&r.resource.address()),
     }
 }
 

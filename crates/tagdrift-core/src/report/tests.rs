@@ -293,7 +293,7 @@ fn plain_text_has_no_escape_codes_and_color_has_them() {
 #[test]
 fn json_fields_are_stable() {
     let value: serde_json::Value = serde_json::from_str(&json(&mixed(), &meta())).unwrap_or_default();
-    assert_eq!(value["format_version"], "1.1");
+    assert_eq!(value["format_version"], "1.2");
     assert_eq!(value["generated_at"], "2026-03-15T08:00:00Z");
     assert_eq!(value["duration_seconds"], 2.5);
     assert_eq!(value["verdict"], "drift");

@@ -131,11 +131,12 @@ fn q(s: &str) -> String {
 
 fn resource(out: &mut String, p: &Paint, r: &ResourcePlan) {
     let res = &r.resource;
-    let alias = r
-        .alias
-        .as_deref()
-        .map(|a| format!(" (alias {})", q(a)))
-        .unwrap_or_default();
+    // A key declared by its alias is addressed by the alias, so the KeyId it resolved to is shown instead.
+    let alias = match (&r.alias, &r.native_id) {
+        (Some(a), Some(id)) if *a == res.id => format!(" (id {})", q(id)),
+        (Some(a), _) => format!(" (alias {})", q(a)),
+        (None, _) => String::new(),
+    };
     let what = format!(
         "{} {} {}{} in {}/{}",
         res.cloud,

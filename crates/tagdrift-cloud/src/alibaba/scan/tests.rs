@@ -25,6 +25,8 @@ struct FakeKms {
     denied: BTreeSet<String>,
     /// Keys pending deletion: listed, with their tags, and `PendingDeletion` in `DescribeKey`.
     pending: BTreeSet<String>,
+    /// `ListAliases`: alias → KeyId.
+    aliases: BTreeMap<String, String>,
 }
 
 fn denied_error() -> ApiError {
@@ -169,6 +171,22 @@ impl FakeKms {
                     )
                 }
             }
+            "ListAliases" => {
+                let number: usize = p("PageNumber").unwrap().parse().unwrap();
+                let size: usize = p("PageSize").unwrap().parse().unwrap();
+                assert!(size <= 100, "PageSize {size}");
+                let page: Vec<_> = self
+                    .aliases
+                    .iter()
+                    .skip((number - 1) * size)
+                    .take(size)
+                    .map(|(alias, key)| json!({"AliasName": alias, "KeyId": key, "AliasArn": "arn"}))
+                    .collect();
+                Ok(
+                    json!({"PageNumber": number, "PageSize": size, "TotalCount": self.aliases.len(),
+                          "Aliases": {"Alias": page}}),
+                )
+            }
             "DescribeKey" => match self.resources.get(&p("KeyId").unwrap()) {
                 Some(_) => {
                     let id = p("KeyId").unwrap();
@@ -213,6 +231,10 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
         declared,
         discover,
         expected_tags: BTreeMap::new(),
+        aliases: Default::default(),
+        needs_aliases: false,
+        by_alias: BTreeMap::new(),
+        alias_of: BTreeMap::new(),
     }
 }
 
@@ -779,4 +801,5 @@ fn a_failed_pending_deletion_listing_fails_the_key_scope() {
     }
 }
 
+mod aliases;
 mod chooser;

@@ -156,10 +156,11 @@ impl<D: Dew> Ctx<'_, D> {
                 return self.per_resource(BTreeMap::new(), None).await;
             }
         };
-        // The listing names every resource, but the batch plan itself needs it only for discovery, or for a
-        // declared secret the batch did not return (its UUID): read it then, and otherwise compare against the
-        // declared resources.
+        // The listing names every resource, but the batch plan itself needs it only for discovery, for key
+        // aliases, or for a declared secret the batch did not return (its UUID): read it then, and otherwise
+        // compare against the declared resources.
         let needs_listing = scope.discover
+            || (rt == ResourceType::Key && scope.wants_aliases())
             || (rt == ResourceType::Secret && scope.declared.iter().any(|d| !found.contains_key(d)));
         let listing = if needs_listing {
             let listing = match rt {

@@ -220,6 +220,10 @@ fn scope(rt: ResourceType, declared: &[&str], discover: bool) -> Scope {
         declared,
         discover,
         expected_tags: BTreeMap::new(),
+        aliases: Default::default(),
+        needs_aliases: false,
+        by_alias: BTreeMap::new(),
+        alias_of: BTreeMap::new(),
     }
 }
 
