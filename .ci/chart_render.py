@@ -14,7 +14,8 @@ Files after --without-crds (until --with-crds) are rendered against a cluster wi
 Operator's CRDs. With --dump-manifests DIR, each manifest is written to DIR/<values file's directory>-<its name>.
 A file after --expect-fail must be refused; each of its `# error: TEXT` lines must be part of Helm's message.
 With --dump-desired, the desired state each values file puts in its ConfigMap is written to
-DIR/<values file name>, for `tagdrift validate` (.ci/chart-desired-states).
+DIR/<values file name>, or, when it is in several parts (desiredStateFiles), each part to the directory
+DIR/<values file name without .yaml>/, for `tagdrift validate` (.ci/chart-desired-states).
 """
 
 import asyncio
@@ -156,7 +157,10 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
     c.expect(volumes.get("desired-state", {}).get("configMap", {}).get("name") == cm_name,
              f"desired-state volume is not ConfigMap {cm_name}")
     args = ctr.get("args", [])
-    c.expect(args[:3] == ["run", "--config", f"{config_dir}/{config_key}"], f"args {args}")
+    parts = values.get("desiredStateFiles") or {}
+    directory = bool(parts) or bool(values.get("configDirectory"))
+    want_config = config_dir if directory else f"{config_dir}/{config_key}"
+    c.expect(args[:3] == ["run", "--config", want_config], f"args {args}")
     annotations = pod["metadata"].get("annotations") or {}
     if values.get("existingConfigMap"):
         c.expect(("ConfigMap", fullname) not in manifests, "ConfigMap rendered despite existingConfigMap")
@@ -165,11 +169,22 @@ def check(c: Checker, chart: Path, values: dict, manifests: dict, created: list,
         c.expect(cm is not None, "no desired-state ConfigMap")
         if cm:
             desired = values.get("desiredState") or {}
-            if values.get("reconcile", {}).get("mode"):
+            # Every part is a key of its own, as given (text byte for byte, a mapping as the same mapping).
+            for name, part in parts.items():
+                got = cm["data"].get(name)
+                c.expect(got is not None, f"part {name} not in the ConfigMap")
+                if got is not None:
+                    same = got.rstrip("\n") == part.rstrip("\n") if isinstance(part, str) else yaml.safe_load(got) == part
+                    c.expect(same, f"ConfigMap part {name} differs from desiredStateFiles.{name}")
+            if parts and not desired and not values.get("reconcile", {}).get("mode"):
+                c.expect(config_key not in cm["data"], f"an empty {config_key} beside desiredStateFiles")
+            elif values.get("reconcile", {}).get("mode"):
                 # The chart adds the reconcile section (checked above); the rest is the desired state as given.
                 rendered = yaml.safe_load(cm["data"][config_key])
                 rendered.pop("reconcile", None)
                 given = yaml.safe_load(desired) if isinstance(desired, str) else desired
+                if parts and not given:
+                    given = {"version": 1}  # reconcile alone, as a part of its own
                 c.expect(rendered == given, "ConfigMap content differs from desiredState (reconcile aside)")
             elif isinstance(desired, str):  # --set-file: the text itself, byte for byte
                 c.expect(cm["data"][config_key].rstrip("\n") == desired.rstrip("\n"),
@@ -321,7 +336,13 @@ def main(argv):
                         expect[key]["enabled"] = False
                 check(c, chart, expect, manifests, created, uid, promtool)
                 cm = manifests.get(("ConfigMap", names(merged)[1]))
-                if dump_dir is not None and cm and merged.get("desiredState"):
+                if dump_dir is not None and cm and merged.get("desiredStateFiles"):
+                    # A directory of parts, validated as one desired state.
+                    part_dir = dump_dir / path.name.removesuffix(".yaml")
+                    part_dir.mkdir()
+                    for name, text in cm["data"].items():
+                        (part_dir / name).write_text(text)
+                elif dump_dir is not None and cm and merged.get("desiredState"):
                     (dump_dir / path.name).write_text(cm["data"][merged.get("configKey", "desired-state.yaml")])
             c.problems.extend(f"unexpected API call {u}" for u in fake.unexpected)
             kinds = sorted({k for k, _ in manifests}) if manifests else []

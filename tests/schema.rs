@@ -148,22 +148,24 @@ impl Tools {
         failed
     }
 
-    /// Writes the `desiredState` of every chart ci/ and examples/ values file (a mapping, or YAML text as
-    /// `--set-file` passes it) to `dir` as JSON, and returns the written files.
+    /// Writes the `desiredState` and each `desiredStateFiles` part of every chart ci/ and examples/ values file
+    /// (a mapping, or YAML text as `--set-file` passes it) to `dir` as JSON, and returns the written files.
     fn chart_desired_states(&self, dir: &Path) -> Vec<PathBuf> {
         const EXTRACT: &str = r#"
 import glob, json, os, sys, yaml
 out = sys.argv[1]
 for path in sorted(glob.glob("charts/tagdrift/ci/*.yaml") + glob.glob("charts/tagdrift/examples/*.yaml")):
     with open(path) as f:
-        state = (yaml.safe_load(f) or {}).get("desiredState")
-    if isinstance(state, str):
-        state = yaml.safe_load(state)
-    if state:
-        name = os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path) + ".json"
-        with open(os.path.join(out, name), "w") as f:
-            json.dump(state, f)
-        print(os.path.join(out, name))
+        values = yaml.safe_load(f) or {}
+    parts = [("", values.get("desiredState"))] + sorted((values.get("desiredStateFiles") or {}).items())
+    for part, state in parts:
+        if isinstance(state, str):
+            state = yaml.safe_load(state)
+        if state:
+            name = os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path) + part + ".json"
+            with open(os.path.join(out, name), "w") as f:
+                json.dump(state, f)
+            print(os.path.join(out, name))
 "#;
         let out = Command::new(self.venv.join("python"))
             .current_dir(root())

@@ -81,6 +81,18 @@ selector label would orphan the pod). Takes (list $ "values.path" $labels $taken
 {{- end }}
 
 {{/*
+What `--config` names: the mounted directory when the desired state is in several parts (`desiredStateFiles`,
+or `configDirectory` for an existing ConfigMap), else the one file in it.
+*/}}
+{{- define "tagdrift.configPath" -}}
+{{- if or .Values.desiredStateFiles .Values.configDirectory }}
+{{- .Values.configMountPath }}
+{{- else }}
+{{- printf "%s/%s" .Values.configMountPath .Values.configKey }}
+{{- end }}
+{{- end }}
+
+{{/*
 The desired state as YAML text. `desiredState` is a mapping in a values file, or a string when passed with
 `--set-file desiredState=FILE`; a string is kept byte for byte (comments included).
 */}}
@@ -91,6 +103,10 @@ The desired state as YAML text. `desiredState` is a mapping in a values file, or
 {{- $desired = fromYaml $desired }}
 {{- else }}
 {{- $desired = deepCopy $desired }}
+{{- end }}
+{{- if not $desired }}
+{{- /* Only parts in desiredStateFiles: the reconcile section is a part of its own, which needs a version. */}}
+{{- $_ := set $desired "version" 1 }}
 {{- end }}
 {{- $_ := set $desired "reconcile" (include "tagdrift.reconcile" . | fromYaml) }}
 {{- toYaml $desired }}
@@ -211,14 +227,35 @@ Refuses value combinations that would deploy a pod that cannot work. Called from
 {{- /* An unset address is tagdrift's default (crates/tagdrift-core, DEFAULT_LISTEN_ADDRESS): the pod listens
 there, so the probes and the Service must use its port too. */}}
 {{- $address := "" }}
+{{- $where := "desiredState" }}
 {{- with $desired.daemon }}
 {{- with .listen_address }}
 {{- $address = toString . }}
 {{- end }}
 {{- end }}
+{{- range $name, $part := .Values.desiredStateFiles }}
+{{- if not (regexMatch "^[a-zA-Z0-9][-._a-zA-Z0-9]*\\.yaml$" $name) }}
+{{- fail (printf "desiredStateFiles: %q is not a file name ending in .yaml (letters, digits, '.', '_', '-'): tagdrift reads only *.yaml files of the directory" $name) }}
+{{- end }}
+{{- if and (eq $name $.Values.configKey) (or $.Values.desiredState $.Values.reconcile.mode) }}
+{{- fail (printf "desiredStateFiles: %q is configKey, where desiredState goes: rename the part or configKey" $name) }}
+{{- end }}
+{{- if kindIs "string" $part }}
+{{- $part = fromYaml $part }}
+{{- end }}
+{{- if and $.Values.reconcile.mode (hasKey $part "reconcile") }}
+{{- fail (printf "both desiredStateFiles.%s has a reconcile section and reconcile.mode is set: keep self-healing in one place" $name) }}
+{{- end }}
+{{- with $part.daemon }}
+{{- with .listen_address }}
+{{- $address = toString . }}
+{{- $where = printf "desiredStateFiles.%s" $name }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $port := regexFind "[0-9]+$" (default "0.0.0.0:9898" $address) }}
 {{- if ne $port (toString .Values.containerPort) }}
-{{- $what := printf "desiredState.daemon.listen_address %q listens on port %s" $address $port }}
+{{- $what := printf "%s.daemon.listen_address %q listens on port %s" $where $address $port }}
 {{- if not $address }}
 {{- $what = "desiredState.daemon.listen_address is unset, so tagdrift listens on its default 0.0.0.0:9898," }}
 {{- end }}
