@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde::de::DeserializeOwned;
@@ -78,8 +78,8 @@ pub enum Value {
 /// A scalar as written, with its YAML 1.2 core-schema interpretation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
-    /// The text after unquoting and unescaping.
-    pub text: Box<str>,
+    /// The text after unquoting and unescaping; equal short texts share one allocation ([`Interner`]).
+    pub text: Arc<str>,
     /// Written without quotes or block indicators, so the core schema decided its type.
     pub plain: bool,
     pub resolved: Resolved,
@@ -277,7 +277,8 @@ pub fn parse(text: &str, file: &str) -> Result<Option<Node>, Problem> {
             }
             Event::Alias(id) => builder.alias(id, mark).map_err(fail)?,
             Event::Scalar(text, style, anchor, tag) => {
-                let scalar = resolve_scalar(text, style, tag.as_ref()).map_err(fail)?;
+                let scalar =
+                    resolve_scalar(text, style, tag.as_ref(), &mut builder.interner).map_err(fail)?;
                 builder
                     .finish_node(
                         Node {
@@ -329,6 +330,7 @@ struct TreeBuilder {
     nodes: usize,
     max_nodes: usize,
     root: Option<Node>,
+    interner: Interner,
 }
 
 impl TreeBuilder {
@@ -427,7 +429,36 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str) -> Result<(), String>
     }
 }
 
-fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Scalar, String> {
+/// Texts of at most this many bytes are shared: tag keys, account and region names, types and common values
+/// repeat across thousands of resources, while longer texts (ids, names) are mostly unique.
+const INTERN_MAX_LEN: usize = 24;
+
+/// One shared allocation per distinct short scalar text of a document. A 100,000-resource desired state holds
+/// about 1.5 million scalars, most of them a few dozen distinct words; each separate allocation would cost its
+/// header and rounding besides the text.
+#[derive(Default)]
+struct Interner(std::collections::HashSet<Arc<str>>);
+
+impl Interner {
+    fn text(&mut self, text: String) -> Arc<str> {
+        if text.len() > INTERN_MAX_LEN {
+            return Arc::from(text);
+        }
+        if let Some(shared) = self.0.get(text.as_str()) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.0.insert(shared.clone());
+        shared
+    }
+}
+
+fn resolve_scalar(
+    text: String,
+    style: TScalarStyle,
+    tag: Option<&Tag>,
+    interner: &mut Interner,
+) -> Result<Scalar, String> {
     let plain = style == TScalarStyle::Plain;
     let resolved = match tag {
         None if plain => resolve_plain(&text),
@@ -438,7 +469,7 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
         Some(t) => return Err(format!("unsupported YAML tag '{}{}'", t.handle, t.suffix)),
     };
     Ok(Scalar {
-        text: text.into_boxed_str(),
+        text: interner.text(text),
         plain: plain && tag.is_none(),
         resolved,
     })
